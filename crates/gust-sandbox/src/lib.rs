@@ -1,0 +1,170 @@
+//! Starts function instances. This is the only crate of gust that makes process and
+//! isolation syscalls; everything above it sees the [`Sandbox`] trait.
+//!
+//! # Layout
+//! - [`Sandbox`]: launches one instance from a [`LaunchSpec`] and returns [`Launched`].
+//! - [`InstanceProcess`]: a running instance: its exit notification, kill, memory peak.
+//! - [`none`]: `--isolation none`, a plain process group on the host (development only).
+//!
+//! # What a launch hands back
+//! Every instance gets a TCP listener for its Runtime API, created by the sandbox so it
+//! can live wherever the instance's network is (the host's loopback for `none`, the
+//! instance's own network namespace otherwise). gust serves the Runtime API on that
+//! listener; the instance finds it through `AWS_LAMBDA_RUNTIME_API`, which the sandbox
+//! sets. The instance's stdout and stderr are merged into one pipe, so log lines keep
+//! their order.
+
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub mod none;
+mod pipe;
+
+pub use pipe::output_pipe;
+
+/// Why an instance could not be launched.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// A syscall or file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What the sandbox was doing.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The host cannot provide this isolation; the message says what is missing.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl SandboxError {
+    /// Wraps an OS error with what the sandbox was doing.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        SandboxError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// What runs first inside the instance.
+#[derive(Debug, Clone)]
+pub enum Entrypoint {
+    /// A managed runtime: `interpreter args... <runtime_dir>/<script>`.
+    Managed {
+        /// Host path of the interpreter (visible at the same path inside).
+        interpreter: PathBuf,
+        /// Arguments before the script.
+        args: Vec<String>,
+        /// The bootstrap script's path relative to the runtime directory.
+        script: String,
+    },
+    /// A custom runtime: the archive's own `bootstrap` executable.
+    TaskBootstrap,
+}
+
+/// Everything needed to launch one instance.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    /// Unique id, used for cgroup names and logs.
+    pub instance_id: String,
+    /// What to run.
+    pub entrypoint: Entrypoint,
+    /// Environment, without `AWS_LAMBDA_RUNTIME_API`, `LAMBDA_TASK_ROOT` and
+    /// `LAMBDA_RUNTIME_DIR`, which the sandbox sets because it knows the paths.
+    pub env: Vec<(String, String)>,
+    /// Host path of the extracted code (read-only at the task root).
+    pub code_dir: PathBuf,
+    /// Host path of gust's runtime bootstraps (read-only at the runtime dir).
+    pub runtime_dir: PathBuf,
+    /// Memory limit in MB.
+    pub memory_mb: u32,
+    /// Size of `/tmp` in MB.
+    pub tmp_mb: u32,
+}
+
+/// How an instance ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitReport {
+    /// Exit code, if it exited.
+    pub code: Option<i32>,
+    /// Signal, if it was killed by one.
+    pub signal: Option<i32>,
+    /// Whether the kernel's OOM killer ended it.
+    pub oom_killed: bool,
+}
+
+impl std::fmt::Display for ExitReport {
+    /// Formats as Lambda does in `Runtime.ExitError` messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.code, self.signal) {
+            (_, Some(sig)) => write!(f, "signal: {}", signal_name(sig)),
+            (Some(code), None) => write!(f, "exit status {code}"),
+            (None, None) => f.write_str("unknown exit"),
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGKILL => "killed".into(),
+        libc::SIGSEGV => "segmentation fault".into(),
+        libc::SIGABRT => "aborted".into(),
+        libc::SIGTERM => "terminated".into(),
+        other => format!("{other}"),
+    }
+}
+
+/// A running instance.
+pub trait InstanceProcess: Send + Sync {
+    /// The instance's main process id (as seen from the host).
+    fn pid(&self) -> u32;
+    /// A file descriptor that becomes readable when the main process exits (a pidfd).
+    fn exit_fd(&self) -> BorrowedFd<'_>;
+    /// Reaps the main process if it has exited. Call after `exit_fd` is readable.
+    fn try_wait(&self) -> Option<ExitReport>;
+    /// Kills every process of the instance. Idempotent.
+    fn kill(&self);
+    /// Peak memory use of the whole instance in bytes, where the host can tell.
+    fn memory_peak_bytes(&self) -> Option<u64>;
+    /// Current memory use of the whole instance in bytes, where the host can tell.
+    fn memory_current_bytes(&self) -> Option<u64>;
+}
+
+/// A launched instance.
+pub struct Launched {
+    /// The running instance.
+    pub process: Box<dyn InstanceProcess>,
+    /// Read end of the instance's merged stdout/stderr, non-blocking.
+    pub output: OwnedFd,
+    /// The instance's Runtime API listener, non-blocking.
+    pub runtime_api: std::net::TcpListener,
+}
+
+/// Launches instances. Implementations: [`none::NoIsolation`] and the Linux sandbox.
+pub trait Sandbox: Send + Sync {
+    /// `none` or `linux`: reported in health and logs.
+    fn name(&self) -> &'static str;
+    /// Starts one instance.
+    fn launch(&self, spec: &LaunchSpec) -> Result<Launched, SandboxError>;
+}
+
+/// Resolves the entrypoint to an argv, given where the sandbox shows the runtime
+/// directory and the task root to the instance.
+pub fn resolve_argv(entrypoint: &Entrypoint, runtime_dir: &Path, task_root: &Path) -> Vec<String> {
+    match entrypoint {
+        Entrypoint::Managed {
+            interpreter,
+            args,
+            script,
+        } => {
+            let mut argv = Vec::with_capacity(args.len() + 2);
+            argv.push(interpreter.display().to_string());
+            argv.extend(args.iter().cloned());
+            argv.push(runtime_dir.join(script).display().to_string());
+            argv
+        }
+        Entrypoint::TaskBootstrap => vec![task_root.join("bootstrap").display().to_string()],
+    }
+}

@@ -1,0 +1,211 @@
+//! `--isolation none`: each instance is a plain process group on the host, sharing the
+//! host's filesystem, network and users. For development machines only: a function
+//! can read and change anything gust can. gust warns on every start in this mode.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+use crate::{
+    output_pipe, resolve_argv, ExitReport, InstanceProcess, LaunchSpec, Launched, Sandbox,
+    SandboxError,
+};
+
+/// Runs instances as plain host processes.
+#[derive(Debug, Default)]
+pub struct NoIsolation;
+
+impl Sandbox for NoIsolation {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    fn launch(&self, spec: &LaunchSpec) -> Result<Launched, SandboxError> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .map_err(|e| SandboxError::io("binding the Runtime API listener", e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| SandboxError::io("configuring the Runtime API listener", e))?;
+        let api_addr = listener
+            .local_addr()
+            .map_err(|e| SandboxError::io("reading the Runtime API address", e))?;
+
+        let (out_read, out_write) =
+            output_pipe().map_err(|e| SandboxError::io("creating the output pipe", e))?;
+        let err_write = out_write
+            .try_clone()
+            .map_err(|e| SandboxError::io("duplicating the output pipe", e))?;
+
+        let argv = resolve_argv(&spec.entrypoint, &spec.runtime_dir, &spec.code_dir);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("AWS_LAMBDA_RUNTIME_API", api_addr.to_string())
+            .env("LAMBDA_TASK_ROOT", &spec.code_dir)
+            .env("LAMBDA_RUNTIME_DIR", &spec.runtime_dir)
+            .current_dir(&spec.code_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out_write))
+            .stderr(Stdio::from(err_write));
+        // SAFETY: the closure runs between fork and exec and calls only async-signal-safe
+        // functions (setsid, prctl, getppid), allocating nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The instance dies with gust instead of outliving it.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| SandboxError::io(format!("starting {}", argv[0]), e))?;
+        let pidfd = pidfd_open(child.id())
+            .map_err(|e| SandboxError::io("opening a pidfd for the instance", e))?;
+        Ok(Launched {
+            process: Box::new(HostProcess {
+                pid: child.id(),
+                pidfd,
+                child: Mutex::new(child),
+            }),
+            output: out_read,
+            runtime_api: listener,
+        })
+    }
+}
+
+/// Opens a pidfd for `pid`: readable once the process exits.
+pub fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the syscall returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+struct HostProcess {
+    pid: u32,
+    pidfd: OwnedFd,
+    child: Mutex<Child>,
+}
+
+impl InstanceProcess for HostProcess {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn exit_fd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    fn try_wait(&self) -> Option<ExitReport> {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        match child.try_wait() {
+            Ok(Some(status)) => Some(ExitReport {
+                code: status.code(),
+                signal: status.signal(),
+                oom_killed: false,
+            }),
+            _ => None,
+        }
+    }
+
+    fn kill(&self) {
+        // SAFETY: sends a signal to the instance's process group (it called setsid, so
+        // its pgid is its pid), then to the process itself through its pidfd, which
+        // cannot hit a recycled pid.
+        unsafe {
+            libc::kill(-(self.pid as libc::pid_t), libc::SIGKILL);
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+    }
+
+    fn memory_peak_bytes(&self) -> Option<u64> {
+        proc_status_kb(self.pid, "VmHWM:").map(|kb| kb * 1024)
+    }
+
+    fn memory_current_bytes(&self) -> Option<u64> {
+        proc_status_kb(self.pid, "VmRSS:").map(|kb| kb * 1024)
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = self.try_wait();
+    }
+}
+
+fn proc_status_kb(pid: u32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Entrypoint;
+    use std::io::Read;
+
+    #[test]
+    fn launches_a_process_with_the_runtime_api_env_and_reports_its_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let bootstrap = dir.path().join("bootstrap");
+        std::fs::write(
+            &bootstrap,
+            "#!/bin/sh\necho \"api=$AWS_LAMBDA_RUNTIME_API root=$LAMBDA_TASK_ROOT\"\nexit 7\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let spec = LaunchSpec {
+            instance_id: "t1".into(),
+            entrypoint: Entrypoint::TaskBootstrap,
+            env: vec![],
+            code_dir: dir.path().to_path_buf(),
+            runtime_dir: dir.path().to_path_buf(),
+            memory_mb: 128,
+            tmp_mb: 512,
+        };
+        let launched = NoIsolation.launch(&spec).unwrap();
+        let port = launched.runtime_api.local_addr().unwrap().port();
+        // Wait for exit through the pidfd.
+        let mut pfd = libc::pollfd {
+            fd: launched.process.exit_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, 5 s timeout.
+        let rc = unsafe { libc::poll(&mut pfd, 1, 5000) };
+        assert_eq!(rc, 1);
+        let report = launched.process.try_wait().unwrap();
+        assert_eq!(report.code, Some(7));
+        assert_eq!(report.to_string(), "exit status 7");
+        let mut out = String::new();
+        let mut f = std::fs::File::from(launched.output);
+        let _ = f.read_to_string(&mut out);
+        assert!(out.contains(&format!("api=127.0.0.1:{port}")), "{out}");
+        assert!(out.contains(&format!("root={}", dir.path().display())), "{out}");
+    }
+}

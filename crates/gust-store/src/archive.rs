@@ -1,0 +1,1 @@
+//! The directory [`ArchiveStore`](crate::ArchiveStore), with safe zip extraction.

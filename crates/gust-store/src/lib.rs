@@ -1,0 +1,108 @@
+//! Durable state of gust, behind traits so the embedded default (SQLite plus an archive
+//! directory) and the cluster backends can be swapped (DESIGN.md §3).
+//!
+//! # Layout
+//! - [`FunctionStore`]: function configurations, keyed by (name, version).
+//! - [`ArchiveStore`]: zipped code archives and their extracted trees, keyed by digest.
+//! - [`sqlite`]: the embedded [`FunctionStore`] (SQLite in WAL mode).
+//! - [`archive`]: the directory [`ArchiveStore`], with safe zip extraction.
+//!
+//! # Call order
+//! At start-up the platform calls [`FunctionStore::list_functions`] once and serves
+//! reads from memory afterwards; it calls the write methods on every management
+//! operation and only then updates its in-memory registry. Archives are stored with
+//! [`ArchiveStore::put`] before the configuration that names them is written, and
+//! [`ArchiveStore::remove_unused`] runs after deletes.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use gust_types::FunctionConfig;
+
+pub mod archive;
+pub mod sqlite;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed: {0}
+    #[error("database error: {0}")]
+    Database(String),
+    /// A file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What gust was doing.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The archive is not a valid, safe zip file; the message says why.
+    #[error("{0}")]
+    InvalidArchive(String),
+    /// The row exists already (insert) or changed under the caller (update).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<StoreError> for gust_types::CoreError {
+    fn from(e: StoreError) -> Self {
+        use gust_types::CoreError;
+        match e {
+            StoreError::InvalidArchive(m) => CoreError::InvalidZipFile(m),
+            StoreError::Conflict(m) => CoreError::ResourceConflict(m),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Function configurations, keyed by (name, version). Version `$LATEST` is the
+/// mutable one; published versions are written once.
+pub trait FunctionStore: Send + Sync {
+    /// Every stored configuration, all versions, in (name, version) order.
+    fn list_functions(&self) -> Result<Vec<FunctionConfig>, StoreError>;
+    /// Inserts a new (name, version); `Conflict` if it exists.
+    fn insert_function(&self, config: &FunctionConfig) -> Result<(), StoreError>;
+    /// Replaces (name, version) if its stored `revision_id` equals `expected_revision`;
+    /// `Conflict` otherwise (the row changed or vanished).
+    fn update_function(
+        &self,
+        config: &FunctionConfig,
+        expected_revision: &str,
+    ) -> Result<(), StoreError>;
+    /// Deletes one version, or every version when `version` is `None`. Returns how
+    /// many rows went.
+    fn delete_function(&self, name: &str, version: Option<&str>) -> Result<usize, StoreError>;
+}
+
+/// What [`ArchiveStore::put`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArchive {
+    /// Hex SHA-256 of the zip: its key.
+    pub digest: String,
+    /// Base64 SHA-256 of the zip, as AWS reports CodeSha256.
+    pub sha256_base64: String,
+    /// Zipped size in bytes.
+    pub size: u64,
+    /// Total unzipped size in bytes.
+    pub unzipped_size: u64,
+}
+
+/// Zipped archives and their extracted code trees.
+pub trait ArchiveStore: Send + Sync {
+    /// Validates, stores and extracts a zip archive. Storing the same bytes twice is
+    /// cheap and returns the same digest. Nothing is left behind when it fails.
+    fn put(&self, zip: &[u8]) -> Result<StoredArchive, StoreError>;
+    /// The zip file's path, for GetFunction's Code.Location.
+    fn zip_path(&self, digest: &str) -> PathBuf;
+    /// The extracted tree, mounted read-only at `/var/task`.
+    fn code_dir(&self, digest: &str) -> PathBuf;
+    /// Removes every archive whose digest is not in `live`.
+    fn remove_unused(&self, live: &std::collections::HashSet<String>) -> Result<(), StoreError>;
+}

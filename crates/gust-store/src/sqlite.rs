@@ -1,0 +1,1 @@
+//! The embedded [`FunctionStore`](crate::FunctionStore): one SQLite file in WAL mode.

@@ -1,0 +1,46 @@
+//! Bodies of gust-only endpoints under `/gust/v1`.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /gust/v1/health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    pub status: String,
+    /// gust's version.
+    pub version: String,
+    /// `linux` or `none`.
+    pub isolation: String,
+    /// Live instances across all functions.
+    pub instances: usize,
+    /// Memory reserved by instances, in MB.
+    pub reserved_memory_mb: u64,
+    /// Memory instances may reserve in total, in MB.
+    pub capacity_memory_mb: u64,
+}
+
+/// One log record: a line of output or a platform line (START/END/REPORT).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEvent {
+    /// Monotonic position in the function's log; pass it back as `after` to follow.
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: u64,
+    /// The invocation's request id, when the line belongs to one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub request_id: Option<String>,
+    /// The line, without its trailing newline.
+    pub message: String,
+}
+
+/// `GET /gust/v1/functions/{name}/logs?after=SEQ&limit=N`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsResponse {
+    /// Records after the requested position, oldest first.
+    pub events: Vec<LogEvent>,
+    /// The `after` to pass next time.
+    pub next_seq: u64,
+}

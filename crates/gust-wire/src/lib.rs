@@ -1,0 +1,14 @@
+//! Wire types: the JSON shapes of the Lambda API (`/2015-03-31/...`) and of gust's own
+//! endpoints (`/gust/v1/...`). Serde structs only, shared by the server and the CLI so
+//! the two cannot drift apart.
+//!
+//! # Layout
+//! - [`lambda`]: request and response bodies of the Lambda management API.
+//! - [`gust`]: gust-only endpoints (logs, health).
+//! - [`paths`]: URL paths and header names.
+
+#![forbid(unsafe_code)]
+
+pub mod gust;
+pub mod lambda;
+pub mod paths;
