@@ -1,0 +1,37 @@
+//! The server's validated configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which sandbox runs instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// The Linux sandbox where the host allows it, else a clear error.
+    Linux,
+    /// Plain host processes: development only.
+    None,
+    /// Linux if available, else none with a loud warning.
+    Auto,
+}
+
+/// Everything `gust serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where the API listens (port 0 picks one).
+    pub listen: SocketAddr,
+    /// Holds the SQLite file, archives, extracted code and runtimes.
+    pub data_dir: PathBuf,
+    /// Sandbox choice.
+    pub isolation: Isolation,
+    /// Memory all instances together may reserve, in MB.
+    pub memory_capacity_mb: u64,
+    /// How long an idle instance stays warm.
+    pub idle_ttl: Duration,
+    /// How long a request waits for capacity before 429.
+    pub queue_timeout: Duration,
+    /// Log bytes kept per function.
+    pub log_bytes_per_function: usize,
+    /// Region reported in ARNs and the runtime environment.
+    pub region: String,
+}
