@@ -78,6 +78,9 @@ pub struct LaunchSpec {
     pub code_dir: PathBuf,
     /// Host path of gust's runtime bootstraps (read-only at the runtime dir).
     pub runtime_dir: PathBuf,
+    /// Host directories the runtime needs beyond the system ones (e.g. the Python
+    /// installation prefix), shown read-only at the same path inside.
+    pub host_paths: Vec<PathBuf>,
     /// Memory limit in MB.
     pub memory_mb: u32,
     /// Size of `/tmp` in MB.

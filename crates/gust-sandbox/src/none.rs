@@ -185,6 +185,7 @@ mod tests {
             env: vec![],
             code_dir: dir.path().to_path_buf(),
             runtime_dir: dir.path().to_path_buf(),
+            host_paths: vec![],
             memory_mb: 128,
             tmp_mb: 512,
         };
