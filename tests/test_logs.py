@@ -1,0 +1,138 @@
+"""Invocation logs: Lambda's START/END/REPORT lines, the `Tail` log, and gust's
+logs endpoint."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+import support
+from support import invoke, wait_until
+
+REPORT_RE = re.compile(
+    r"REPORT RequestId: (?P<id>\S+)\s+Duration: (?P<duration>[\d.]+) ms\s+"
+    r"Billed Duration: (?P<billed>\d+) ms\s+Memory Size: (?P<memory>\d+) MB\s+"
+    r"Max Memory Used: (?P<used>\d+) MB(?:\s+Init Duration: (?P<init>[\d.]+) ms)?"
+)
+
+
+@pytest.fixture
+def tool(make_function, python_tool_zip):
+    return make_function("logs-tool", python_tool_zip)
+
+
+def test_tail_log_has_output_and_platform_lines(lam, tool):
+    marker = support.unique_name("hello-log")
+    cold = invoke(lam, tool, {"action": "print", "lines": [marker]}, tail=True)
+    cold.ok()
+    log = cold.log
+    assert log is not None, "LogType=Tail must return X-Amz-Log-Result"
+    rid = cold.request_id
+    assert marker in log
+    assert f"START RequestId: {rid}" in log
+    assert f"END RequestId: {rid}" in log
+    report = REPORT_RE.search(log)
+    assert report, log
+    assert report["id"] == rid
+    assert report["memory"] == "128"
+    assert int(report["billed"]) >= float(report["duration"]) - 1
+    assert report["init"] is not None, f"a cold start reports Init Duration:\n{log}"
+    assert "Init Duration:" in log
+    # Order: START, the function's output, END, REPORT.
+    assert log.index("START RequestId") < log.index(marker) < log.index("END RequestId") \
+        < log.index("REPORT RequestId")
+
+    warm = invoke(lam, tool, {"action": "print", "lines": [marker + "-warm"]}, tail=True)
+    warm.ok()
+    assert marker + "-warm" in warm.log
+    assert rid not in warm.log, "the tail holds this invocation's log only"
+    assert f"REPORT RequestId: {warm.request_id}" in warm.log
+    assert "Init Duration:" not in warm.log, f"a warm invocation has no Init Duration:\n{warm.log}"
+    assert "Memory Size: 128 MB" in warm.log
+    assert "Max Memory Used:" in warm.log
+    assert "Billed Duration:" in warm.log
+
+
+def test_tail_is_at_most_4kb_and_keeps_the_end(lam, tool):
+    lines = [f"line {i:05d} " + "." * 80 for i in range(200)]
+    result = invoke(lam, tool, {"action": "print", "lines": lines}, tail=True)
+    result.ok()
+    assert len(result.log.encode()) <= 4096
+    assert f"REPORT RequestId: {result.request_id}" in result.log
+    assert "line 00000" not in result.log, "the tail is the last 4 KB, not the first"
+
+
+def test_no_log_without_tail(lam, tool):
+    result = invoke(lam, tool, {"action": "whoami"})
+    assert result.log is None
+
+
+def test_function_error_log_tail(lam, tool):
+    result = invoke(lam, tool, {"action": "raise", "message": "logged-boom"}, tail=True)
+    result.error()
+    assert "logged-boom" in result.log
+    assert f"REPORT RequestId: {result.request_id}" in result.log
+
+
+def test_logs_endpoint(server, lam, tool):
+    marker = support.unique_name("endpoint-log")
+    first = invoke(lam, tool, {"action": "print", "lines": [marker, marker + "-second"]})
+    first.ok()
+
+    def have_report(rid):
+        def check():
+            body = server.logs(tool)
+            return body if any(e["message"].startswith(f"REPORT RequestId: {rid}")
+                               for e in body["events"]) else None
+        return check
+
+    body = wait_until(have_report(first.request_id), 10, message="REPORT in the logs endpoint")
+    assert set(body) >= {"events", "nextSeq"}, body
+    events = body["events"]
+    now_ms = time.time() * 1000
+    for e in events:
+        assert isinstance(e["seq"], int)
+        assert isinstance(e["timestamp"], int)
+        assert now_ms - 3_600_000 < e["timestamp"] <= now_ms + 60_000, e
+        assert isinstance(e["message"], str) and not e["message"].endswith("\n"), e
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
+    assert body["nextSeq"] > max(seqs)
+
+    mine = [e for e in events if e.get("requestId") == first.request_id]
+    messages = [e["message"] for e in mine]
+    assert any(m.startswith(f"START RequestId: {first.request_id}") for m in messages), messages
+    assert marker in messages and marker + "-second" in messages, messages
+    assert any(m.startswith(f"END RequestId: {first.request_id}") for m in messages), messages
+    assert messages.index(marker) < messages.index(marker + "-second")
+
+    # Following: nothing new after nextSeq, then only the next invocation's lines.
+    later = server.logs(tool, after=body["nextSeq"])
+    assert later["events"] == [], later
+    second = invoke(lam, tool, {"action": "print", "lines": [marker + "-third"]})
+    second.ok()
+    newer = wait_until(lambda: (lambda b: b if any(
+        e["message"].startswith(f"REPORT RequestId: {second.request_id}") for e in b["events"])
+        else None)(server.logs(tool, after=body["nextSeq"])), 10, message="the second REPORT")
+    assert all(e["seq"] >= body["nextSeq"] for e in newer["events"]), newer
+    assert {e.get("requestId") for e in newer["events"] if e.get("requestId")} == \
+        {second.request_id}, newer
+    assert any(e["message"] == marker + "-third" for e in newer["events"])
+
+
+def test_logs_endpoint_unknown_function_is_404(server):
+    resp = server.get(f"/gust/v1/functions/{support.unique_name('nolog')}/logs")
+    assert resp.status_code == 404, resp.text
+
+
+def test_logs_survive_a_crash(server, lam, tool):
+    marker = support.unique_name("before-crash")
+    invoke(lam, tool, {"action": "print", "lines": [marker]}).ok()
+    crashed = invoke(lam, tool, {"action": "exit", "code": 7})
+    crashed.error()
+    body = wait_until(lambda: (lambda b: b if any(
+        e["message"].startswith(f"REPORT RequestId: {crashed.request_id}") for e in b["events"])
+        else None)(server.logs(tool)), 10, message="the crashed invocation's REPORT")
+    assert any(e["message"] == marker for e in body["events"])
