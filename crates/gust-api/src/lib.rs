@@ -1,10 +1,37 @@
-//! gust's gateway and server.
+//! gust's gateway and server: the Lambda API (`/2015-03-31/functions/...`) and gust's
+//! own endpoints (`/gust/v1/...`) over HTTP, in front of the platform core.
+//!
+//! # Layout
+//! - [`serve`]: opens the data directory, picks the sandbox, starts the scheduler and
+//!   serves until shutdown.
+//! - `routes`: HTTP requests → typed [`Platform`](gust_platform::Platform) calls.
+//! - `error`: the one mapping from core errors to Lambda error responses.
+//! - [`ServeConfig`]: the validated server configuration.
 
 #![forbid(unsafe_code)]
 
 mod config;
+mod error;
+mod routes;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gust_platform::{Platform, PlatformConfig};
+use gust_sandbox::Sandbox;
+use gust_scheduler::{Scheduler, SchedulerConfig};
+use gust_store::archive::DirArchiveStore;
+use gust_store::sqlite::SqliteStore;
+use gust_types::Region;
+use gust_worker::{RuntimeHost, Worker};
 
 pub use config::{Isolation, ServeConfig};
+pub use routes::router;
+
+/// How long in-flight invocations may run on after a shutdown signal before their
+/// instances are stopped and they fail with "gust is shutting down".
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -14,12 +41,107 @@ pub enum ServeError {
     Failed(String),
 }
 
-/// Runs the platform until `shutdown` resolves, then stops gracefully. Prints
-/// `gust listening on http://ADDR` on stdout once it accepts requests.
+fn failed(context: &str, e: impl std::fmt::Display) -> ServeError {
+    ServeError::Failed(format!("{context}: {e}"))
+}
+
+/// Runs the platform until `shutdown` resolves, then stops gracefully: no new
+/// connections, in-flight invocations get [`SHUTDOWN_GRACE`] to finish, then every
+/// instance is stopped. Prints `gust listening on http://ADDR` on stdout once it
+/// accepts requests.
 pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let _ = (config, shutdown);
-    Err(ServeError::Failed("not built yet".into()))
+    let data = &config.data_dir;
+    std::fs::create_dir_all(data)
+        .map_err(|e| failed(&format!("creating {}", data.display()), e))?;
+    let store = SqliteStore::open(&data.join("gust.db"))
+        .map_err(|e| failed("opening the function store", e))?;
+    let archives = DirArchiveStore::open(&data.join("archives"))
+        .map_err(|e| failed("opening the archive store", e))?;
+    let runtime_dir = data.join("runtimes");
+    gust_runtimes::install(&runtime_dir)
+        .map_err(|e| failed("installing the runtime bootstraps", e))?;
+    let host = Arc::new(RuntimeHost::discover(runtime_dir));
+    for missing in [&host.python, &host.node]
+        .into_iter()
+        .filter_map(|r| r.as_ref().err())
+    {
+        tracing::warn!("{missing}");
+    }
+    let sandbox = pick_sandbox(config.isolation, data)?;
+    let worker = Arc::new(Worker::new(sandbox, host, config.region.clone()));
+    let scheduler = Scheduler::new(
+        worker,
+        SchedulerConfig {
+            memory_capacity_mb: config.memory_capacity_mb,
+            idle_ttl: config.idle_ttl,
+        },
+    );
+    let expiry = tokio::spawn(scheduler.clone().run_expiry());
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| failed(&format!("listening on {}", config.listen), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| failed("reading the listen address", e))?;
+    let platform = Arc::new(
+        Platform::open(
+            PlatformConfig {
+                region: Region(config.region.clone()),
+                queue_timeout: config.queue_timeout,
+                log_bytes_per_function: config.log_bytes_per_function,
+                base_url: format!("http://{addr}"),
+            },
+            Arc::new(store),
+            Arc::new(archives),
+            scheduler.clone(),
+        )
+        .map_err(|e| failed("loading functions", e))?,
+    );
+    let app = router(platform);
+
+    println!("gust listening on http://{addr}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tracing::info!(%addr, data_dir = %data.display(), memory_mb = config.memory_capacity_mb, "gust is serving");
+
+    let sched = scheduler.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight invocations");
+        sched.shutdown();
+        tokio::spawn(async move {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+            sched.kill_all();
+        });
+    };
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await;
+    scheduler.kill_all();
+    expiry.abort();
+    // Let dropped instances' tasks run their clean-up before the runtime goes.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tracing::info!("gust stopped");
+    served.map_err(|e| failed("serving", e))
+}
+
+fn pick_sandbox(isolation: Isolation, _data: &Path) -> Result<Arc<dyn Sandbox>, ServeError> {
+    let none = || -> Arc<dyn Sandbox> {
+        tracing::warn!(
+            "ISOLATION IS OFF: functions run as plain processes with gust's own privileges and \
+             can read and change anything gust can. Use this only on a development machine."
+        );
+        Arc::new(gust_sandbox::none::NoIsolation)
+    };
+    match isolation {
+        Isolation::None => Ok(none()),
+        Isolation::Auto => Ok(none()),
+        Isolation::Linux => Err(ServeError::Failed(
+            "--isolation linux: the Linux sandbox is not available in this build".into(),
+        )),
+    }
 }

@@ -74,6 +74,7 @@ impl Sandbox for NoIsolation {
                 pid: child.id(),
                 pidfd,
                 child: Mutex::new(child),
+                reaped: std::sync::atomic::AtomicBool::new(false),
             }),
             output: out_read,
             runtime_api: listener,
@@ -96,6 +97,9 @@ struct HostProcess {
     pid: u32,
     pidfd: OwnedFd,
     child: Mutex<Child>,
+    /// Set once the main process is reaped: its pid may then name another process
+    /// group, so the group must not be signalled any more.
+    reaped: std::sync::atomic::AtomicBool,
 }
 
 impl InstanceProcess for HostProcess {
@@ -110,21 +114,29 @@ impl InstanceProcess for HostProcess {
     fn try_wait(&self) -> Option<ExitReport> {
         let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
         match child.try_wait() {
-            Ok(Some(status)) => Some(ExitReport {
-                code: status.code(),
-                signal: status.signal(),
-                oom_killed: false,
-            }),
+            Ok(Some(status)) => {
+                self.reaped.store(true, std::sync::atomic::Ordering::SeqCst);
+                Some(ExitReport {
+                    code: status.code(),
+                    signal: status.signal(),
+                    oom_killed: false,
+                })
+            }
             _ => None,
         }
     }
 
     fn kill(&self) {
-        // SAFETY: sends a signal to the instance's process group (it called setsid, so
-        // its pgid is its pid), then to the process itself through its pidfd, which
-        // cannot hit a recycled pid.
+        if !self.reaped.load(std::sync::atomic::Ordering::SeqCst) {
+            // SAFETY: signals the instance's process group (it called setsid, so its
+            // pgid is its pid); the unreaped main process keeps that id from reuse.
+            unsafe {
+                libc::kill(-(self.pid as libc::pid_t), libc::SIGKILL);
+            }
+        }
+        // SAFETY: signals the main process through its pidfd, which cannot name a
+        // recycled pid.
         unsafe {
-            libc::kill(-(self.pid as libc::pid_t), libc::SIGKILL);
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
                 self.pidfd.as_raw_fd(),
@@ -207,6 +219,9 @@ mod tests {
         let mut f = std::fs::File::from(launched.output);
         let _ = f.read_to_string(&mut out);
         assert!(out.contains(&format!("api=127.0.0.1:{port}")), "{out}");
-        assert!(out.contains(&format!("root={}", dir.path().display())), "{out}");
+        assert!(
+            out.contains(&format!("root={}", dir.path().display())),
+            "{out}"
+        );
     }
 }

@@ -1,0 +1,322 @@
+//! HTTP → typed platform calls. One handler per Lambda operation; the platform
+//! returns typed results or a `CoreError`, which `error_response` maps.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use bytes::Bytes;
+use gust_platform::{InvocationType, InvokeRequest, Platform};
+use gust_types::{limits, CoreError, FunctionRef};
+use gust_wire::paths;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::error::error_response;
+
+type App = State<Arc<Platform>>;
+
+/// Largest management request body (a 50 MB zip, base64, in JSON).
+const MANAGEMENT_BODY_MAX: usize = limits::ZIPPED_CODE_MAX / 3 * 4 + 1024 * 1024;
+/// How much of an oversize invoke body is read and discarded so the client sees 413
+/// rather than a reset connection.
+const DISCARD_MAX: usize = 64 * 1024 * 1024;
+
+/// The router of the Lambda API and gust's own API.
+pub fn router(platform: Arc<Platform>) -> Router {
+    let functions = "/2015-03-31/functions";
+    Router::new()
+        .route(functions, post(create_function).get(list_functions))
+        .route(
+            &format!("{functions}/"),
+            post(create_function).get(list_functions),
+        )
+        .route(
+            &format!("{functions}/{{name}}"),
+            get(get_function).delete(delete_function),
+        )
+        .route(
+            &format!("{functions}/{{name}}/configuration"),
+            get(get_function_configuration).put(update_function_configuration),
+        )
+        .route(
+            &format!("{functions}/{{name}}/code"),
+            put(update_function_code),
+        )
+        .route(
+            &format!("{functions}/{{name}}/invocations"),
+            post(invoke).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/gust/v1/health", get(health))
+        .route("/gust/v1/functions/{name}/logs", get(logs))
+        .route("/gust/v1/functions/{name}/code", get(download_code))
+        .fallback(unknown_operation)
+        .layer(DefaultBodyLimit::max(MANAGEMENT_BODY_MAX))
+        .with_state(platform)
+}
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string()
+}
+
+fn reply<T: serde::Serialize>(status: StatusCode, result: Result<T, CoreError>) -> Response {
+    let rid = request_id();
+    match result {
+        Ok(body) => {
+            let mut resp = (
+                status,
+                Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+            )
+                .into_response();
+            let h = resp.headers_mut();
+            h.insert("content-type", HeaderValue::from_static("application/json"));
+            if let Ok(v) = HeaderValue::from_str(&rid) {
+                h.insert(paths::REQUEST_ID, v);
+            }
+            resp
+        }
+        Err(e) => error_response(&e, &rid),
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
+    if body.is_empty() {
+        return Err(CoreError::InvalidRequestContent(
+            "The request body is empty".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        CoreError::InvalidRequestContent(format!("Could not parse request body into json: {e}"))
+    })
+}
+
+fn function_ref(name: &str, qualifier: Option<&str>) -> Result<FunctionRef, CoreError> {
+    FunctionRef::parse(name)?.with_qualifier(qualifier)
+}
+
+#[derive(Debug, Deserialize)]
+struct QualifierQuery {
+    #[serde(rename = "Qualifier")]
+    qualifier: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(rename = "Marker")]
+    marker: Option<String>,
+    #[serde(rename = "MaxItems")]
+    max_items: Option<u32>,
+}
+
+async fn create_function(State(p): App, body: Bytes) -> Response {
+    let result = async {
+        let req = parse_json(&body)?;
+        p.create_function(req).await
+    }
+    .await;
+    reply(StatusCode::CREATED, result)
+}
+
+async fn list_functions(State(p): App, Query(q): Query<ListQuery>) -> Response {
+    reply(
+        StatusCode::OK,
+        p.list_functions(q.marker.as_deref(), q.max_items),
+    )
+}
+
+async fn get_function(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+) -> Response {
+    let result = function_ref(&name, q.qualifier.as_deref()).and_then(|f| p.get_function(&f));
+    reply(StatusCode::OK, result)
+}
+
+async fn get_function_configuration(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+) -> Response {
+    let result =
+        function_ref(&name, q.qualifier.as_deref()).and_then(|f| p.get_function_configuration(&f));
+    reply(StatusCode::OK, result)
+}
+
+async fn update_function_code(State(p): App, Path(name): Path<String>, body: Bytes) -> Response {
+    let result = async {
+        let f = function_ref(&name, None)?;
+        let req = parse_json(&body)?;
+        p.update_function_code(&f, req).await
+    }
+    .await;
+    reply(StatusCode::OK, result)
+}
+
+async fn update_function_configuration(
+    State(p): App,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let f = function_ref(&name, None)?;
+        let req = parse_json(&body)?;
+        p.update_function_configuration(&f, req).await
+    }
+    .await;
+    reply(StatusCode::OK, result)
+}
+
+async fn delete_function(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+) -> Response {
+    let rid = request_id();
+    let result = async {
+        let f = function_ref(&name, q.qualifier.as_deref())?;
+        p.delete_function(&f).await
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error_response(&e, &rid),
+    }
+}
+
+/// Reads an invoke body up to the sync limit. Oversize bodies are read on (up to
+/// [`DISCARD_MAX`]) and dropped, so the client gets its 413.
+async fn read_invoke_body(body: Body) -> Result<Bytes, CoreError> {
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            CoreError::InvalidRequestContent(format!("could not read the request body: {e}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= limits::SYNC_PAYLOAD_MAX {
+                buf.extend_from_slice(&data);
+            } else if seen > DISCARD_MAX {
+                break;
+            }
+        }
+    }
+    if seen > limits::SYNC_PAYLOAD_MAX {
+        return Err(CoreError::RequestTooLarge(format!(
+            "Request must be smaller than {} bytes for the InvokeFunction operation",
+            limits::SYNC_PAYLOAD_MAX
+        )));
+    }
+    Ok(buf.freeze())
+}
+
+async fn invoke(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let rid: Arc<str> = Arc::from(request_id());
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let result = async {
+        let function = function_ref(&name, q.qualifier.as_deref())?;
+        let invocation_type = InvocationType::parse(header(paths::INVOCATION_TYPE))?;
+        let payload = read_invoke_body(body).await?;
+        let req = InvokeRequest {
+            function,
+            payload,
+            invocation_type,
+            log_tail: header(paths::LOG_TYPE) == Some("Tail"),
+            client_context: header(paths::CLIENT_CONTEXT).map(str::to_string),
+        };
+        p.invoke(rid.clone(), req).await
+    }
+    .await;
+    match result {
+        Ok(None) => {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            set_header(&mut resp, paths::REQUEST_ID, &rid);
+            resp
+        }
+        Ok(Some(out)) => {
+            let mut resp = (StatusCode::OK, out.payload).into_response();
+            let h = resp.headers_mut();
+            h.insert("content-type", HeaderValue::from_static("application/json"));
+            set_header(&mut resp, paths::REQUEST_ID, &rid);
+            set_header(&mut resp, paths::EXECUTED_VERSION, &out.executed_version);
+            if let Some(fe) = out.function_error {
+                set_header(&mut resp, paths::FUNCTION_ERROR, fe);
+            }
+            if let Some(tail) = out.log_tail {
+                use base64::Engine;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(tail);
+                set_header(&mut resp, paths::LOG_RESULT, &b64);
+            }
+            resp
+        }
+        Err(e) => error_response(&e, &rid),
+    }
+}
+
+fn set_header(resp: &mut Response, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
+async fn health(State(p): App) -> Response {
+    reply(StatusCode::OK, Ok::<_, CoreError>(p.health()))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogsQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+    /// Seconds to wait for new records (long poll), at most 60.
+    wait: Option<u64>,
+}
+
+async fn logs(State(p): App, Path(name): Path<String>, Query(q): Query<LogsQuery>) -> Response {
+    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(60));
+    let result = p
+        .logs(&name, q.after.unwrap_or(0), q.limit.unwrap_or(100), wait)
+        .await;
+    reply(StatusCode::OK, result)
+}
+
+async fn download_code(State(p): App, Path(name): Path<String>) -> Response {
+    let rid = request_id();
+    let result = async {
+        gust_types::name::validate_name(&name)?;
+        let path = p.archive_path(&name)?;
+        tokio::fs::read(&path)
+            .await
+            .map_err(|e| CoreError::Internal(format!("could not read the archive: {e}")))
+    }
+    .await;
+    match result {
+        Ok(bytes) => {
+            let mut resp = (StatusCode::OK, bytes).into_response();
+            resp.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/zip"));
+            resp
+        }
+        Err(e) => error_response(&e, &rid),
+    }
+}
+
+async fn unknown_operation(uri: http::Uri) -> Response {
+    error_response(
+        &CoreError::ResourceNotFound(format!("Unknown operation: {}", uri.path())),
+        &request_id(),
+    )
+}

@@ -1,0 +1,139 @@
+//! The invoke path: registry lookup, then the scheduler. No store access, no spawn
+//! for a warm instance.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use gust_scheduler::ScheduleError;
+use gust_types::{limits, name, CoreError, FunctionRef, InvokeOutcome};
+use gust_worker::{Invocation, StartError};
+
+use crate::Platform;
+
+/// `X-Amz-Invocation-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
+    /// Synchronous: wait for the result.
+    RequestResponse,
+    /// Asynchronous: queue and return 202.
+    Event,
+    /// Validate only: 204.
+    DryRun,
+}
+
+impl InvocationType {
+    /// Parses the header; absent means RequestResponse.
+    pub fn parse(header: Option<&str>) -> Result<InvocationType, CoreError> {
+        match header {
+            None | Some("RequestResponse") => Ok(InvocationType::RequestResponse),
+            Some("Event") => Ok(InvocationType::Event),
+            Some("DryRun") => Ok(InvocationType::DryRun),
+            Some(other) => Err(CoreError::InvalidParameterValue(format!(
+                "1 validation error detected: Value '{other}' at 'invocationType' failed to \
+                 satisfy constraint: Member must satisfy enum value set: [Event, \
+                 RequestResponse, DryRun]"
+            ))),
+        }
+    }
+}
+
+/// One Invoke call, parsed.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    /// Which function (and qualifier).
+    pub function: FunctionRef,
+    /// The event, already bounded by the gateway.
+    pub payload: Bytes,
+    /// Sync, async or dry run.
+    pub invocation_type: InvocationType,
+    /// `X-Amz-Log-Type: Tail`.
+    pub log_tail: bool,
+    /// `X-Amz-Client-Context`, base64 as sent.
+    pub client_context: Option<String>,
+}
+
+impl Platform {
+    /// Invoke. Returns `None` for a DryRun that passed.
+    pub async fn invoke(
+        &self,
+        request_id: Arc<str>,
+        req: InvokeRequest,
+    ) -> Result<Option<InvokeOutcome>, CoreError> {
+        if req.payload.len() > limits::SYNC_PAYLOAD_MAX {
+            return Err(CoreError::RequestTooLarge(format!(
+                "Request must be smaller than {} bytes for the InvokeFunction operation",
+                limits::SYNC_PAYLOAD_MAX
+            )));
+        }
+        let entry = self.resolve(&req.function)?;
+        let payload = if req.payload.is_empty() {
+            Bytes::from_static(b"{}")
+        } else {
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&req.payload) {
+                return Err(CoreError::InvalidRequestContent(format!(
+                    "Could not parse request body into json: {e}"
+                )));
+            }
+            req.payload
+        };
+        let client_context = match req.client_context.as_deref() {
+            None => None,
+            Some(b64) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        CoreError::InvalidRequestContent(
+                            "Client context must be a valid Base64-encoded JSON object.".into(),
+                        )
+                    })?,
+            ),
+        };
+        match req.invocation_type {
+            InvocationType::DryRun => return Ok(None),
+            InvocationType::Event => {
+                return Err(CoreError::Unsupported(
+                    "gust does not support Event (asynchronous) invocations yet: invoke with \
+                     RequestResponse"
+                        .into(),
+                ))
+            }
+            InvocationType::RequestResponse => {}
+        }
+        let invoked_arn = match &req.function.qualifier {
+            Some(q) => name::qualified_arn(&self.config.region, &entry.config.name, q),
+            None => name::function_arn(&self.config.region, &entry.config.name),
+        };
+        let inv = Invocation {
+            request_id,
+            payload,
+            invoked_arn,
+            client_context,
+            want_tail: req.log_tail,
+        };
+        let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
+        let end = self
+            .scheduler
+            .invoke(&entry.pool, inv, deadline)
+            .await
+            .map_err(|e| match e {
+                ScheduleError::Throttled(message) => CoreError::TooManyRequests {
+                    reason: "ConcurrentInvocationLimitExceeded",
+                    message,
+                },
+                ScheduleError::ShuttingDown => CoreError::ShuttingDown,
+                ScheduleError::Start(StartError::Runtime(e)) => {
+                    CoreError::ServiceUnavailable(e.to_string())
+                }
+                ScheduleError::Start(e) => CoreError::ServiceUnavailable(e.to_string()),
+            })?;
+        Ok(Some(InvokeOutcome {
+            payload: end.payload,
+            function_error: end.function_error.then_some("Unhandled"),
+            log_tail: end.log_tail,
+            executed_version: entry.config.version.clone(),
+        }))
+    }
+}

@@ -1,0 +1,421 @@
+//! Create, get, list, update and delete functions.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use gust_store::StoredArchive;
+use gust_types::function::{
+    validate_description, validate_environment, validate_ephemeral, validate_handler,
+    validate_memory, validate_timeout,
+};
+use gust_types::{limits, name, CoreError, FunctionConfig, FunctionRef, Runtime};
+use gust_wire::lambda::{
+    CreateFunctionRequest, FunctionCodeLocation, FunctionConfiguration, GetFunctionResponse,
+    ListFunctionsResponse, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
+};
+
+use crate::convert::{host_architecture, last_modified_now, new_revision, to_wire};
+use crate::{Entry, Platform};
+
+/// Role recorded when the caller gives none (gust has no IAM).
+const DEFAULT_ROLE: &str = "arn:aws:iam::000000000000:role/gust";
+
+impl Platform {
+    /// CreateFunction.
+    pub async fn create_function(
+        &self,
+        req: CreateFunctionRequest,
+    ) -> Result<FunctionConfiguration, CoreError> {
+        name::validate_name(&req.function_name)?;
+        if req.package_type.as_deref().is_some_and(|p| p != "Zip") {
+            return Err(unsupported("PackageType Image: gust runs zip archives"));
+        }
+        reject_unsupported(
+            req.layers.as_deref(),
+            req.file_system_configs.as_deref(),
+            req.vpc_config.as_ref(),
+            req.image_config.as_ref(),
+        )?;
+        check_architectures(req.architectures.as_deref())?;
+        if req.code.s3_bucket.is_some() || req.code.s3_key.is_some() || req.code.image_uri.is_some()
+        {
+            return Err(unsupported(
+                "Code from S3 or a container image: pass the archive as Code.ZipFile",
+            ));
+        }
+        let runtime = Runtime::parse(req.runtime.as_deref().ok_or_else(|| {
+            CoreError::InvalidParameterValue(
+                "Runtime is required for .zip file deployment packages".into(),
+            )
+        })?)?;
+        let handler = match (req.handler, runtime.requires_handler()) {
+            (Some(h), _) => {
+                validate_handler(&h)?;
+                Some(h)
+            }
+            (None, true) => {
+                return Err(CoreError::InvalidParameterValue(
+                    "Handler is required for managed runtimes".into(),
+                ))
+            }
+            (None, false) => None,
+        };
+        let memory_mb = req.memory_size.unwrap_or(limits::MEMORY_DEFAULT_MB);
+        validate_memory(memory_mb)?;
+        let timeout_s = req.timeout.unwrap_or(limits::TIMEOUT_DEFAULT_S);
+        validate_timeout(timeout_s)?;
+        let ephemeral_mb = req
+            .ephemeral_storage
+            .map_or(limits::EPHEMERAL_MIN_MB, |e| e.size);
+        validate_ephemeral(ephemeral_mb)?;
+        let environment = req.environment.map(|e| e.variables).unwrap_or_default();
+        validate_environment(&environment)?;
+        let description = req.description.unwrap_or_default();
+        validate_description(&description)?;
+        let zip = decode_zip(req.code.zip_file.as_deref())?;
+
+        let _guard = self.writes.lock().await;
+        if self.registry.read().contains_key(&req.function_name) {
+            return Err(CoreError::ResourceConflict(format!(
+                "Function already exist: {}",
+                req.function_name
+            )));
+        }
+        let stored = self.store_archive(zip).await?;
+        let config = FunctionConfig {
+            name: req.function_name,
+            version: "$LATEST".into(),
+            runtime,
+            handler,
+            memory_mb,
+            timeout_s,
+            ephemeral_mb,
+            environment,
+            description,
+            role: req.role.unwrap_or_else(|| DEFAULT_ROLE.to_string()),
+            code_sha256: stored.sha256_base64,
+            code_digest: stored.digest,
+            code_size: stored.size,
+            last_modified: last_modified_now(),
+            revision_id: new_revision(),
+        };
+        self.store.insert_function(&config)?;
+        let wire = to_wire(&config, &self.config.region);
+        let log = Arc::new(gust_worker::FunctionLog::new(
+            self.config.log_bytes_per_function,
+        ));
+        let entry = self.entry(Arc::new(config), log);
+        self.registry
+            .write()
+            .insert(wire.function_name.clone(), Arc::new(entry));
+        tracing::info!(function = %wire.function_name, "function created");
+        Ok(wire)
+    }
+
+    /// GetFunctionConfiguration.
+    pub fn get_function_configuration(
+        &self,
+        fref: &FunctionRef,
+    ) -> Result<FunctionConfiguration, CoreError> {
+        let entry = self.resolve(fref)?;
+        Ok(to_wire(&entry.config, &self.config.region))
+    }
+
+    /// GetFunction.
+    pub fn get_function(&self, fref: &FunctionRef) -> Result<GetFunctionResponse, CoreError> {
+        let entry = self.resolve(fref)?;
+        Ok(GetFunctionResponse {
+            configuration: to_wire(&entry.config, &self.config.region),
+            code: FunctionCodeLocation {
+                repository_type: "S3".into(),
+                location: format!(
+                    "{}/gust/v1/functions/{}/code?sha256={}",
+                    self.config.base_url, entry.config.name, entry.config.code_digest
+                ),
+            },
+        })
+    }
+
+    /// ListFunctions, in name order. `marker` is the name to start after.
+    pub fn list_functions(
+        &self,
+        marker: Option<&str>,
+        max_items: Option<u32>,
+    ) -> Result<ListFunctionsResponse, CoreError> {
+        let max = match max_items {
+            None => 50,
+            Some(n @ 1..=10_000) => n as usize,
+            Some(n) => {
+                return Err(CoreError::InvalidParameterValue(format!(
+                    "1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy \
+                     constraint: Member must have value between 1 and 10000"
+                )))
+            }
+        };
+        let after = match marker.filter(|m| !m.is_empty()) {
+            Some(m) => Some(decode_marker(m)?),
+            None => None,
+        };
+        let registry = self.registry.read();
+        let mut iter = registry
+            .iter()
+            .filter(|(name, _)| after.as_deref().is_none_or(|a| name.as_str() > a));
+        let functions: Vec<FunctionConfiguration> = iter
+            .by_ref()
+            .take(max)
+            .map(|(_, e)| to_wire(&e.config, &self.config.region))
+            .collect();
+        let next_marker = if iter.next().is_some() {
+            functions.last().map(|f| encode_marker(&f.function_name))
+        } else {
+            None
+        };
+        Ok(ListFunctionsResponse {
+            functions,
+            next_marker,
+        })
+    }
+
+    /// UpdateFunctionCode.
+    pub async fn update_function_code(
+        &self,
+        fref: &FunctionRef,
+        req: UpdateFunctionCodeRequest,
+    ) -> Result<FunctionConfiguration, CoreError> {
+        no_qualifier(fref)?;
+        if req.s3_bucket.is_some() || req.s3_key.is_some() || req.image_uri.is_some() {
+            return Err(unsupported(
+                "Code from S3 or a container image: pass the archive as ZipFile",
+            ));
+        }
+        check_architectures(req.architectures.as_deref())?;
+        let zip = decode_zip(req.zip_file.as_deref())?;
+        let _guard = self.writes.lock().await;
+        let current = self.lookup(&fref.name)?;
+        check_revision(&current.config, req.revision_id.as_deref())?;
+        let stored = self.store_archive(zip).await?;
+        let mut config = (*current.config).clone();
+        config.code_sha256 = stored.sha256_base64;
+        config.code_digest = stored.digest;
+        config.code_size = stored.size;
+        if req.dry_run == Some(true) {
+            return Ok(to_wire(&config, &self.config.region));
+        }
+        self.replace(&current, config)
+    }
+
+    /// UpdateFunctionConfiguration.
+    pub async fn update_function_configuration(
+        &self,
+        fref: &FunctionRef,
+        req: UpdateFunctionConfigurationRequest,
+    ) -> Result<FunctionConfiguration, CoreError> {
+        no_qualifier(fref)?;
+        reject_unsupported(
+            req.layers.as_deref(),
+            req.file_system_configs.as_deref(),
+            req.vpc_config.as_ref(),
+            req.image_config.as_ref(),
+        )?;
+        let _guard = self.writes.lock().await;
+        let current = self.lookup(&fref.name)?;
+        check_revision(&current.config, req.revision_id.as_deref())?;
+        let mut config = (*current.config).clone();
+        if let Some(r) = req.runtime {
+            config.runtime = Runtime::parse(&r)?;
+        }
+        if let Some(h) = req.handler {
+            validate_handler(&h)?;
+            config.handler = Some(h);
+        }
+        if config.runtime.requires_handler() && config.handler.is_none() {
+            return Err(CoreError::InvalidParameterValue(
+                "Handler is required for managed runtimes".into(),
+            ));
+        }
+        if let Some(m) = req.memory_size {
+            validate_memory(m)?;
+            config.memory_mb = m;
+        }
+        if let Some(t) = req.timeout {
+            validate_timeout(t)?;
+            config.timeout_s = t;
+        }
+        if let Some(e) = req.ephemeral_storage {
+            validate_ephemeral(e.size)?;
+            config.ephemeral_mb = e.size;
+        }
+        if let Some(env) = req.environment {
+            validate_environment(&env.variables)?;
+            config.environment = env.variables;
+        }
+        if let Some(d) = req.description {
+            validate_description(&d)?;
+            config.description = d;
+        }
+        if let Some(role) = req.role {
+            config.role = role;
+        }
+        self.replace(&current, config)
+    }
+
+    /// Persists a new `$LATEST` and swaps it into the registry. The old warm stack is
+    /// retired before this returns, so no later invocation runs the old code or
+    /// configuration.
+    fn replace(
+        &self,
+        current: &Arc<Entry>,
+        mut config: FunctionConfig,
+    ) -> Result<FunctionConfiguration, CoreError> {
+        config.last_modified = last_modified_now();
+        config.revision_id = new_revision();
+        self.store
+            .update_function(&config, &current.config.revision_id)?;
+        let wire = to_wire(&config, &self.config.region);
+        let entry = Arc::new(self.entry(Arc::new(config), current.log.clone()));
+        self.registry
+            .write()
+            .insert(wire.function_name.clone(), entry);
+        current.pool.retire();
+        self.collect_garbage();
+        tracing::info!(function = %wire.function_name, revision = %wire.revision_id, "function updated");
+        Ok(wire)
+    }
+
+    /// DeleteFunction.
+    pub async fn delete_function(&self, fref: &FunctionRef) -> Result<(), CoreError> {
+        if let Some(q) = fref.qualifier.as_deref() {
+            if q == "$LATEST" {
+                return Err(CoreError::InvalidParameterValue(
+                    "$LATEST version cannot be deleted without deleting the function.".into(),
+                ));
+            }
+            return Err(CoreError::ResourceNotFound(format!(
+                "Function not found: {}",
+                name::qualified_arn(&self.config.region, &fref.name, q)
+            )));
+        }
+        let _guard = self.writes.lock().await;
+        let current = self.lookup(&fref.name)?;
+        self.store.delete_function(&fref.name, None)?;
+        self.registry.write().remove(&fref.name);
+        current.pool.retire();
+        self.collect_garbage();
+        tracing::info!(function = %fref.name, "function deleted");
+        Ok(())
+    }
+
+    /// The registry entry a reference names. Only `$LATEST` exists until versions do.
+    pub(crate) fn resolve(&self, fref: &FunctionRef) -> Result<Arc<Entry>, CoreError> {
+        match fref.qualifier.as_deref() {
+            None | Some("$LATEST") => self.lookup(&fref.name),
+            Some(q) => Err(CoreError::ResourceNotFound(format!(
+                "Function not found: {}",
+                name::qualified_arn(&self.config.region, &fref.name, q)
+            ))),
+        }
+    }
+
+    async fn store_archive(&self, zip: Vec<u8>) -> Result<StoredArchive, CoreError> {
+        let archives = self.archives.clone();
+        tokio::task::spawn_blocking(move || archives.put(&zip))
+            .await
+            .map_err(|e| CoreError::Internal(format!("archive task failed: {e}")))?
+            .map_err(CoreError::from)
+    }
+}
+
+fn decode_zip(b64: Option<&str>) -> Result<Vec<u8>, CoreError> {
+    let b64 = b64.ok_or_else(|| {
+        CoreError::InvalidParameterValue("Code.ZipFile is required: the zip archive, base64".into())
+    })?;
+    if b64.len() > limits::ZIPPED_CODE_MAX.div_ceil(3) * 4 + 4 {
+        return Err(CoreError::RequestTooLarge(format!(
+            "Zipped code exceeds the maximum allowed size of {} bytes",
+            limits::ZIPPED_CODE_MAX
+        )));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| {
+            CoreError::InvalidParameterValue(format!(
+                "Could not unzip uploaded file. Please check your file, then try to upload \
+                 again. (ZipFile is not valid base64: {e})"
+            ))
+        })
+}
+
+fn unsupported(what: &str) -> CoreError {
+    CoreError::Unsupported(format!("gust does not support {what}"))
+}
+
+fn reject_unsupported(
+    layers: Option<&[String]>,
+    fs: Option<&[serde_json::Value]>,
+    vpc: Option<&serde_json::Value>,
+    image: Option<&serde_json::Value>,
+) -> Result<(), CoreError> {
+    if layers.is_some_and(|l| !l.is_empty()) {
+        return Err(unsupported("Layers: put dependencies in the archive"));
+    }
+    if fs.is_some_and(|f| !f.is_empty()) {
+        return Err(unsupported("FileSystemConfigs"));
+    }
+    let vpc_used = vpc.is_some_and(|v| {
+        ["SubnetIds", "SecurityGroupIds"].iter().any(|k| {
+            v.get(k)
+                .and_then(|s| s.as_array())
+                .is_some_and(|a| !a.is_empty())
+        })
+    });
+    if vpc_used {
+        return Err(unsupported("VpcConfig"));
+    }
+    if image.is_some_and(|i| !i.is_null()) {
+        return Err(unsupported("ImageConfig"));
+    }
+    Ok(())
+}
+
+fn check_architectures(arch: Option<&[String]>) -> Result<(), CoreError> {
+    match arch {
+        None => Ok(()),
+        Some([a]) if a == host_architecture() => Ok(()),
+        Some(other) => Err(CoreError::InvalidParameterValue(format!(
+            "Architectures {other:?} not supported: this gust host runs [\"{}\"]",
+            host_architecture()
+        ))),
+    }
+}
+
+fn check_revision(config: &FunctionConfig, expected: Option<&str>) -> Result<(), CoreError> {
+    match expected {
+        Some(rev) if rev != config.revision_id => Err(CoreError::PreconditionFailed(
+            "The Revision Id provided does not match the latest Revision Id. Call the \
+             GetFunction/GetAlias API to retrieve the latest Revision Id"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn no_qualifier(fref: &FunctionRef) -> Result<(), CoreError> {
+    match fref.qualifier.as_deref() {
+        None | Some("$LATEST") => Ok(()),
+        Some(_) => Err(CoreError::InvalidParameterValue(
+            "Only $LATEST can be updated; published versions are immutable".into(),
+        )),
+    }
+}
+
+fn encode_marker(name: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name)
+}
+
+fn decode_marker(marker: &str) -> Result<String, CoreError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(marker)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| CoreError::InvalidParameterValue(format!("Invalid Marker: {marker}")))
+}

@@ -1,0 +1,46 @@
+//! The environment of an instance, as Lambda sets it.
+
+use crate::instance::InstanceSpec;
+
+/// Builds the environment (the sandbox adds `AWS_LAMBDA_RUNTIME_API`,
+/// `LAMBDA_TASK_ROOT` and `LAMBDA_RUNTIME_DIR`).
+pub fn build(spec: &InstanceSpec, region: &str, instance_id: &str) -> Vec<(String, String)> {
+    let c = &spec.config;
+    let today = time::OffsetDateTime::now_utc().date();
+    let stream = format!(
+        "{:04}/{:02}/{:02}/[{}]{}",
+        today.year(),
+        u8::from(today.month()),
+        today.day(),
+        c.version,
+        instance_id
+    );
+    let mut env = Vec::with_capacity(16 + c.environment.len());
+    // The function's own variables first, so Lambda's cannot be overridden (the
+    // sandbox's later `env` calls win, and reserved names are rejected at creation).
+    for (k, v) in &c.environment {
+        env.push((k.clone(), v.clone()));
+    }
+    let mut set = |k: &str, v: String| env.push((k.to_string(), v));
+    set("AWS_LAMBDA_FUNCTION_NAME", c.name.clone());
+    set("AWS_LAMBDA_FUNCTION_VERSION", c.version.clone());
+    set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.memory_mb.to_string());
+    set(
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        format!("/aws/lambda/{}", c.name),
+    );
+    set("AWS_LAMBDA_LOG_STREAM_NAME", stream);
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
+    set("AWS_REGION", region.to_string());
+    set("AWS_DEFAULT_REGION", region.to_string());
+    set("_HANDLER", c.handler.clone().unwrap_or_default());
+    if !c.runtime.is_provided() {
+        set(
+            "AWS_EXECUTION_ENV",
+            format!("AWS_Lambda_{}", c.runtime.as_str()),
+        );
+    }
+    set("TZ", ":UTC".into());
+    set("LANG", "en_US.UTF-8".into());
+    env
+}

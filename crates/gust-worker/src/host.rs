@@ -1,0 +1,135 @@
+//! Where the host's interpreters live. Found once at start-up: the managed runtimes
+//! run the host's Python and Node.js, and the sandbox must show their installation
+//! directories to the instance.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gust_types::Runtime;
+
+/// Why a managed runtime is unavailable on this host.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuntimeHostError {
+    /// The interpreter is missing or is the wrong version.
+    #[error("runtime {runtime} is not available on this host: {reason}")]
+    Unavailable {
+        /// Which runtime.
+        runtime: Runtime,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One interpreter.
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    /// The real executable (shims resolved).
+    pub executable: PathBuf,
+    /// Its installation prefix, shown read-only inside the sandbox when it is not
+    /// under a system directory.
+    pub prefix: PathBuf,
+}
+
+/// The interpreters found on this host, by runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeHost {
+    /// Python 3.11, or why not.
+    pub python: Result<Interpreter, RuntimeHostError>,
+    /// Node.js 20, or why not.
+    pub node: Result<Interpreter, RuntimeHostError>,
+    /// Where gust's bootstraps are installed.
+    pub runtime_dir: PathBuf,
+}
+
+impl RuntimeHost {
+    /// Finds the interpreters by asking them (which resolves shims such as pyenv's).
+    pub fn discover(runtime_dir: PathBuf) -> RuntimeHost {
+        RuntimeHost {
+            python: probe(
+                Runtime::Python311,
+                &["python3.11", "python3"],
+                &[
+                    "-c",
+                    "import sys;print(sys.executable);print(sys.base_prefix);print('%d.%d'%sys.version_info[:2])",
+                ],
+                "3.11",
+            ),
+            node: probe(
+                Runtime::Nodejs20,
+                &["node"],
+                &[
+                    "-e",
+                    "console.log(process.execPath);console.log(require('path').resolve(process.execPath,'../..'));console.log(process.versions.node.split('.')[0])",
+                ],
+                "20",
+            ),
+            runtime_dir,
+        }
+    }
+
+    /// The interpreter for a managed runtime.
+    pub fn interpreter(&self, runtime: Runtime) -> Result<&Interpreter, RuntimeHostError> {
+        let found = match runtime {
+            Runtime::Python311 => &self.python,
+            Runtime::Nodejs20 => &self.node,
+            other => {
+                return Err(RuntimeHostError::Unavailable {
+                    runtime: other,
+                    reason: "not a managed runtime".into(),
+                })
+            }
+        };
+        found.as_ref().map_err(Clone::clone)
+    }
+}
+
+fn probe(
+    runtime: Runtime,
+    candidates: &[&str],
+    args: &[&str],
+    want: &str,
+) -> Result<Interpreter, RuntimeHostError> {
+    let mut last = String::from("not found on PATH");
+    for cand in candidates {
+        let out = match Command::new(cand).args(args).output() {
+            Ok(o) if o.status.success() => o,
+            Ok(o) => {
+                last = format!(
+                    "`{cand}` failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                continue;
+            }
+            Err(e) => {
+                last = format!("`{cand}`: {e}");
+                continue;
+            }
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let (Some(exe), Some(prefix), Some(version)) = (lines.next(), lines.next(), lines.next())
+        else {
+            last = format!("`{cand}` printed unexpected output");
+            continue;
+        };
+        if version.trim() != want {
+            last = format!("`{cand}` is version {version}, need {want}");
+            continue;
+        }
+        return Ok(Interpreter {
+            executable: PathBuf::from(exe.trim()),
+            prefix: PathBuf::from(prefix.trim()),
+        });
+    }
+    Err(RuntimeHostError::Unavailable {
+        runtime,
+        reason: last,
+    })
+}
+
+/// Whether a path lies under a directory every sandbox shows anyway.
+pub fn is_system_path(p: &Path) -> bool {
+    ["/usr", "/lib", "/lib64", "/bin", "/sbin"]
+        .iter()
+        .any(|sys| p.starts_with(sys))
+}

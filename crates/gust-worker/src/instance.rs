@@ -1,0 +1,557 @@
+//! Starting instances and running invocations on them.
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use gust_sandbox::{Entrypoint, ExitReport, InstanceProcess, LaunchSpec, Sandbox, SandboxError};
+use gust_types::{FunctionConfig, FunctionError, Runtime};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::AbortHandle;
+
+use crate::host::{is_system_path, RuntimeHost, RuntimeHostError};
+use crate::logs::FunctionLog;
+use crate::output::OutputCapture;
+use crate::runtime_api::{self, Job, Reply, RtState, Shared};
+
+/// How long a runtime may take to initialise (Lambda's on-demand init limit).
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What an instance runs: one version of one function, resolved.
+#[derive(Debug)]
+pub struct InstanceSpec {
+    /// The function version's configuration.
+    pub config: Arc<FunctionConfig>,
+    /// Host path of the extracted code.
+    pub code_dir: PathBuf,
+    /// Where the instance's output goes.
+    pub log: Arc<FunctionLog>,
+}
+
+/// One invocation's input.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The request id, also the caller's `x-amzn-RequestId`.
+    pub request_id: Arc<str>,
+    /// The event.
+    pub payload: Bytes,
+    /// The ARN the caller invoked (qualified when a qualifier was given).
+    pub invoked_arn: String,
+    /// `X-Amz-Client-Context`, decoded from base64.
+    pub client_context: Option<String>,
+    /// Whether the caller wants the log tail.
+    pub want_tail: bool,
+}
+
+/// How an invocation ended.
+#[derive(Debug)]
+pub struct InvokeEnd {
+    /// The result, or the error JSON when `function_error`.
+    pub payload: Bytes,
+    /// Whether `payload` is a function error.
+    pub function_error: bool,
+    /// The invocation's log tail, when asked for.
+    pub log_tail: Option<Vec<u8>>,
+    /// Whether the instance may serve another invocation.
+    pub reusable: bool,
+}
+
+/// Why an instance could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The function's code failed to initialise; `payload` is the error JSON the
+    /// caller receives as a function error.
+    #[error("function initialisation failed")]
+    Init {
+        /// The error JSON.
+        payload: Bytes,
+        /// The log tail of the failed start, when asked for.
+        log_tail: Option<Vec<u8>>,
+    },
+    /// The runtime is not available on this host.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeHostError),
+    /// The sandbox could not launch the instance.
+    #[error("could not launch an instance: {0}")]
+    Sandbox(#[from] SandboxError),
+}
+
+/// Starts instances.
+pub struct Worker {
+    sandbox: Arc<dyn Sandbox>,
+    host: Arc<RuntimeHost>,
+    region: String,
+}
+
+impl Worker {
+    /// A worker launching through `sandbox`.
+    pub fn new(sandbox: Arc<dyn Sandbox>, host: Arc<RuntimeHost>, region: String) -> Worker {
+        Worker {
+            sandbox,
+            host,
+            region,
+        }
+    }
+
+    /// The sandbox's name (`none`, `linux`).
+    pub fn isolation(&self) -> &'static str {
+        self.sandbox.name()
+    }
+
+    /// Launches an instance and waits until its runtime asks for the first invocation.
+    /// Output during initialisation is attributed to `first` (the invocation that
+    /// caused the cold start), whose log tail includes it.
+    pub async fn start(
+        &self,
+        spec: Arc<InstanceSpec>,
+        first: Option<&Invocation>,
+    ) -> Result<Instance, StartError> {
+        let config = &spec.config;
+        let instance_id = uuid::Uuid::new_v4().simple().to_string();
+        let mut host_paths = Vec::new();
+        let entrypoint = match config.runtime {
+            Runtime::Python311 | Runtime::Nodejs20 => {
+                let interp = self.host.interpreter(config.runtime)?;
+                if !is_system_path(&interp.prefix) {
+                    host_paths.push(interp.prefix.clone());
+                }
+                let script = match config.runtime {
+                    Runtime::Python311 => PYTHON_SCRIPT,
+                    _ => NODE_SCRIPT,
+                };
+                Entrypoint::Managed {
+                    interpreter: interp.executable.clone(),
+                    args: vec![],
+                    script: script.to_string(),
+                }
+            }
+            _ => Entrypoint::TaskBootstrap,
+        };
+        let rid = first.map(|f| f.request_id.clone());
+        let want_tail = first.is_some_and(|f| f.want_tail);
+        if matches!(entrypoint, Entrypoint::TaskBootstrap)
+            && !is_executable(&spec.code_dir.join("bootstrap"))
+        {
+            let payload = init_error_json(
+                "Runtime.InvalidEntrypoint",
+                &format!(
+                    "RequestId: {} Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap]",
+                    rid.as_deref().unwrap_or("")
+                ),
+            );
+            spec.log.push(
+                rid.as_deref(),
+                "INIT_REPORT Phase: init Status: error Error Type: Runtime.InvalidEntrypoint"
+                    .into(),
+            );
+            return Err(StartError::Init {
+                payload,
+                log_tail: None,
+            });
+        }
+        let launch = LaunchSpec {
+            instance_id: instance_id.clone(),
+            entrypoint,
+            env: crate::env::build(&spec, &self.region, &instance_id),
+            code_dir: spec.code_dir.clone(),
+            runtime_dir: self.host.runtime_dir.clone(),
+            host_paths,
+            memory_mb: config.memory_mb,
+            tmp_mb: config.ephemeral_mb,
+        };
+        let launched_at = Instant::now();
+        let launched = self.sandbox.launch(&launch)?;
+        let process: Arc<dyn InstanceProcess> = Arc::from(launched.process);
+        let output = Arc::new(
+            OutputCapture::new(launched.output, spec.log.clone())
+                .map_err(|e| SandboxError::io("watching the instance's output", e))?,
+        );
+        if let Some(rid) = &rid {
+            output.begin(
+                rid.clone(),
+                format!("INIT_START Runtime: {}", config.runtime),
+            );
+        }
+        let (jobs_tx, jobs_rx) = mpsc::channel(1);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let shared = Arc::new(Shared {
+            jobs: tokio::sync::Mutex::new(jobs_rx),
+            state: parking_lot::Mutex::new(RtState {
+                ready: Some(ready_tx),
+                ..RtState::default()
+            }),
+            output: output.clone(),
+        });
+        let listener = tokio::net::TcpListener::from_std(launched.runtime_api)
+            .map_err(|e| SandboxError::io("serving the Runtime API", e))?;
+        let (exit_tx, exit_rx) = watch::channel(None);
+        // `AsyncFd::new` is deprecated because a wrapped fd could change under it; an
+        // `OwnedFd` cannot, so the registration is sound here.
+        #[allow(deprecated)]
+        let exit_fd = AsyncFd::new(
+            process
+                .exit_fd()
+                .try_clone_to_owned()
+                .map_err(|e| SandboxError::io("watching the instance's exit", e))?,
+        )
+        .map_err(|e| SandboxError::io("watching the instance's exit", e))?;
+        let tasks = vec![
+            tokio::spawn(runtime_api::serve(listener, shared.clone())).abort_handle(),
+            tokio::spawn(output.clone().run()).abort_handle(),
+        ];
+        tokio::spawn(watch_exit(
+            exit_fd,
+            process.clone(),
+            output.clone(),
+            exit_tx,
+        ));
+
+        let mut instance = Instance {
+            id: instance_id,
+            spec: spec.clone(),
+            process,
+            shared,
+            jobs: jobs_tx,
+            exited: exit_rx,
+            tasks,
+            init_duration: None,
+        };
+
+        // Wait for the first `next`, an init error, an exit, or the init limit.
+        let mut exited = instance.exited.clone();
+        let outcome = tokio::select! {
+            biased;
+            ready = ready_rx => ready.ok(),
+            _ = exited.wait_for(Option::is_some) => None,
+            _ = tokio::time::sleep(INIT_TIMEOUT) => None,
+        };
+        match outcome {
+            Some(at) => {
+                instance.init_duration = Some(at - launched_at);
+                Ok(instance)
+            }
+            None => {
+                let init_ms = launched_at.elapsed().as_secs_f64() * 1000.0;
+                instance.process.kill();
+                let reported = instance.shared.state.lock().init_error.take();
+                let exit = *instance.exited.borrow();
+                let (payload, error_type) = match (reported, exit) {
+                    (Some(body), _) => {
+                        let t = error_type_of(&body);
+                        (body, t)
+                    }
+                    (None, Some(report)) => {
+                        let t = exit_error_type(&report);
+                        let msg = format!(
+                            "RequestId: {} Error: Runtime exited with error: {report}",
+                            rid.as_deref().unwrap_or("")
+                        );
+                        (init_error_json(t, &msg), t.to_string())
+                    }
+                    (None, None) => {
+                        let msg = format!(
+                            "RequestId: {} Error: Runtime failed to initialise within {:.2} seconds",
+                            rid.as_deref().unwrap_or(""),
+                            INIT_TIMEOUT.as_secs_f64()
+                        );
+                        (
+                            init_error_json("Sandbox.Timedout", &msg),
+                            "Sandbox.Timedout".to_string(),
+                        )
+                    }
+                };
+                let tail = output.end(
+                    [
+                        format!("INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}"),
+                        String::new(),
+                    ],
+                    want_tail,
+                );
+                Err(StartError::Init {
+                    payload,
+                    log_tail: tail,
+                })
+            }
+        }
+    }
+}
+
+/// A running instance. The scheduler holds it exclusively while it runs an invocation.
+pub struct Instance {
+    id: String,
+    spec: Arc<InstanceSpec>,
+    process: Arc<dyn InstanceProcess>,
+    shared: Arc<Shared>,
+    jobs: mpsc::Sender<Job>,
+    exited: watch::Receiver<Option<ExitReport>>,
+    tasks: Vec<AbortHandle>,
+    /// Set after a cold start; reported (once) in the first invocation's REPORT line.
+    init_duration: Option<Duration>,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("id", &self.id)
+            .field("function", &self.spec.config.name)
+            .field("pid", &self.process.pid())
+            .finish()
+    }
+}
+
+impl Instance {
+    /// The instance's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The instance's main process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// What the instance runs.
+    pub fn spec(&self) -> &Arc<InstanceSpec> {
+        &self.spec
+    }
+
+    /// Whether the instance's process is still running.
+    pub fn is_alive(&self) -> bool {
+        self.exited.borrow().is_none()
+    }
+
+    /// Current memory use, where the sandbox can tell.
+    pub fn memory_bytes(&self) -> Option<u64> {
+        self.process.memory_current_bytes()
+    }
+
+    /// Runs one invocation to its end: the runtime's answer, a crash, or the timeout.
+    pub async fn invoke(&mut self, inv: Invocation) -> InvokeEnd {
+        let config = &self.spec.config;
+        let started = Instant::now();
+        let rid = inv.request_id.clone();
+        let timeout = Duration::from_secs(config.timeout_s.into());
+        self.shared.output.begin(
+            rid.clone(),
+            format!("START RequestId: {rid} Version: {}", config.version),
+        );
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let job = Job {
+            request_id: rid.clone(),
+            payload: inv.payload,
+            deadline_ms: epoch_ms() + timeout.as_millis() as u64,
+            invoked_arn: inv.invoked_arn,
+            client_context: inv.client_context,
+            trace_id: trace_id(),
+            reply: reply_tx,
+        };
+        let mut exited = self.exited.clone();
+        let sent = self.jobs.try_send(job).is_ok();
+        enum Ended {
+            Reply(Reply),
+            Exited,
+            TimedOut,
+        }
+        let ended = if !sent {
+            Ended::Exited
+        } else {
+            tokio::select! {
+                biased;
+                r = reply_rx => r.map_or(Ended::Exited, Ended::Reply),
+                _ = exited.wait_for(Option::is_some) => Ended::Exited,
+                _ = tokio::time::sleep(timeout) => Ended::TimedOut,
+            }
+        };
+        let (payload, function_error, reusable, status) = match ended {
+            Ended::Reply(Reply::Response(body)) => (body, false, true, None),
+            Ended::Reply(Reply::Error(body)) => {
+                let t = error_type_of(&body);
+                (body, true, true, Some(t))
+            }
+            Ended::Reply(Reply::TooLarge) => (
+                platform_error(
+                    "Function.ResponseSizeTooLarge",
+                    format!(
+                        "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                        runtime_api::MAX_RESPONSE
+                    ),
+                ),
+                true,
+                true,
+                Some("Function.ResponseSizeTooLarge".to_string()),
+            ),
+            Ended::Exited => {
+                // Give the exit watcher a moment to reap, so the report is known.
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), exited.wait_for(Option::is_some))
+                        .await;
+                let report = (*self.exited.borrow()).unwrap_or(ExitReport {
+                    code: None,
+                    signal: None,
+                    oom_killed: false,
+                });
+                let t = exit_error_type(&report);
+                let msg = format!("RequestId: {rid} Error: Runtime exited with error: {report}");
+                (platform_error(t, msg), true, false, Some(t.to_string()))
+            }
+            Ended::TimedOut => {
+                self.process.kill();
+                let secs = timeout.as_secs_f64();
+                self.shared.output.platform_line(format!(
+                    "{} {rid} Task timed out after {secs:.2} seconds",
+                    rfc3339_now()
+                ));
+                (
+                    platform_error(
+                        "Sandbox.Timedout",
+                        format!("RequestId: {rid} Error: Task timed out after {secs:.2} seconds"),
+                    ),
+                    true,
+                    false,
+                    Some("Sandbox.Timedout".to_string()),
+                )
+            }
+        };
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let max_mb = self
+            .process
+            .memory_peak_bytes()
+            .map_or(0, |b| b.div_ceil(1024 * 1024));
+        let mut report = format!(
+            "REPORT RequestId: {rid}\tDuration: {elapsed_ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {max_mb} MB",
+            elapsed_ms.ceil() as u64,
+            config.memory_mb,
+        );
+        if let Some(init) = self.init_duration.take() {
+            report.push_str(&format!(
+                "\tInit Duration: {:.2} ms",
+                init.as_secs_f64() * 1000.0
+            ));
+        }
+        if let (Some(t), false) = (&status, reusable) {
+            report.push_str(&format!("\tStatus: error\tError Type: {t}"));
+        }
+        let log_tail = self
+            .shared
+            .output
+            .end([format!("END RequestId: {rid}"), report], inv.want_tail);
+        InvokeEnd {
+            payload,
+            function_error,
+            log_tail,
+            reusable: reusable && self.is_alive(),
+        }
+    }
+
+    /// Stops the instance: kills its processes and its Runtime API.
+    pub fn kill(&self) {
+        self.process.kill();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.process.kill();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Waits for the instance's main process to exit, kills what is left of it, reaps it,
+/// and publishes how it ended.
+async fn watch_exit(
+    fd: AsyncFd<std::os::fd::OwnedFd>,
+    process: Arc<dyn InstanceProcess>,
+    output: Arc<OutputCapture>,
+    tx: watch::Sender<Option<ExitReport>>,
+) {
+    let _ = fd.readable().await;
+    let _ = fd.as_fd();
+    // The main process is a zombie now: kill the rest of the instance while its pid
+    // still names it, then reap.
+    process.kill();
+    let mut report = process.try_wait();
+    for _ in 0..100 {
+        if report.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        report = process.try_wait();
+    }
+    output.drain();
+    let _ = tx.send(Some(report.unwrap_or(ExitReport {
+        code: None,
+        signal: None,
+        oom_killed: false,
+    })));
+}
+
+fn exit_error_type(report: &ExitReport) -> &'static str {
+    if report.oom_killed {
+        "Runtime.OutOfMemory"
+    } else {
+        "Runtime.ExitError"
+    }
+}
+
+fn error_type_of(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("errorType")
+                .and_then(|t| t.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "Runtime.Unknown".to_string())
+}
+
+fn platform_error(error_type: &str, message: String) -> Bytes {
+    Bytes::from(
+        FunctionError {
+            error_type: error_type.to_string(),
+            message,
+        }
+        .to_json(),
+    )
+}
+
+fn init_error_json(error_type: &str, message: &str) -> Bytes {
+    platform_error(error_type, message.to_string())
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn rfc3339_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// An X-Ray style trace header, as Lambda passes in `Lambda-Runtime-Trace-Id`.
+fn trace_id() -> String {
+    let secs = epoch_ms() / 1000;
+    let r = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &r[..24],
+        &r[16..32]
+    )
+}
+
+/// The Python bootstrap, relative to the runtime directory (see `gust-runtimes`).
+const PYTHON_SCRIPT: &str = "python/bootstrap.py";
+/// The Node.js bootstrap, relative to the runtime directory (see `gust-runtimes`).
+const NODE_SCRIPT: &str = "node/bootstrap.js";

@@ -1,0 +1,216 @@
+//! Turns an instance's merged stdout/stderr pipe into log lines attributed to the
+//! invocation in progress.
+//!
+//! A background task reads the pipe as data arrives. When a runtime posts its response,
+//! the Runtime API handler calls [`OutputCapture::drain`] first: the runtime flushed its
+//! output before posting, so everything the invocation printed is in the pipe and is
+//! attributed to it before its `END` line is written.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::net::unix::pipe;
+
+use crate::logs::FunctionLog;
+
+/// Longest line kept whole; longer output is split.
+const MAX_LINE: usize = 256 * 1024;
+/// Bytes of the current invocation's log kept for `X-Amz-Log-Type: Tail`.
+const TAIL_KEEP: usize = gust_types::limits::LOG_TAIL_BYTES;
+
+/// The reading side of one instance's output.
+pub struct OutputCapture {
+    fd: pipe::Receiver,
+    state: Mutex<State>,
+    log: Arc<FunctionLog>,
+}
+
+struct State {
+    /// Bytes after the last newline.
+    partial: Vec<u8>,
+    /// The invocation output is attributed to, if one is running.
+    request_id: Option<Arc<str>>,
+    /// The running invocation's log text (last [`TAIL_KEEP`] bytes matter).
+    tail: Vec<u8>,
+    /// Set once the pipe reports end of file.
+    eof: bool,
+}
+
+impl OutputCapture {
+    /// Wraps the read end of an instance's output pipe (non-blocking).
+    pub fn new(fd: OwnedFd, log: Arc<FunctionLog>) -> std::io::Result<OutputCapture> {
+        Ok(OutputCapture {
+            fd: pipe::Receiver::from_owned_fd(fd)?,
+            state: Mutex::new(State {
+                partial: Vec::new(),
+                request_id: None,
+                tail: Vec::new(),
+                eof: false,
+            }),
+            log,
+        })
+    }
+
+    /// Reads the pipe until the instance closes it. Run as a task.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            if self.fd.readable().await.is_err() {
+                return;
+            }
+            if self.drain() {
+                return;
+            }
+        }
+    }
+
+    /// Reads whatever the pipe holds now, without waiting. Returns true at end of file.
+    pub fn drain(&self) -> bool {
+        let mut st = self.state.lock();
+        if st.eof {
+            return true;
+        }
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match self.fd.try_read(&mut buf) {
+                Ok(0) => {
+                    st.eof = true;
+                    self.flush_partial(&mut st);
+                    return true;
+                }
+                Ok(n) => self.take(&mut st, &buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn take(&self, st: &mut State, mut data: &[u8]) {
+        while let Some(pos) = data.iter().position(|&b| b == b'\n') {
+            let (line, rest) = data.split_at(pos);
+            st.partial.extend_from_slice(line);
+            self.emit(st);
+            data = &rest[1..];
+        }
+        st.partial.extend_from_slice(data);
+        if st.partial.len() >= MAX_LINE {
+            self.emit(st);
+        }
+    }
+
+    fn flush_partial(&self, st: &mut State) {
+        if !st.partial.is_empty() {
+            self.emit(st);
+        }
+    }
+
+    fn emit(&self, st: &mut State) {
+        let line = String::from_utf8_lossy(&st.partial).into_owned();
+        st.partial.clear();
+        if st.request_id.is_some() {
+            push_tail(&mut st.tail, line.as_bytes());
+        }
+        self.log.push(st.request_id.as_deref(), line);
+    }
+
+    /// Attributes output from now on to `request_id` and writes its `START` line.
+    pub fn begin(&self, request_id: Arc<str>, start_line: String) {
+        let mut st = self.state.lock();
+        self.flush_partial(&mut st);
+        st.tail.clear();
+        push_tail(&mut st.tail, start_line.as_bytes());
+        self.log.push(Some(&request_id), start_line);
+        st.request_id = Some(request_id);
+    }
+
+    /// Writes a platform line (e.g. a timeout notice) into the running invocation.
+    pub fn platform_line(&self, line: String) {
+        let mut st = self.state.lock();
+        if st.request_id.is_some() {
+            push_tail(&mut st.tail, line.as_bytes());
+        }
+        let rid = st.request_id.clone();
+        self.log.push(rid.as_deref(), line);
+    }
+
+    /// Drains the pipe, writes the `END` and `REPORT` lines, stops attributing output
+    /// to the invocation, and returns its log tail when `want_tail`.
+    pub fn end(&self, end_lines: [String; 2], want_tail: bool) -> Option<Vec<u8>> {
+        self.drain();
+        let mut st = self.state.lock();
+        self.flush_partial(&mut st);
+        let rid = st.request_id.take();
+        for line in end_lines {
+            push_tail(&mut st.tail, line.as_bytes());
+            self.log.push(rid.as_deref(), line);
+        }
+        let tail = std::mem::take(&mut st.tail);
+        want_tail.then(|| {
+            let start = tail.len().saturating_sub(TAIL_KEEP);
+            // Keep the tail on a UTF-8 boundary so it decodes cleanly.
+            let mut s = start;
+            while s < tail.len() && (tail[s] & 0xC0) == 0x80 {
+                s += 1;
+            }
+            tail[s..].to_vec()
+        })
+    }
+}
+
+/// Appends a line (plus newline) to a tail buffer, trimming it so it stays small.
+fn push_tail(tail: &mut Vec<u8>, line: &[u8]) {
+    tail.extend_from_slice(line);
+    tail.push(b'\n');
+    if tail.len() > 4 * TAIL_KEEP {
+        let cut = tail.len() - TAIL_KEEP;
+        tail.drain(..cut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[tokio::test]
+    async fn lines_are_attributed_to_the_running_invocation() {
+        let (r, w) = gust_sandbox::output_pipe().unwrap();
+        let log = Arc::new(FunctionLog::new(1 << 20));
+        let cap = Arc::new(OutputCapture::new(r, log.clone()).unwrap());
+        let mut w = std::fs::File::from(w);
+        w.write_all(b"before\n").unwrap();
+        cap.drain();
+        cap.begin("req-1".into(), "START RequestId: req-1".into());
+        w.write_all(b"hello\npartial").unwrap();
+        let tail = cap
+            .end(
+                [
+                    "END RequestId: req-1".into(),
+                    "REPORT RequestId: req-1".into(),
+                ],
+                true,
+            )
+            .unwrap();
+        let text = String::from_utf8(tail).unwrap();
+        assert_eq!(
+            text,
+            "START RequestId: req-1\nhello\npartial\nEND RequestId: req-1\nREPORT RequestId: req-1\n"
+        );
+        let (records, _) = log.read(0, 100);
+        assert_eq!(records[0].message, "before");
+        assert_eq!(records[0].request_id, None);
+        assert!(records[1..]
+            .iter()
+            .all(|r| r.request_id.as_deref() == Some("req-1")));
+    }
+
+    #[test]
+    fn tail_keeps_the_last_four_kilobytes() {
+        let mut tail = Vec::new();
+        for _ in 0..1000 {
+            push_tail(&mut tail, b"0123456789");
+        }
+        assert!(tail.len() <= 4 * TAIL_KEEP);
+        assert!(tail.len() >= TAIL_KEEP);
+    }
+}
