@@ -10,7 +10,9 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::net::unix::pipe;
+use std::io::Read;
+
+use tokio::io::unix::AsyncFd;
 
 use crate::logs::FunctionLog;
 
@@ -21,7 +23,9 @@ const TAIL_KEEP: usize = gust_types::limits::LOG_TAIL_BYTES;
 
 /// The reading side of one instance's output.
 pub struct OutputCapture {
-    fd: pipe::Receiver,
+    /// Reads go straight to the file (a real `read` even when tokio thinks the pipe
+    /// is empty), which [`OutputCapture::drain`] relies on.
+    fd: AsyncFd<std::fs::File>,
     state: Mutex<State>,
     log: Arc<FunctionLog>,
 }
@@ -41,7 +45,10 @@ impl OutputCapture {
     /// Wraps the read end of an instance's output pipe (non-blocking).
     pub fn new(fd: OwnedFd, log: Arc<FunctionLog>) -> std::io::Result<OutputCapture> {
         Ok(OutputCapture {
-            fd: pipe::Receiver::from_owned_fd(fd)?,
+            // `AsyncFd::new` is deprecated because a wrapped fd could change under it;
+            // an owned `File` cannot, so the registration is sound.
+            #[allow(deprecated)]
+            fd: AsyncFd::new(std::fs::File::from(fd))?,
             state: Mutex::new(State {
                 partial: Vec::new(),
                 request_id: None,
@@ -55,9 +62,10 @@ impl OutputCapture {
     /// Reads the pipe until the instance closes it. Run as a task.
     pub async fn run(self: Arc<Self>) {
         loop {
-            if self.fd.readable().await.is_err() {
+            let Ok(mut guard) = self.fd.readable().await else {
                 return;
-            }
+            };
+            guard.clear_ready();
             if self.drain() {
                 return;
             }
@@ -72,7 +80,7 @@ impl OutputCapture {
         }
         let mut buf = [0u8; 16 * 1024];
         loop {
-            match self.fd.try_read(&mut buf) {
+            match (&*self.fd.get_ref()).read(&mut buf) {
                 Ok(0) => {
                     st.eof = true;
                     self.flush_partial(&mut st);
@@ -113,11 +121,15 @@ impl OutputCapture {
         self.log.push(st.request_id.as_deref(), line);
     }
 
-    /// Attributes output from now on to `request_id` and writes its `START` line.
+    /// Attributes output from now on to `request_id` and writes its `START` line. A
+    /// cold start attributes the init output to the same request first; its tail is
+    /// kept so the caller sees the init output too.
     pub fn begin(&self, request_id: Arc<str>, start_line: String) {
         let mut st = self.state.lock();
         self.flush_partial(&mut st);
-        st.tail.clear();
+        if st.request_id.as_deref() != Some(&*request_id) {
+            st.tail.clear();
+        }
         push_tail(&mut st.tail, start_line.as_bytes());
         self.log.push(Some(&request_id), start_line);
         st.request_id = Some(request_id);
