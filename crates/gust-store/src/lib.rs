@@ -23,6 +23,9 @@ use gust_types::FunctionConfig;
 pub mod archive;
 pub mod sqlite;
 
+pub use archive::{DirArchiveStore, Limits};
+pub use sqlite::SqliteStore;
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
