@@ -53,80 +53,117 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let data = &config.data_dir;
-    std::fs::create_dir_all(data)
-        .map_err(|e| failed(&format!("creating {}", data.display()), e))?;
-    let store = SqliteStore::open(&data.join("gust.db"))
-        .map_err(|e| failed("opening the function store", e))?;
-    let archives = DirArchiveStore::open(&data.join("archives"))
-        .map_err(|e| failed("opening the archive store", e))?;
-    let runtime_dir = data.join("runtimes");
-    gust_runtimes::install(&runtime_dir)
-        .map_err(|e| failed("installing the runtime bootstraps", e))?;
-    let host = Arc::new(RuntimeHost::discover(runtime_dir));
-    for missing in [&host.python, &host.node]
-        .into_iter()
-        .filter_map(|r| r.as_ref().err())
-    {
-        tracing::warn!("{missing}");
-    }
-    let sandbox = pick_sandbox(config.isolation, data)?;
-    let worker = Arc::new(Worker::new(sandbox, host, config.region.clone()));
-    let scheduler = Scheduler::new(
-        worker,
-        SchedulerConfig {
-            memory_capacity_mb: config.memory_capacity_mb,
-            idle_ttl: config.idle_ttl,
-        },
-    );
-    let expiry = tokio::spawn(scheduler.clone().run_expiry());
-
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| failed(&format!("listening on {}", config.listen), e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| failed("reading the listen address", e))?;
-    let platform = Arc::new(
-        Platform::open(
-            PlatformConfig {
-                region: Region(config.region.clone()),
-                queue_timeout: config.queue_timeout,
-                log_bytes_per_function: config.log_bytes_per_function,
-                base_url: format!("http://{addr}"),
-            },
-            Arc::new(store),
-            Arc::new(archives),
-            scheduler.clone(),
-        )
-        .map_err(|e| failed("loading functions", e))?,
-    );
-    let app = router(platform);
-
-    println!("gust listening on http://{addr}");
+    let server = Server::bind(config).await?;
+    println!("gust listening on http://{}", server.local_addr());
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    tracing::info!(%addr, data_dir = %data.display(), memory_mb = config.memory_capacity_mb, "gust is serving");
+    server.run(shutdown).await
+}
 
-    let sched = scheduler.clone();
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing in-flight invocations");
-        sched.shutdown();
-        tokio::spawn(async move {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-            sched.kill_all();
-        });
-    };
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await;
-    scheduler.kill_all();
-    expiry.abort();
-    // Let dropped instances' tasks run their clean-up before the runtime goes.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    tracing::info!("gust stopped");
-    served.map_err(|e| failed("serving", e))
+/// A bound, ready server: the data directory is open, functions are loaded and the
+/// listener accepts connections. Tests use it to learn the port before running.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    addr: std::net::SocketAddr,
+    scheduler: Arc<Scheduler>,
+    platform: Arc<Platform>,
+}
+
+impl Server {
+    /// Opens the data directory, picks the sandbox, loads every function and binds.
+    pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
+        let data = &config.data_dir;
+        std::fs::create_dir_all(data)
+            .map_err(|e| failed(&format!("creating {}", data.display()), e))?;
+        let store = SqliteStore::open(&data.join("gust.db"))
+            .map_err(|e| failed("opening the function store", e))?;
+        let archives = DirArchiveStore::open(&data.join("archives"))
+            .map_err(|e| failed("opening the archive store", e))?;
+        let runtime_dir = data.join("runtimes");
+        gust_runtimes::install(&runtime_dir)
+            .map_err(|e| failed("installing the runtime bootstraps", e))?;
+        let host = Arc::new(RuntimeHost::discover(runtime_dir));
+        for missing in [&host.python, &host.node]
+            .into_iter()
+            .filter_map(|r| r.as_ref().err())
+        {
+            tracing::warn!("{missing}");
+        }
+        let sandbox = pick_sandbox(config.isolation, data)?;
+        let worker = Arc::new(Worker::new(sandbox, host, config.region.clone()));
+        let scheduler = Scheduler::new(
+            worker,
+            SchedulerConfig {
+                memory_capacity_mb: config.memory_capacity_mb,
+                idle_ttl: config.idle_ttl,
+            },
+        );
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| failed(&format!("listening on {}", config.listen), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| failed("reading the listen address", e))?;
+        let platform = Arc::new(
+            Platform::open(
+                PlatformConfig {
+                    region: Region(config.region.clone()),
+                    queue_timeout: config.queue_timeout,
+                    log_bytes_per_function: config.log_bytes_per_function,
+                    base_url: format!("http://{addr}"),
+                },
+                Arc::new(store),
+                Arc::new(archives),
+                scheduler.clone(),
+            )
+            .map_err(|e| failed("loading functions", e))?,
+        );
+        tracing::info!(%addr, data_dir = %data.display(), memory_mb = config.memory_capacity_mb, "gust is serving");
+        Ok(Server {
+            listener,
+            addr,
+            scheduler,
+            platform,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` resolves, then stops gracefully.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Server {
+            listener,
+            scheduler,
+            platform,
+            ..
+        } = self;
+        let expiry = tokio::spawn(scheduler.clone().run_expiry());
+        let sched = scheduler.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight invocations");
+            sched.shutdown();
+            tokio::spawn(async move {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+                sched.kill_all();
+            });
+        };
+        let served = axum::serve(listener, router(platform))
+            .with_graceful_shutdown(signal)
+            .await;
+        scheduler.kill_all();
+        expiry.abort();
+        // Let dropped instances' tasks run their clean-up before the runtime goes.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tracing::info!("gust stopped");
+        served.map_err(|e| failed("serving", e))
+    }
 }
 
 fn pick_sandbox(isolation: Isolation, _data: &Path) -> Result<Arc<dyn Sandbox>, ServeError> {
