@@ -2,7 +2,8 @@
 
 use gust_types::{name, FunctionConfig, Region};
 use gust_wire::lambda::{
-    Environment, EphemeralStorage, FunctionConfiguration, LoggingConfig, TracingConfigResponse,
+    DeadLetterConfig, Environment, EphemeralStorage, FunctionConfiguration, LoggingConfig,
+    TracingConfigResponse,
 };
 
 /// The host's architecture as Lambda names it.
@@ -44,6 +45,9 @@ pub fn to_wire(c: &FunctionConfig, region: &Region) -> FunctionConfiguration {
         state: "Active".into(),
         last_update_status: "Successful".into(),
         package_type: "Zip".into(),
+        dead_letter_config: c.dead_letter_arn.as_ref().map(|arn| DeadLetterConfig {
+            target_arn: Some(arn.clone()),
+        }),
         architectures: vec![host_architecture().into()],
         ephemeral_storage: EphemeralStorage {
             size: c.ephemeral_mb,

@@ -98,6 +98,7 @@ impl Platform {
             code_size: stored.size,
             last_modified: last_modified_now(),
             revision_id: new_revision(),
+            dead_letter_arn: dead_letter(req.dead_letter_config)?,
         };
         self.store.insert_function(&config)?;
         let wire = to_wire(&config, &self.config.region);
@@ -256,6 +257,9 @@ impl Platform {
         if let Some(role) = req.role {
             config.role = role;
         }
+        if let Some(dlq) = req.dead_letter_config {
+            config.dead_letter_arn = dead_letter(Some(dlq))?;
+        }
         self.replace(&current, config)
     }
 
@@ -343,6 +347,25 @@ fn decode_zip(b64: Option<&str>) -> Result<Vec<u8>, CoreError> {
                  again. (ZipFile is not valid base64: {e})"
             ))
         })
+}
+
+/// Validates a DeadLetterConfig target: an SQS queue ARN (gust's built-in queues) or
+/// a Lambda function ARN. An empty TargetArn removes it.
+fn dead_letter(
+    cfg: Option<gust_wire::lambda::DeadLetterConfig>,
+) -> Result<Option<String>, CoreError> {
+    let Some(arn) = cfg.and_then(|c| c.target_arn).filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
+    let ok = arn.starts_with("arn:aws:sqs:")
+        || arn.starts_with("arn:aws:lambda:")
+        || arn.starts_with("arn:aws:sns:");
+    if !ok {
+        return Err(CoreError::InvalidParameterValue(format!(
+            "DeadLetterConfig.TargetArn {arn} must be an SQS queue, SNS topic or Lambda function ARN"
+        )));
+    }
+    Ok(Some(arn))
 }
 
 fn unsupported(what: &str) -> CoreError {

@@ -41,6 +41,10 @@ pub struct FunctionConfig {
     pub last_modified: String,
     /// Changes with every update; callers use it for optimistic locking.
     pub revision_id: String,
+    /// `DeadLetterConfig.TargetArn`: where an async event goes after its last failed
+    /// attempt (when no on-failure destination is configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_arn: Option<String>,
 }
 
 /// Checks MemorySize.
@@ -139,10 +143,7 @@ pub const RESERVED_ENV: [&str; 16] = [
 pub fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), CoreError> {
     let mut total = 0;
     for (k, v) in vars {
-        let first_ok = k
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic());
+        let first_ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
         if !first_ok || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(CoreError::InvalidParameterValue(format!(
                 "Environment variable name '{k}' is invalid: it must start with a letter and \

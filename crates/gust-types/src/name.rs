@@ -153,15 +153,22 @@ mod tests {
         assert_eq!(q.qualifier.as_deref(), Some("$LATEST"));
         let partial = FunctionRef::parse("123456789012:function:hello").unwrap();
         assert_eq!(partial.name, "hello");
-        let full = FunctionRef::parse("arn:aws:lambda:us-east-1:123456789012:function:hello:7")
-            .unwrap();
+        let full =
+            FunctionRef::parse("arn:aws:lambda:us-east-1:123456789012:function:hello:7").unwrap();
         assert_eq!(full.name, "hello");
         assert_eq!(full.qualifier.as_deref(), Some("7"));
     }
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["", "a b", "../etc", "x".repeat(65).as_str(), "a:b:c", "héllo"] {
+        for bad in [
+            "",
+            "a b",
+            "../etc",
+            "x".repeat(65).as_str(),
+            "a:b:c",
+            "héllo",
+        ] {
             assert!(FunctionRef::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

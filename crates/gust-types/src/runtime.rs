@@ -46,13 +46,16 @@ impl Runtime {
 
     /// Parses an identifier; the error lists what is supported.
     pub fn parse(s: &str) -> Result<Runtime, crate::CoreError> {
-        SUPPORTED.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            let list: Vec<&str> = SUPPORTED.iter().map(|r| r.as_str()).collect();
-            crate::CoreError::InvalidParameterValue(format!(
+        SUPPORTED
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let list: Vec<&str> = SUPPORTED.iter().map(|r| r.as_str()).collect();
+                crate::CoreError::InvalidParameterValue(format!(
                 "Value {s} at 'runtime' failed to satisfy constraint: this gust host supports {}",
                 list.join(", ")
             ))
-        })
+            })
     }
 
     /// Whether the archive brings its own `bootstrap` (custom runtime).

@@ -82,8 +82,8 @@ pub struct CreateFunctionRequest {
     pub tracing_config: Option<Value>,
     /// Not supported when non-empty.
     pub vpc_config: Option<Value>,
-    /// Recorded by the async issue.
-    pub dead_letter_config: Option<Value>,
+    /// Where failed async events go.
+    pub dead_letter_config: Option<DeadLetterConfig>,
     /// Accepted and ignored.
     #[serde(rename = "KMSKeyArn")]
     pub kms_key_arn: Option<String>,
@@ -148,8 +148,8 @@ pub struct UpdateFunctionConfigurationRequest {
     pub environment: Option<Environment>,
     /// Runtime identifier.
     pub runtime: Option<String>,
-    /// Recorded by the async issue.
-    pub dead_letter_config: Option<Value>,
+    /// Where failed async events go.
+    pub dead_letter_config: Option<DeadLetterConfig>,
     /// Accepted and ignored.
     #[serde(rename = "KMSKeyArn")]
     pub kms_key_arn: Option<String>,
@@ -169,6 +169,14 @@ pub struct UpdateFunctionConfigurationRequest {
     pub snap_start: Option<Value>,
     /// Accepted and ignored.
     pub logging_config: Option<Value>,
+}
+
+/// `DeadLetterConfig`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DeadLetterConfig {
+    /// ARN of the queue or function that receives failed events.
+    pub target_arn: Option<String>,
 }
 
 /// `TracingConfig` in responses.
@@ -231,6 +239,9 @@ pub struct FunctionConfiguration {
     pub last_update_status: String,
     /// `Zip`.
     pub package_type: String,
+    /// Where failed async events go.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dead_letter_config: Option<DeadLetterConfig>,
     /// The host's architecture.
     pub architectures: Vec<String>,
     /// `/tmp` size.

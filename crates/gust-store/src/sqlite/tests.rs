@@ -21,6 +21,7 @@ fn config(name: &str, version: &str, revision: &str) -> FunctionConfig {
         code_size: 42,
         last_modified: "2024-01-01T00:00:00.000+0000".into(),
         revision_id: revision.into(),
+        dead_letter_arn: None,
     }
 }
 
