@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use gust_types::FunctionConfig;
 
 pub mod archive;
+pub mod settings;
 pub mod sqlite;
 
 pub use archive::{DirArchiveStore, Limits};

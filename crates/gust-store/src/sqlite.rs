@@ -21,13 +21,16 @@ use crate::{FunctionStore, StoreError};
 
 /// The schema, one step per entry; step `i` takes `user_version` from `i` to `i + 1`.
 /// Append only: a step that has shipped never changes.
-const MIGRATIONS: &[&str] = &["CREATE TABLE functions (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE functions (
         name        TEXT NOT NULL,
         version     TEXT NOT NULL,
         config      TEXT NOT NULL, -- gust_types::FunctionConfig as JSON
         revision_id TEXT NOT NULL,
         PRIMARY KEY (name, version)
-    );"];
+    );",
+    crate::settings::MIGRATION,
+];
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,7 +72,7 @@ impl SqliteStore {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock rolled its transaction back on unwind; the
         // connection itself is fine.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
