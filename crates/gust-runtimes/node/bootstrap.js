@@ -1,0 +1,711 @@
+/*
+ * gust bootstrap for the Node.js managed runtime.
+ *
+ * Started by the gust worker as `node <runtime dir>/node/bootstrap.js` with the
+ * task root as working directory. It loads the handler named by `_HANDLER`
+ * from `LAMBDA_TASK_ROOT` (CommonJS or ES module) and then serves invocations
+ * from the Lambda Runtime API at `http://$AWS_LAMBDA_RUNTIME_API` until the
+ * platform stops it.
+ *
+ * What user code sees follows AWS's Node.js runtime: handler styles (async,
+ * promise, callback, legacy context.succeed/fail/done), the context object,
+ * `callbackWaitsForEmptyEventLoop`, error documents
+ * ({errorType, errorMessage, trace}) and their `Runtime.*` types, the patched
+ * console (`<ISO time>\t<request id>\t<LEVEL>\t<message>`), and the exit codes
+ * on uncaught exceptions (129) and unhandled rejections (128).
+ */
+
+'use strict';
+
+const net = require('net');
+const fs = require('fs');
+const path = require('path');
+const util = require('util');
+
+const env = process.env;
+
+// ---------------------------------------------------------------------------
+// Errors raised by the runtime itself.
+
+class ImportModuleError extends Error {}
+class HandlerNotFound extends Error {}
+class MalformedHandlerName extends Error {}
+class UserCodeSyntaxError extends Error {
+  constructor(original) {
+    super(original);
+    // The original stack names the file and line of the syntax error.
+    if (original && typeof original.stack === 'string') this.stack = original.stack;
+  }
+}
+class UnhandledPromiseRejection extends Error {
+  constructor(reason, promise) {
+    super(reason);
+    this.reason = reason;
+    this.promise = promise;
+  }
+}
+class NodeJsExit extends Error {
+  constructor() {
+    super(
+      'The Lambda runtime client detected an unexpected Node.js exit code. This is most ' +
+        'commonly caused by a Promise that was never settled. For more information, see ' +
+        'https://nodejs.org/docs/latest/api/process.html#exit-codes',
+    );
+  }
+}
+for (const cls of [
+  ImportModuleError,
+  HandlerNotFound,
+  MalformedHandlerName,
+  UserCodeSyntaxError,
+  UnhandledPromiseRejection,
+  NodeJsExit,
+]) {
+  cls.prototype.name = `Runtime.${cls.name}`;
+}
+
+function isError(obj) {
+  return (
+    obj &&
+    obj.name &&
+    obj.message &&
+    obj.stack &&
+    typeof obj.name === 'string' &&
+    typeof obj.message === 'string' &&
+    typeof obj.stack === 'string'
+  );
+}
+
+/** The error document posted to the Runtime API. */
+function toRapidResponse(error) {
+  try {
+    if (util.types.isNativeError(error) || isError(error)) {
+      return {
+        errorType: error.name,
+        errorMessage: error.message,
+        trace: error.stack.split('\n'),
+      };
+    }
+    return {
+      errorType: typeof error,
+      errorMessage: error.toString(),
+      trace: [],
+    };
+  } catch (_err) {
+    return {
+      errorType: 'handled',
+      errorMessage:
+        'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+    };
+  }
+}
+
+function withEnumerableProperties(error) {
+  if (error instanceof Error) {
+    const ret = Object.assign(
+      { errorType: error.name, errorMessage: error.message, code: error.code },
+      error,
+    );
+    if (typeof error.stack === 'string') {
+      ret.stack = error.stack.split('\n');
+    }
+    return ret;
+  }
+  return error;
+}
+
+/** The error as it appears in the log (always starts with a tab). */
+function toFormatted(error) {
+  try {
+    return '\t' + JSON.stringify(error, (_k, v) => withEnumerableProperties(v));
+  } catch (_err) {
+    return '\t' + JSON.stringify(toRapidResponse(error));
+  }
+}
+
+function intoError(err) {
+  return err instanceof Error ? err : new Error(err);
+}
+
+// ---------------------------------------------------------------------------
+// Console: every level prints "<ISO time>\t<request id>\t<LEVEL>\t<message>" to
+// stdout in one write, filtered by AWS_LAMBDA_LOG_LEVEL.
+
+const REQUEST_ID = Symbol.for('aws.lambda.runtime.requestId');
+const stdout = process.stdout;
+const stderr = process.stderr;
+
+function patchConsole() {
+  const levels = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
+  const minimum = levels[(env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] || levels.TRACE;
+  const nop = () => {};
+  const logger = (name) =>
+    levels[name] >= minimum
+      ? (message, ...params) => {
+          stdout.write(
+            `${new Date().toISOString()}\t${global[REQUEST_ID]}\t${name}\t${util.format(message, ...params)}\n`,
+          );
+        }
+      : nop;
+  console.trace = logger('TRACE');
+  console.debug = logger('DEBUG');
+  console.info = logger('INFO');
+  console.log = console.info;
+  console.warn = logger('WARN');
+  console.error = logger('ERROR');
+  console.fatal = logger('FATAL');
+}
+
+function logError(what, err) {
+  console.error(what, toFormatted(intoError(err)));
+}
+
+// ---------------------------------------------------------------------------
+// Runtime API client: one kept-alive socket.
+
+const apiAddress = env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001';
+
+/**
+ * A minimal HTTP/1.1 client on one kept-alive socket, for the Runtime API
+ * only: one request at a time, bodies delimited by Content-Length or chunked
+ * encoding (or the connection's end). It does what `http.Agent({keepAlive:
+ * true, maxSockets: 1})` does for this protocol at about half the cost per
+ * request, which is most of the runtime's per-invocation overhead. Like the
+ * agent's free sockets, the socket is unref'd while idle so that an empty event
+ * loop is still detected ('beforeExit') while a handler runs.
+ */
+class RuntimeApiConnection {
+  constructor(address) {
+    const colon = address.lastIndexOf(':');
+    let host = address.slice(0, colon);
+    if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+    this.host = host;
+    this.port = parseInt(address.slice(colon + 1), 10);
+    this.hostHeader = address;
+    this.socket = null;
+    this.reused = false;
+    this.buf = null;
+    this.current = null;
+  }
+
+  request(method, urlPath, body, headers) {
+    let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n`;
+    if (headers) {
+      for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+    }
+    const data =
+      body === undefined
+        ? head + '\r\n'
+        : head + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n` + body;
+    return new Promise((resolve, reject) => this.send(data, resolve, reject, true));
+  }
+
+  send(data, resolve, reject, mayRetry) {
+    if (this.socket === null) this.connect();
+    this.current = { data, resolve, reject, mayRetry: mayRetry && this.reused, got: false };
+    this.socket.ref();
+    this.socket.write(data);
+  }
+
+  connect() {
+    const socket = net.connect(this.port, this.host);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('error', (err) => this.onClose(socket, err));
+    socket.on('end', () => this.onClose(socket, null));
+    socket.on('close', () => this.onClose(socket, null));
+    this.socket = socket;
+    this.reused = false;
+    this.buf = null;
+  }
+
+  onClose(socket, err) {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    socket.destroy();
+    const current = this.current;
+    if (current === null) return;
+    const parsed = current.got ? this.parse(true) : null;
+    if (parsed) return;
+    this.current = null;
+    if (current.mayRetry && !current.got) {
+      this.send(current.data, current.resolve, current.reject, false);
+    } else {
+      current.reject(err || new Error('Runtime API connection closed'));
+    }
+  }
+
+  onData(chunk) {
+    this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.current !== null) {
+      this.current.got = true;
+      this.parse(false);
+    }
+  }
+
+  /** Completes the current request if its whole response is buffered. */
+  parse(atEof) {
+    const buf = this.buf;
+    if (buf === null) return false;
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) return false;
+    const lines = buf.toString('latin1', 0, end).split('\r\n');
+    const status = parseInt(lines[0].split(' ', 2)[1], 10);
+    const headers = {};
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i];
+      const colon = line.indexOf(':');
+      if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    let start = end + 4;
+    if (status >= 100 && status < 200) {
+      this.buf = buf.length > start ? buf.subarray(start) : null;
+      return this.parse(atEof);
+    }
+    let body;
+    let rest = null;
+    const length = headers['content-length'];
+    if (length !== undefined) {
+      const stop = start + parseInt(length, 10);
+      if (buf.length < stop) return false;
+      body = buf.toString('utf8', start, stop);
+      if (buf.length > stop) rest = buf.subarray(stop);
+    } else if (/chunked/i.test(headers['transfer-encoding'] || '')) {
+      const parts = [];
+      for (;;) {
+        const lineEnd = buf.indexOf('\r\n', start);
+        if (lineEnd < 0) return false;
+        const size = parseInt(buf.toString('latin1', start, lineEnd).split(';')[0], 16);
+        if (size === 0) {
+          // The last chunk, then optional trailers, then an empty line.
+          const trailersEnd = buf.indexOf('\r\n\r\n', lineEnd);
+          if (trailersEnd < 0) return false;
+          if (buf.length > trailersEnd + 4) rest = buf.subarray(trailersEnd + 4);
+          break;
+        }
+        if (buf.length < lineEnd + 2 + size + 2) return false;
+        parts.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
+        start = lineEnd + 2 + size + 2;
+      }
+      body = Buffer.concat(parts).toString('utf8');
+    } else if (status === 204 || status === 304) {
+      body = '';
+      if (buf.length > start) rest = buf.subarray(start);
+    } else {
+      if (!atEof) return false;
+      body = buf.toString('utf8', start);
+      headers.connection = 'close';
+    }
+    this.buf = rest;
+    const current = this.current;
+    this.current = null;
+    if ((headers.connection || '').toLowerCase() === 'close') {
+      const socket = this.socket;
+      this.socket = null;
+      if (socket !== null) socket.destroy();
+    } else if (this.socket !== null) {
+      this.reused = true;
+      this.socket.unref();
+    }
+    current.resolve({ status, headers, body });
+    return true;
+  }
+}
+
+const runtimeApi = new RuntimeApiConnection(apiAddress);
+
+function headerValue(value) {
+  return String(value).replace(/[^\t\x20-\x7e]/g, '?');
+}
+
+/** Calls `done` once everything written to stdout and stderr so far has
+ * reached the pipe, so that it is attributed to the current invocation. */
+function afterOutputFlushed(done) {
+  let pending = 1;
+  const settle = () => {
+    if (--pending === 0) done();
+  };
+  for (const stream of [stdout, stderr]) {
+    if (stream.writableLength > 0 && !stream.destroyed) {
+      pending++;
+      stream.write('', settle);
+    }
+  }
+  settle();
+}
+
+function post(urlPath, body, headers) {
+  return new Promise((resolve) => {
+    afterOutputFlushed(() => {
+      runtimeApi.request('POST', urlPath, body, headers).then(
+        (res) => {
+          if (res.status >= 300) {
+            stderr.write(`gust runtime: POST ${urlPath} answered ${res.status}: ${res.body}\n`);
+          }
+          resolve();
+        },
+        (err) => fatalRuntimeApiError(err),
+      );
+    });
+  });
+}
+
+function postInvocationResponse(id, body) {
+  return post(`/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/response`, body, {
+    'Content-Type': 'application/json',
+  });
+}
+
+function postErrorTo(urlPath, error) {
+  const response = toRapidResponse(error);
+  let body;
+  try {
+    body = JSON.stringify(response);
+  } catch (_err) {
+    body = JSON.stringify({ errorType: 'handled', errorMessage: 'Unable to stringify error' });
+  }
+  return post(urlPath, body, {
+    'Content-Type': 'application/json',
+    'Lambda-Runtime-Function-Error-Type': headerValue(response.errorType),
+  });
+}
+
+function postInvocationError(id, error) {
+  return postErrorTo(`/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/error`, error);
+}
+
+function postInitError(error) {
+  return postErrorTo('/2018-06-01/runtime/init/error', error);
+}
+
+function fatalRuntimeApiError(err) {
+  stderr.write(`gust runtime: Runtime API request failed: ${err && err.stack}\n`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------------------
+// Handler loading, as AWS's runtime resolves `_HANDLER`.
+
+const FUNCTION_EXPR = /^([^.]*)\.(.*)$/;
+
+async function importFile(file) {
+  const { pathToFileURL } = require('url');
+  return await import(pathToFileURL(file).href);
+}
+
+async function requireFile(file) {
+  try {
+    return require(file);
+  } catch (e) {
+    if (e && e.code === 'ERR_REQUIRE_ESM') {
+      return await importFile(file);
+    }
+    throw e;
+  }
+}
+
+function isFile(file) {
+  try {
+    return fs.statSync(file).isFile();
+  } catch (_e) {
+    return false;
+  }
+}
+
+function hasPackageJsonTypeModule(folder) {
+  if (folder.endsWith('/node_modules')) return false;
+  const pj = path.join(folder, 'package.json');
+  if (fs.existsSync(pj)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(pj));
+      if (pkg) return pkg.type === 'module';
+    } catch (e) {
+      console.warn(`${pj} cannot be read, it will be ignored for ES module detection purposes.`, e);
+      return false;
+    }
+  }
+  const parent = path.resolve(folder, '..');
+  return parent === folder ? false : hasPackageJsonTypeModule(parent);
+}
+
+async function tryLoad(appRoot, moduleRoot, module) {
+  const base = path.resolve(appRoot, moduleRoot, module);
+
+  // Extensionless files and directories (package.json "main", index.js).
+  if (fs.existsSync(base)) {
+    if (!fs.statSync(base).isDirectory()) return await requireFile(base);
+    try {
+      return await requireFile(base);
+    } catch (e) {
+      if (!e || e.code !== 'MODULE_NOT_FOUND') throw e;
+      if (isFile(path.join(base, 'index.mjs'))) return await importFile(path.join(base, 'index.mjs'));
+      if (isFile(path.join(base, 'index.cjs'))) return require(path.join(base, 'index.cjs'));
+      throw e;
+    }
+  }
+
+  const typeModule = hasPackageJsonTypeModule(path.dirname(base));
+  if (isFile(base + '.js')) {
+    return typeModule ? await importFile(base + '.js') : await requireFile(base + '.js');
+  }
+  if (isFile(base + '.mjs')) return await importFile(base + '.mjs');
+  if (isFile(base + '.cjs')) return require(base + '.cjs');
+
+  // Fall back to Node's own resolution from the task root (node_modules).
+  return require(require.resolve(module, { paths: [appRoot, moduleRoot] }));
+}
+
+async function loadHandler(appRoot, fullHandlerString) {
+  if (fullHandlerString.includes('..')) {
+    throw new MalformedHandlerName(
+      `'${fullHandlerString}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`,
+    );
+  }
+  const handlerString = path.basename(fullHandlerString);
+  const moduleRoot = fullHandlerString.substring(0, fullHandlerString.indexOf(handlerString));
+  const match = handlerString.match(FUNCTION_EXPR);
+  if (!match || match.length !== 3) {
+    throw new MalformedHandlerName('Bad handler');
+  }
+  const [, module, handlerPath] = match;
+
+  let app;
+  try {
+    app = await tryLoad(appRoot, moduleRoot, module);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new UserCodeSyntaxError(e);
+    if (e && e.code === 'MODULE_NOT_FOUND') throw new ImportModuleError(e);
+    throw e;
+  }
+
+  const handler = handlerPath.split('.').reduce((nested, key) => nested && nested[key], app);
+  if (!handler) {
+    throw new HandlerNotFound(`${fullHandlerString} is undefined or not exported`);
+  }
+  if (typeof handler !== 'function') {
+    throw new HandlerNotFound(`${fullHandlerString} is not a function`);
+  }
+  return handler;
+}
+
+// ---------------------------------------------------------------------------
+// Invocations.
+
+let handler;
+let handlerIsAsync = false;
+let initialised = false;
+/** Request id of the invocation not yet reported, if any. */
+let pendingId = null;
+
+// The one 'beforeExit' action: runs when the event loop has nothing left to do
+// while an invocation waits on it (callbackWaitsForEmptyEventLoop, or a handler
+// that never reports).
+const NO_OP = () => {};
+let beforeExit = NO_OP;
+
+const functionData = {
+  functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+  functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+  memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+  logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+  logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+};
+
+function parseJsonHeader(value, name) {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch (err) {
+    throw new Error(`Cannot parse ${name} as json: ${err.toString()}`);
+  }
+}
+
+function scheduleNext() {
+  setImmediate(handleOnce);
+}
+
+/** The callback, the context's succeed/fail/done, and the invocation's
+ * completion, of which only the first call counts. */
+function buildCallbackContext(id) {
+  let completed = false;
+  let waitForEmptyEventLoop = true;
+
+  const alreadyDone = () => {
+    console.error(
+      'Invocation has already been reported as done. Cannot call complete more than once per invocation.',
+    );
+  };
+
+  const postError = (err) => {
+    logError('Invoke Error', err);
+    completed = true;
+    pendingId = null;
+    postInvocationError(id, err).then(scheduleNext);
+  };
+
+  const complete = (result) => {
+    if (completed) return alreadyDone();
+    let body;
+    try {
+      body = JSON.stringify(result === undefined ? null : result);
+    } catch (_err) {
+      postError(new Error('Unable to stringify response body'));
+      return;
+    }
+    completed = true;
+    pendingId = null;
+    postInvocationResponse(id, body === undefined ? 'null' : body).then(scheduleNext);
+  };
+
+  const callback = (err, result) => {
+    if (completed) return alreadyDone();
+    beforeExit = NO_OP;
+    if (err !== undefined && err !== null) {
+      postError(err);
+    } else if (!waitForEmptyEventLoop) {
+      complete(result);
+    } else {
+      beforeExit = () => {
+        beforeExit = NO_OP;
+        setImmediate(() => complete(result));
+      };
+    }
+  };
+  const done = (err, result) => {
+    if (completed) return alreadyDone();
+    beforeExit = NO_OP;
+    if (err !== undefined && err !== null) {
+      postError(err);
+    } else {
+      complete(result);
+    }
+  };
+
+  let finished = false;
+  const once =
+    (fn) =>
+    (...args) => {
+      if (!finished) {
+        fn(...args);
+        finished = true;
+      }
+    };
+
+  const context = {
+    get callbackWaitsForEmptyEventLoop() {
+      return waitForEmptyEventLoop;
+    },
+    set callbackWaitsForEmptyEventLoop(value) {
+      waitForEmptyEventLoop = value;
+    },
+    succeed: once((result) => done(null, result)),
+    fail: once((err) => (err === undefined || err === null ? done('handled') : done(err, null))),
+    done: once(done),
+  };
+
+  // What happens if the event loop empties before the handler reported: an
+  // async handler's promise can no longer settle, a callback-style handler
+  // that never called back succeeds with null.
+  const onEmptyLoop = () => {
+    beforeExit = NO_OP;
+    if (completed) return;
+    if (handlerIsAsync) {
+      postError(new NodeJsExit());
+    } else {
+      completed = true;
+      pendingId = null;
+      postInvocationResponse(id, 'null').then(scheduleNext);
+    }
+  };
+
+  return [once(callback), context, onEmptyLoop];
+}
+
+async function handleOnce() {
+  let res;
+  try {
+    res = await runtimeApi.request('GET', '/2018-06-01/runtime/invocation/next');
+  } catch (err) {
+    fatalRuntimeApiError(err);
+    return;
+  }
+  if (res.status !== 200) {
+    fatalRuntimeApiError(new Error(`invocation/next answered ${res.status}: ${res.body}`));
+    return;
+  }
+  const headers = res.headers;
+  const id = headers['lambda-runtime-aws-request-id'];
+  pendingId = id;
+  global[REQUEST_ID] = id;
+  const traceId = headers['lambda-runtime-trace-id'];
+  if (traceId) {
+    env._X_AMZN_TRACE_ID = traceId;
+  } else {
+    delete env._X_AMZN_TRACE_ID;
+  }
+
+  const [callback, context, onEmptyLoop] = buildCallbackContext(id);
+  try {
+    beforeExit = onEmptyLoop;
+    const deadline = Number(headers['lambda-runtime-deadline-ms']);
+    Object.assign(context, functionData, {
+      clientContext: parseJsonHeader(headers['lambda-runtime-client-context'], 'ClientContext'),
+      identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
+      invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+      awsRequestId: id,
+      tenantId: headers['lambda-runtime-aws-tenant-id'],
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    });
+    const result = handler(JSON.parse(res.body), context, callback);
+    if (result && typeof result.then === 'function') {
+      result.then(context.succeed, context.fail).catch(context.fail);
+    }
+  } catch (err) {
+    callback(err);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Process-level failures: report them for the pending invocation (or as the
+// init error) and exit so that the platform replaces the instance.
+
+function fatal(error, code) {
+  const exit = () => process.exit(code);
+  if (!initialised) {
+    postInitError(error).then(exit, exit);
+  } else if (pendingId !== null) {
+    const id = pendingId;
+    pendingId = null;
+    postInvocationError(id, error).then(exit, exit);
+  } else {
+    afterOutputFlushed(exit);
+  }
+}
+
+async function main() {
+  patchConsole();
+  process.on('uncaughtException', (error) => {
+    logError('Uncaught Exception', error);
+    fatal(error, 129);
+  });
+  process.on('unhandledRejection', (reason, promise) => {
+    const error = new UnhandledPromiseRejection(reason, promise);
+    logError('Unhandled Promise Rejection', error);
+    fatal(error, 128);
+  });
+  process.on('beforeExit', () => beforeExit());
+
+  const taskRoot = path.resolve(env.LAMBDA_TASK_ROOT || process.cwd());
+  try {
+    handler = await loadHandler(taskRoot, env._HANDLER || '');
+  } catch (error) {
+    logError('Uncaught Exception', error);
+    fatal(error, 129);
+    return;
+  }
+  handlerIsAsync = handler.constructor && handler.constructor.name === 'AsyncFunction';
+  initialised = true;
+  scheduleNext();
+}
+
+main();
