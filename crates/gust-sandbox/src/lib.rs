@@ -5,6 +5,8 @@
 //! - [`Sandbox`]: launches one instance from a [`LaunchSpec`] and returns [`Launched`].
 //! - [`InstanceProcess`]: a running instance: its exit notification, kill, memory peak.
 //! - [`none`]: `--isolation none`, a plain process group on the host (development only).
+//! - [`linux`]: `--isolation linux`: namespaces, read-only bind-mounted root, cgroups,
+//!   seccomp, no privileges; with an optional pool of pre-forked sandboxes.
 //!
 //! # What a launch hands back
 //! Every instance gets a TCP listener for its Runtime API, created by the sandbox so it
@@ -17,6 +19,8 @@
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod none;
 mod pipe;
 
@@ -133,6 +137,10 @@ pub trait InstanceProcess: Send + Sync {
     fn memory_peak_bytes(&self) -> Option<u64>;
     /// Current memory use of the whole instance in bytes, where the host can tell.
     fn memory_current_bytes(&self) -> Option<u64>;
+    /// Tells the sandbox the runtime finished initialising (it asked for its first
+    /// invocation). A sandbox that lets initialisation use more CPU than the
+    /// function's share (as Lambda does) lowers it to the share now. Default: nothing.
+    fn finish_init(&self) {}
 }
 
 /// A launched instance.

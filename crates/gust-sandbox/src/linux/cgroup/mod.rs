@@ -1,0 +1,417 @@
+//! A cgroup per instance: memory limit without swap, a CPU share and quota proportional
+//! to memory, a pids limit, and the instance's memory peak and OOM kills read back.
+//!
+//! cgroup v1 (a hierarchy per controller, as on this project's development machines)
+//! and v2 (one unified hierarchy, as on production hosts) are two implementations of
+//! [`CgroupManager`]; [`Hierarchy::detect`] picks one at start. A stub manager, which
+//! limits nothing, keeps the rest of the sandbox testable where no cgroup can be made.
+//!
+//! Every instance's cgroup sits under one parent (`gust/` by default) at the root of
+//! each hierarchy, named after the instance.
+
+mod v1;
+mod v2;
+
+use std::fmt::Debug;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub(crate) use v1::V1Hierarchy;
+pub(crate) use v2::V2Hierarchy;
+
+/// The resources of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Memory limit in bytes; swap is not allowed on top of it.
+    pub memory_bytes: u64,
+    /// Relative CPU weight in cgroup v1 `cpu.shares` units (1024 = one vCPU).
+    pub cpu_shares: u64,
+    /// CPU time the instance may use per period, in microseconds.
+    pub cpu_quota_us: u64,
+    /// The CPU accounting period, in microseconds.
+    pub cpu_period_us: u64,
+    /// Most processes and threads the instance may have at once.
+    pub pids_max: u64,
+}
+
+/// How CPU follows memory. Lambda gives one vCPU at 1,769 MB and proportionally less
+/// (or more) elsewhere; the quota enforces the share even when the host is idle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuPolicy {
+    /// Memory size that buys one vCPU.
+    pub mb_per_vcpu: u32,
+    /// The quota's period in microseconds. Shorter periods throttle in smaller
+    /// slices, which keeps latency of small instances smoother.
+    pub period_us: u64,
+    /// vCPUs allowed while the runtime initialises (until
+    /// [`crate::InstanceProcess::finish_init`]), if more than its steady share; `None`
+    /// applies the steady share from the start.
+    pub init_boost_vcpus: Option<f64>,
+}
+
+impl Default for CpuPolicy {
+    fn default() -> Self {
+        CpuPolicy {
+            mb_per_vcpu: 1769,
+            period_us: 100_000,
+            init_boost_vcpus: Some(1.0),
+        }
+    }
+}
+
+/// Smallest quota the kernel accepts.
+const MIN_QUOTA_US: u64 = 1000;
+
+impl CpuPolicy {
+    /// The steady quota for an instance of `memory_mb`.
+    pub(crate) fn steady_quota_us(&self, memory_mb: u32) -> u64 {
+        let quota = self.period_us * memory_mb as u64 / self.mb_per_vcpu.max(1) as u64;
+        quota.max(MIN_QUOTA_US)
+    }
+
+    /// The quota while the runtime initialises: the boost if it is larger.
+    pub(crate) fn init_quota_us(&self, memory_mb: u32) -> u64 {
+        let steady = self.steady_quota_us(memory_mb);
+        match self.init_boost_vcpus {
+            Some(v) => steady.max((v * self.period_us as f64) as u64),
+            None => steady,
+        }
+    }
+
+    /// `cpu.shares` for an instance of `memory_mb` (v1 range 2..=262144).
+    pub(crate) fn shares(&self, memory_mb: u32) -> u64 {
+        (1024 * memory_mb as u64 / self.mb_per_vcpu.max(1) as u64).clamp(2, 262_144)
+    }
+}
+
+impl Limits {
+    /// The limits of an instance of `memory_mb` while it initialises.
+    pub(crate) fn for_instance(memory_mb: u32, pids_max: u64, cpu: &CpuPolicy) -> Limits {
+        Limits {
+            memory_bytes: memory_mb as u64 * 1024 * 1024,
+            cpu_shares: cpu.shares(memory_mb),
+            cpu_quota_us: cpu.init_quota_us(memory_mb),
+            cpu_period_us: cpu.period_us,
+            pids_max,
+        }
+    }
+}
+
+/// v2 `cpu.weight` (1..=10000, 100 = default) for v1 shares (1024 = default), linear.
+pub(crate) fn shares_to_weight(shares: u64) -> u64 {
+    ((shares * 100 + 512) / 1024).clamp(1, 10_000)
+}
+
+/// One instance's cgroup. Call order: [`add_task`](Self::add_task) for the instance's
+/// first process, [`apply`](Self::apply) before it runs user code, the readers at any
+/// time, [`kill_all`](Self::kill_all) to end it, and [`remove`](Self::remove) once
+/// its processes are gone.
+pub(crate) trait CgroupManager: Send + Sync + Debug {
+    /// The cgroup's name under the parent.
+    fn name(&self) -> &str;
+    /// Moves a process (and the children it will have) into the cgroup.
+    fn add_task(&self, pid: u32) -> io::Result<()>;
+    /// Sets the pids limit alone (a pre-created cgroup gets it before its init
+    /// starts; the rest waits for the function's memory size).
+    fn apply_pids(&self, pids_max: u64) -> io::Result<()>;
+    /// Sets every limit.
+    fn apply(&self, limits: &Limits) -> io::Result<()>;
+    /// Changes the CPU quota only (end of the init boost).
+    fn set_cpu_quota(&self, quota_us: u64, period_us: u64) -> io::Result<()>;
+    /// Renames the cgroup (a pre-created one taken from the pool gets its instance's
+    /// name).
+    fn rename(&mut self, new_name: &str) -> io::Result<()>;
+    /// Peak memory use in bytes since creation.
+    fn memory_peak(&self) -> Option<u64>;
+    /// Current memory use in bytes.
+    fn memory_current(&self) -> Option<u64>;
+    /// How many processes the kernel's OOM killer ended in this cgroup.
+    fn oom_kills(&self) -> u64;
+    /// Kills every process in the cgroup.
+    fn kill_all(&self);
+    /// Removes the cgroup; it must be empty. Retries while the kernel finishes
+    /// releasing exited processes. A cgroup already gone is not an error.
+    fn remove(&self) -> io::Result<()>;
+}
+
+/// The cgroup setup found on the host.
+#[derive(Debug)]
+pub(crate) enum Hierarchy {
+    /// cgroup v1: a hierarchy per controller.
+    V1(V1Hierarchy),
+    /// cgroup v2: the unified hierarchy with the controllers enabled.
+    V2(V2Hierarchy),
+    /// No cgroups: nothing is limited or measured.
+    Stub,
+}
+
+impl Hierarchy {
+    /// Finds the host's cgroups from `/proc/self/mountinfo` and prepares the parent
+    /// cgroup `parent` (relative to each hierarchy's root). Pure v2 wins when its
+    /// controllers are usable; else v1. `Err` says what is missing.
+    pub(crate) fn detect(parent: &Path) -> Result<Hierarchy, String> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        let mounts = cgroup_mounts(&mountinfo);
+        let mut v2_problem = None;
+        if let Some((_, root)) = mounts.iter().find(|(fs, _)| fs == "cgroup2") {
+            match V2Hierarchy::open(root, parent) {
+                Ok(h) => return Ok(Hierarchy::V2(h)),
+                Err(e) => v2_problem = Some(e),
+            }
+        }
+        match V1Hierarchy::open(&mountinfo, parent) {
+            Ok(h) => Ok(Hierarchy::V1(h)),
+            Err(v1_problem) => Err(match v2_problem {
+                Some(v2) => format!("{v2}; {v1_problem}"),
+                None => v1_problem,
+            }),
+        }
+    }
+
+    /// `v1`, `v2` or `none`, for logs.
+    pub(crate) fn version(&self) -> &'static str {
+        match self {
+            Hierarchy::V1(_) => "v1",
+            Hierarchy::V2(_) => "v2",
+            Hierarchy::Stub => "none",
+        }
+    }
+
+    /// Creates an empty cgroup `name` under the parent.
+    pub(crate) fn create(&self, name: &str) -> io::Result<Box<dyn CgroupManager>> {
+        match self {
+            Hierarchy::V1(h) => Ok(Box::new(h.create(name)?)),
+            Hierarchy::V2(h) => Ok(Box::new(h.create(name)?)),
+            Hierarchy::Stub => Ok(Box::new(StubCgroup {
+                name: name.to_string(),
+            })),
+        }
+    }
+}
+
+/// `(fstype, mount point)` of every cgroup filesystem in a mountinfo text.
+pub(crate) fn cgroup_mounts(mountinfo: &str) -> Vec<(String, PathBuf)> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fstype = right.split_whitespace().next()?;
+            if fstype != "cgroup" && fstype != "cgroup2" {
+                return None;
+            }
+            let mount_point = left.split_whitespace().nth(4)?;
+            Some((fstype.to_string(), PathBuf::from(unescape(mount_point))))
+        })
+        .collect()
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes a cgroup control file; errors name the file and the value.
+pub(crate) fn write_value(path: &Path, value: &str) -> io::Result<()> {
+    std::fs::write(path, value).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("writing {value:?} to {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Reads a control file holding one number.
+pub(crate) fn read_u64(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Reads `key value` lines (memory.events, memory.oom_control) and returns `key`'s.
+pub(crate) fn read_keyed(path: &Path, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+/// Reads a `cgroup.procs` file.
+pub(crate) fn read_procs(path: &Path) -> Vec<u32> {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Removes a cgroup directory, retrying while the kernel still counts exiting tasks.
+pub(crate) fn rmdir_retrying(dir: &Path) -> io::Result<()> {
+    let mut delay = std::time::Duration::from_micros(200);
+    for attempt in 0.. {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 40 => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("removing cgroup {}: {e}", dir.display()),
+                ))
+            }
+        }
+    }
+    unreachable!()
+}
+
+/// Kills every pid listed in `procs_file`, a few rounds in case some forked meanwhile.
+pub(crate) fn kill_listed(procs_file: &Path) {
+    for _ in 0..8 {
+        let pids = read_procs(procs_file);
+        if pids.is_empty() {
+            return;
+        }
+        for pid in pids {
+            let _ = super::syscall::kill(pid as libc::pid_t, libc::SIGKILL);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Checks that a cgroup name is one path component.
+pub(crate) fn check_name(name: &str) -> io::Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a valid cgroup name"),
+        ));
+    }
+    Ok(())
+}
+
+/// Limits nothing, measures nothing.
+#[derive(Debug)]
+pub(crate) struct StubCgroup {
+    name: String,
+}
+
+impl CgroupManager for StubCgroup {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn add_task(&self, _pid: u32) -> io::Result<()> {
+        Ok(())
+    }
+    fn apply_pids(&self, _pids_max: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn apply(&self, _limits: &Limits) -> io::Result<()> {
+        Ok(())
+    }
+    fn set_cpu_quota(&self, _quota_us: u64, _period_us: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn rename(&mut self, new_name: &str) -> io::Result<()> {
+        self.name = new_name.to_string();
+        Ok(())
+    }
+    fn memory_peak(&self) -> Option<u64> {
+        None
+    }
+    fn memory_current(&self) -> Option<u64> {
+        None
+    }
+    fn oom_kills(&self) -> u64 {
+        0
+    }
+    fn kill_all(&self) {}
+    fn remove(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_follows_memory_like_lambda() {
+        let p = CpuPolicy::default();
+        assert_eq!(p.steady_quota_us(1769), 100_000);
+        assert_eq!(p.steady_quota_us(3538), 200_000);
+        assert_eq!(p.steady_quota_us(128), 7_235);
+        assert_eq!(p.steady_quota_us(1), MIN_QUOTA_US);
+        assert_eq!(p.shares(1769), 1024);
+        assert_eq!(p.shares(128), 74);
+        assert_eq!(p.shares(1), 2);
+        // The init boost lifts small instances to one vCPU, never lowers big ones.
+        assert_eq!(p.init_quota_us(128), 100_000);
+        assert_eq!(p.init_quota_us(3538), 200_000);
+        let no_boost = CpuPolicy {
+            init_boost_vcpus: None,
+            ..p
+        };
+        assert_eq!(no_boost.init_quota_us(128), 7_235);
+    }
+
+    #[test]
+    fn limits_for_an_instance() {
+        let l = Limits::for_instance(256, 1024, &CpuPolicy::default());
+        assert_eq!(l.memory_bytes, 256 << 20);
+        assert_eq!(l.pids_max, 1024);
+        assert_eq!(l.cpu_period_us, 100_000);
+        assert_eq!(l.cpu_shares, 148);
+    }
+
+    #[test]
+    fn v2_weight_maps_default_shares_to_default_weight() {
+        assert_eq!(shares_to_weight(1024), 100);
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(shares_to_weight(74), 7);
+    }
+
+    #[test]
+    fn finds_cgroup_mounts_in_mountinfo() {
+        let text = "\
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+50 31 0:40 / /mnt/with\\040space rw - cgroup2 none rw
+";
+        assert_eq!(
+            cgroup_mounts(text),
+            vec![
+                ("cgroup".into(), PathBuf::from("/sys/fs/cgroup/memory")),
+                ("cgroup2".into(), PathBuf::from("/sys/fs/cgroup/unified")),
+                ("cgroup2".into(), PathBuf::from("/mnt/with space")),
+            ]
+        );
+    }
+
+    #[test]
+    fn cgroup_names_are_single_components() {
+        assert!(check_name("fn-1.abc").is_ok());
+        for bad in ["", ".", "..", "a/b"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! cgroup v2: one unified hierarchy; the parent delegates the memory, cpu and pids
+//! controllers to its children through `cgroup.subtree_control`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{
+    check_name, kill_listed, read_keyed, read_u64, rmdir_retrying, shares_to_weight, write_value,
+    CgroupManager, Limits,
+};
+
+const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+
+/// The parent cgroup in the unified hierarchy.
+#[derive(Debug, Clone)]
+pub(crate) struct V2Hierarchy {
+    parent: PathBuf,
+}
+
+impl V2Hierarchy {
+    /// Checks that the hierarchy mounted at `root` offers the controllers, creates
+    /// `parent` under it and enables the controllers on the way down.
+    pub(crate) fn open(root: &Path, parent: &Path) -> Result<Self, String> {
+        let available = std::fs::read_to_string(root.join("cgroup.controllers"))
+            .map_err(|e| format!("cgroup v2 at {}: {e}", root.display()))?;
+        let missing: Vec<&str> = CONTROLLERS
+            .iter()
+            .copied()
+            .filter(|c| !available.split_whitespace().any(|a| a == *c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "cgroup v2 at {} does not offer the {} controller(s)",
+                root.display(),
+                missing.join(", ")
+            ));
+        }
+        Self::prepare(root, parent).map_err(|e| {
+            format!(
+                "cgroup v2: {e} (a cgroup that holds processes cannot delegate \
+                 controllers: start gust in a delegated cgroup or choose another parent)"
+            )
+        })
+    }
+
+    /// Creates `parent` under `root`, enabling the controllers in every cgroup from
+    /// the root down to the parent itself.
+    pub(crate) fn prepare(root: &Path, parent: &Path) -> io::Result<Self> {
+        let mut dir = root.to_path_buf();
+        enable_controllers(&dir)?;
+        for part in parent.components() {
+            dir.push(part);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("creating {}: {e}", dir.display()),
+                    ))
+                }
+            }
+            enable_controllers(&dir)?;
+        }
+        Ok(V2Hierarchy { parent: dir })
+    }
+
+    /// Creates the cgroup `name` under the parent.
+    pub(crate) fn create(&self, name: &str) -> io::Result<V2Cgroup> {
+        check_name(name)?;
+        let dir = self.parent.join(name);
+        std::fs::create_dir(&dir).map_err(|e| {
+            io::Error::new(e.kind(), format!("creating cgroup {}: {e}", dir.display()))
+        })?;
+        Ok(V2Cgroup { dir })
+    }
+}
+
+fn enable_controllers(dir: &Path) -> io::Result<()> {
+    let file = dir.join("cgroup.subtree_control");
+    let enabled = std::fs::read_to_string(&file).unwrap_or_default();
+    let wanted: Vec<String> = CONTROLLERS
+        .iter()
+        .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    write_value(&file, &wanted.join(" "))
+}
+
+/// One instance's cgroup.
+#[derive(Debug)]
+pub(crate) struct V2Cgroup {
+    dir: PathBuf,
+}
+
+impl V2Cgroup {
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Writes an optional control file: absent (older kernel, no swap) is fine.
+    fn write_if_present(&self, name: &str, value: &str) -> io::Result<()> {
+        let path = self.file(name);
+        if path.exists() {
+            write_value(&path, value)?;
+        }
+        Ok(())
+    }
+}
+
+impl CgroupManager for V2Cgroup {
+    fn name(&self) -> &str {
+        self.dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+    }
+
+    fn add_task(&self, pid: u32) -> io::Result<()> {
+        write_value(&self.file("cgroup.procs"), &pid.to_string())
+    }
+
+    fn apply(&self, limits: &Limits) -> io::Result<()> {
+        write_value(&self.file("memory.max"), &limits.memory_bytes.to_string())?;
+        self.write_if_present("memory.swap.max", "0")?;
+        // An OOM kill takes the whole instance down at once, init included, as the
+        // runtime's death would anyway.
+        self.write_if_present("memory.oom.group", "1")?;
+        write_value(
+            &self.file("cpu.weight"),
+            &shares_to_weight(limits.cpu_shares).to_string(),
+        )?;
+        self.set_cpu_quota(limits.cpu_quota_us, limits.cpu_period_us)?;
+        self.apply_pids(limits.pids_max)
+    }
+
+    fn apply_pids(&self, pids_max: u64) -> io::Result<()> {
+        write_value(&self.file("pids.max"), &pids_max.to_string())
+    }
+
+    fn set_cpu_quota(&self, quota_us: u64, period_us: u64) -> io::Result<()> {
+        write_value(&self.file("cpu.max"), &format!("{quota_us} {period_us}"))
+    }
+
+    fn rename(&mut self, new_name: &str) -> io::Result<()> {
+        check_name(new_name)?;
+        let to = self.dir.with_file_name(new_name);
+        std::fs::rename(&self.dir, &to).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("renaming cgroup {}: {e}", self.dir.display()),
+            )
+        })?;
+        self.dir = to;
+        Ok(())
+    }
+
+    fn memory_peak(&self) -> Option<u64> {
+        read_u64(&self.file("memory.peak"))
+    }
+
+    fn memory_current(&self) -> Option<u64> {
+        read_u64(&self.file("memory.current"))
+    }
+
+    fn oom_kills(&self) -> u64 {
+        read_keyed(&self.file("memory.events"), "oom_kill").unwrap_or(0)
+    }
+
+    fn kill_all(&self) {
+        let kill = self.file("cgroup.kill");
+        if !(kill.exists() && write_value(&kill, "1").is_ok()) {
+            kill_listed(&self.file("cgroup.procs"));
+        }
+    }
+
+    fn remove(&self) -> io::Result<()> {
+        rmdir_retrying(&self.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(p: PathBuf) -> String {
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn enables_controllers_down_to_the_parent() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("cgroup.subtree_control"), "cpu").unwrap();
+        V2Hierarchy::prepare(tmp.path(), Path::new("gust")).unwrap();
+        // Already-enabled controllers are not written again.
+        assert_eq!(
+            read(tmp.path().join("cgroup.subtree_control")),
+            "+memory +pids"
+        );
+        assert_eq!(
+            read(tmp.path().join("gust/cgroup.subtree_control")),
+            "+memory +cpu +pids"
+        );
+    }
+
+    #[test]
+    fn refuses_a_hierarchy_without_the_controllers() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("cgroup.controllers"), "hugetlb\n").unwrap();
+        let err = V2Hierarchy::open(tmp.path(), Path::new("gust")).unwrap_err();
+        assert!(err.contains("memory, cpu, pids"), "{err}");
+    }
+
+    #[test]
+    fn writes_limits_and_reads_usage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = V2Hierarchy::prepare(tmp.path(), Path::new("gust")).unwrap();
+        let cg = h.create("fn-1").unwrap();
+        let dir = tmp.path().join("gust/fn-1");
+        for f in ["memory.swap.max", "memory.oom.group"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        cg.apply(&Limits {
+            memory_bytes: 256 << 20,
+            cpu_shares: 148,
+            cpu_quota_us: 14_471,
+            cpu_period_us: 100_000,
+            pids_max: 1024,
+        })
+        .unwrap();
+        assert_eq!(read(dir.join("memory.max")), "268435456");
+        assert_eq!(read(dir.join("memory.swap.max")), "0");
+        assert_eq!(read(dir.join("memory.oom.group")), "1");
+        assert_eq!(read(dir.join("cpu.weight")), "14");
+        assert_eq!(read(dir.join("cpu.max")), "14471 100000");
+        assert_eq!(read(dir.join("pids.max")), "1024");
+
+        std::fs::write(dir.join("memory.peak"), "5000\n").unwrap();
+        std::fs::write(dir.join("memory.current"), "4000\n").unwrap();
+        std::fs::write(
+            dir.join("memory.events"),
+            "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 1\n",
+        )
+        .unwrap();
+        assert_eq!(cg.memory_peak(), Some(5000));
+        assert_eq!(cg.memory_current(), Some(4000));
+        assert_eq!(cg.oom_kills(), 1);
+    }
+
+    #[test]
+    fn rename_and_kill_use_the_v2_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = V2Hierarchy::prepare(tmp.path(), Path::new("gust")).unwrap();
+        let mut cg = h.create("pool-3").unwrap();
+        cg.rename("fn-9").unwrap();
+        assert_eq!(cg.name(), "fn-9");
+        let dir = tmp.path().join("gust/fn-9");
+        std::fs::write(dir.join("cgroup.kill"), "").unwrap();
+        cg.kill_all();
+        assert_eq!(read(dir.join("cgroup.kill")), "1");
+    }
+}

@@ -1,0 +1,300 @@
+//! The init of an instance: gust's own binary re-executed as `gust __sandbox-init`,
+//! started by [`super::spawn`] as pid 1 of fresh mount, pid, ipc, uts and network
+//! namespaces, with its channel to gust at fd 3 (see [`super::proto`]).
+//!
+//! It is single-threaded and small: it replays the mount plan, brings up the loopback
+//! interface and binds the Runtime API listener, `pivot_root`s, then forks the runtime,
+//! which drops every privilege, installs the seccomp filter and execs. The init then
+//! drops its own privileges too and stays as pid 1: it reaps orphans, forwards
+//! termination signals to the runtime, and exits as soon as the runtime does, with the
+//! runtime's exit code, or 128 + the signal that killed it (pid 1 cannot re-raise a
+//! signal on itself). The exact status also goes to gust as `Exited`, which is what
+//! [`crate::ExitReport`] shows.
+
+use std::io;
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::time::Instant;
+
+use super::plan;
+use super::proto::{self, FromInit, Launch, Prepare, ToInit};
+use super::seccomp;
+use super::syscall::{self as sys, ExecImage, LinuxSyscall, WaitStatus};
+
+/// The descriptor on which the init finds its channel to gust.
+pub(crate) const CHANNEL_FD: i32 = 3;
+
+/// Signals the init forwards to the runtime.
+const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// Entry point of `gust __sandbox-init`. Call it first thing in `main`, before any
+/// thread or runtime starts, when `argv[1] == "__sandbox-init"`; it never returns.
+pub fn init_main() -> ! {
+    let code = match sys::inherited_fd(CHANNEL_FD) {
+        Ok(channel) => run(&channel),
+        Err(_) => {
+            eprintln!(
+                "__sandbox-init is started by gust to set up a function's sandbox; \
+                 it is not a command"
+            );
+            2
+        }
+    };
+    sys::exit_now(code)
+}
+
+/// Timings of the steps, in microseconds, for the cold-start bench.
+struct Clock {
+    last: Instant,
+    steps: Vec<(String, u64)>,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            last: Instant::now(),
+            steps: Vec::new(),
+        }
+    }
+    fn lap(&mut self, step: &str) {
+        let now = Instant::now();
+        self.steps.push((
+            step.into(),
+            now.duration_since(self.last).as_micros() as u64,
+        ));
+        self.last = now;
+    }
+}
+
+fn run(channel: &OwnedFd) -> i32 {
+    let ch = channel.as_fd();
+    let prepare = match proto::recv::<ToInit>(ch, false) {
+        Ok(Some((ToInit::Prepare(p), _))) => p,
+        _ => return 0, // gust went away: nothing to do
+    };
+    let mut clock = Clock::new();
+    let listener = match prepare_sandbox(&prepare, &mut clock) {
+        Ok(l) => l,
+        Err(failure) => return report_failure(ch, failure),
+    };
+    let ready = FromInit::Ready {
+        timings: clock.steps,
+    };
+    if proto::send(ch, &ready, &[listener.as_fd()]).is_err() {
+        return 1;
+    }
+    drop(listener);
+
+    let (launch, mut fds) = match proto::recv::<ToInit>(ch, false) {
+        Ok(Some((ToInit::Launch(l), fds))) => (l, fds),
+        _ => return 0, // a pooled init that was never used
+    };
+    let Some(output) = fds.pop() else {
+        return report_failure(
+            ch,
+            FromInit::Failed {
+                step: "receiving the output pipe".into(),
+                errno: None,
+                message: "no descriptor attached".into(),
+            },
+        );
+    };
+    let mut clock = Clock::new();
+    let (runtime, signals) = match start_runtime(&prepare, &launch, output, &mut clock) {
+        Ok(r) => r,
+        Err(failure) => return report_failure(ch, failure),
+    };
+    let started = FromInit::Started {
+        timings: clock.steps,
+    };
+    if proto::send(ch, &started, &[]).is_err() {
+        return 1;
+    }
+    if let Err(e) = drop_privileges(launch.uid, launch.gid) {
+        // Still root: better no instance than a privileged pid 1 next to user code.
+        let _ = sys::kill(runtime, libc::SIGKILL);
+        return report_failure(ch, FromInit::failed("dropping the init's privileges", &e));
+    }
+    let _ = sys::set_not_dumpable();
+    supervise(ch, runtime, signals.as_fd())
+}
+
+fn report_failure(ch: BorrowedFd<'_>, failure: FromInit) -> i32 {
+    let _ = proto::send(ch, &failure, &[]);
+    1
+}
+
+/// The function-independent setup: namespaces' contents, the generic root, loopback
+/// and the Runtime API listener.
+fn prepare_sandbox(p: &Prepare, clock: &mut Clock) -> Result<TcpListener, FromInit> {
+    // gust placed this process in its cgroup before sending Prepare, so the cgroup
+    // namespace is rooted at the instance's own cgroup.
+    sys::unshare(libc::CLONE_NEWCGROUP)
+        .map_err(|e| FromInit::failed("unsharing the cgroup namespace", &e))?;
+    // Nothing mounted in here may propagate back to the host.
+    use super::syscall::Syscall;
+    LinuxSyscall
+        .mount(
+            None,
+            Path::new("/"),
+            None,
+            libc::MS_REC | libc::MS_PRIVATE,
+            None,
+        )
+        .map_err(|e| FromInit::failed("making mounts private", &e))?;
+    LinuxSyscall
+        .mkdir_all(&p.rootfs, 0o700)
+        .map_err(|e| FromInit::failed(format!("creating {}", p.rootfs.display()), &e))?;
+    clock.lap("private mounts");
+    plan::apply(&LinuxSyscall, &p.rootfs, &p.ops)
+        .map_err(|(step, e)| FromInit::failed(step, &e))?;
+    clock.lap("system mounts");
+    sys::bring_up_loopback().map_err(|e| FromInit::failed("bringing up lo", &e))?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, p.api_port))
+        .map_err(|e| FromInit::failed("binding the Runtime API listener", &e))?;
+    sys::sethostname(plan::HOSTNAME).map_err(|e| FromInit::failed("setting the hostname", &e))?;
+    clock.lap("loopback and listener");
+    Ok(listener)
+}
+
+/// Mounts the function, pivots, and forks the runtime. Returns its pid and the
+/// signalfd that reports its exit and the signals to forward.
+fn start_runtime(
+    p: &Prepare,
+    l: &Launch,
+    output: OwnedFd,
+    clock: &mut Clock,
+) -> Result<(libc::pid_t, OwnedFd), FromInit> {
+    plan::apply(&LinuxSyscall, &p.rootfs, &l.ops)
+        .map_err(|(step, e)| FromInit::failed(step, &e))?;
+    clock.lap("instance mounts and pivot_root");
+
+    let mut watched = vec![libc::SIGCHLD];
+    watched.extend(FORWARDED);
+    let set = sys::sigset(&watched);
+    sys::set_sigmask(&set).map_err(|e| FromInit::failed("blocking signals", &e))?;
+    let signals = sys::signalfd(&set).map_err(|e| FromInit::failed("creating a signalfd", &e))?;
+
+    let argv: Vec<&str> = l.argv.iter().map(String::as_str).collect();
+    let image = ExecImage::new(Path::new(&l.argv[0]), &argv, &l.env)
+        .map_err(|e| FromInit::failed("preparing the runtime's arguments", &e))?;
+    let filter = seccomp::runtime_filter();
+    let (err_read, err_write) =
+        sys::pipe_cloexec().map_err(|e| FromInit::failed("creating a pipe", &e))?;
+
+    let pid = match sys::fork().map_err(|e| FromInit::failed("forking the runtime", &e))? {
+        sys::Fork::Child => {
+            drop(err_read);
+            let (step, err) = runtime_child(l, &output, &image, &filter);
+            let msg = format!("{step}\0{}", err.raw_os_error().unwrap_or(0));
+            let _ = sys::write_all(err_write.as_fd(), msg.as_bytes());
+            sys::exit_now(127);
+        }
+        sys::Fork::Parent(pid) => pid,
+    };
+    drop(err_write);
+    drop(output);
+    // The pipe closes without data when execve succeeds (it is close-on-exec).
+    let mut report = Vec::new();
+    let _ = io::Read::read_to_end(&mut std::fs::File::from(err_read), &mut report);
+    if !report.is_empty() {
+        let _ = sys::wait_child(pid);
+        let text = String::from_utf8_lossy(&report);
+        let (step, errno) = text.split_once('\0').unwrap_or((&text, "0"));
+        let errno: i32 = errno.parse().unwrap_or(0);
+        let err = io::Error::from_raw_os_error(errno);
+        return Err(FromInit::failed(step.to_string(), &err));
+    }
+    clock.lap("fork and exec runtime");
+    Ok((pid, signals))
+}
+
+/// In the forked child: becomes the runtime. Returns only on failure, with the step.
+fn runtime_child(
+    l: &Launch,
+    output: &OwnedFd,
+    image: &ExecImage,
+    filter: &[libc::sock_filter],
+) -> (String, io::Error) {
+    let step = |name: &str| {
+        let name = name.to_string();
+        move |e| (name, e)
+    };
+    let result = (|| {
+        sys::reset_signal_dispositions();
+        sys::set_sigmask(&sys::sigset(&[])).map_err(step("unblocking signals"))?;
+        sys::setsid().map_err(step("starting a session"))?;
+        let devnull = std::fs::File::open("/dev/null").map_err(step("opening /dev/null"))?;
+        sys::dup2(devnull.as_fd(), 0).map_err(step("redirecting stdin"))?;
+        sys::dup2(output.as_fd(), 1).map_err(step("redirecting stdout"))?;
+        sys::dup2(output.as_fd(), 2).map_err(step("redirecting stderr"))?;
+        sys::cloexec_from(3);
+        std::env::set_current_dir(&l.cwd)
+            .map_err(step(&format!("entering {}", l.cwd.display())))?;
+        sys::setrlimit(libc::RLIMIT_NOFILE, l.nofile).map_err(step("limiting open files"))?;
+        sys::setrlimit(libc::RLIMIT_CORE, 0).map_err(step("disabling core dumps"))?;
+        drop_privileges(l.uid, l.gid).map_err(step("dropping privileges"))?;
+        sys::install_seccomp(filter).map_err(step("installing the seccomp filter"))?;
+        Err(sys::execve(image)).map_err(step(&format!("executing {}", l.argv[0])))
+    })();
+    match result {
+        Ok(()) => unreachable!("execve returned success"),
+        Err(failure) => failure,
+    }
+}
+
+/// Root to nothing: no capability in any set (bounding and ambient included), an
+/// unprivileged uid and gid, and no way to regain privileges through exec.
+fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
+    sys::drop_bounding_set()?;
+    sys::switch_user(uid, gid)?;
+    sys::clear_caps()?;
+    sys::clear_ambient_caps()?;
+    sys::set_no_new_privs()
+}
+
+/// pid 1's loop: reap, forward, and end with the runtime. Returns the exit code.
+fn supervise(ch: BorrowedFd<'_>, runtime: libc::pid_t, signals: BorrowedFd<'_>) -> i32 {
+    loop {
+        let ready = match sys::poll_many(&[signals, ch], -1) {
+            Ok(r) => r,
+            Err(_) => return 1,
+        };
+        if ready[0] {
+            while let Some(sig) = sys::read_signal(signals) {
+                if sig != libc::SIGCHLD {
+                    let _ = sys::kill(runtime, sig);
+                    continue;
+                }
+                while let Some((pid, status)) = sys::reap_any() {
+                    if pid != runtime {
+                        continue; // an orphan
+                    }
+                    let (code, signal, exit) = match status {
+                        WaitStatus::Exited(c) => (Some(c), None, c),
+                        WaitStatus::Signaled(s) => (None, Some(s), 128 + s),
+                    };
+                    let _ = proto::send(ch, &FromInit::Exited { code, signal }, &[]);
+                    return exit;
+                }
+            }
+        }
+        if ready[1] {
+            // gust sends nothing after Launch: readable means its end closed (the
+            // instance was dropped, or gust died). Leaving takes the namespace down.
+            match proto::recv::<ToInit>(ch, true) {
+                Ok(Some(_)) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Ok(None) | Err(_) => return 128 + libc::SIGKILL,
+            }
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! `--isolation linux`: each instance in its own mount, pid, ipc, uts, network and
+//! cgroup namespaces, on a root built from read-only bind mounts of the host's
+//! runtime directories, as an unprivileged user with no capabilities, no new
+//! privileges and a seccomp filter, limited by a cgroup.
+//!
+//! # What an instance sees
+//! - `/usr`, `/lib*`, `/bin`, `/sbin` of the host (read-only; symlinks kept), a
+//!   selection of `/etc` (dynamic linker cache, TLS roots, time zone, resolver,
+//!   alternatives) plus synthetic `passwd`, `group`, `hosts`, `hostname`;
+//! - the launch's host paths at their own paths (an interpreter prefix under `/root`
+//!   shows only that prefix), the function's code at `/var/task` and gust's runtime
+//!   bootstraps at `/var/runtime`, all read-only;
+//! - `/tmp` and `/dev/shm` as size-limited tmpfs (memory-backed: they count against
+//!   the function's memory), a fresh `/proc`, a minimal `/dev`;
+//! - a network with only `lo`, on which the Runtime API listens at `127.0.0.1:9001`
+//!   (gust accepts on the listener from outside the namespace). Nothing else is
+//!   reachable: not the host's loopback, not other instances. Outbound NAT per
+//!   function is future work: it would hang a veth pair off this namespace in
+//!   [`spawn::start_init`] after the clone.
+//!
+//! # Layout
+//! - [`LinuxSandbox`]: probe, pool, launch; [`LinuxSandboxConfig`] its knobs.
+//! - `spawn`: clones an init into new namespaces and has it prepare the sandbox.
+//! - `init`: [`init_main`], the code that runs as pid 1 inside.
+//! - `proto`: the messages between gust and an init.
+//! - `plan`: the mount plan, computed in gust, replayed by the init.
+//! - `seccomp`: the runtime's syscall filter, compiled to BPF.
+//! - `cgroup`: the [`CgroupManager`](cgroup) trait with v1, v2 and stub managers.
+//! - `pool`: pre-forked inits waiting for a function.
+//! - `process`: the running instance as [`crate::InstanceProcess`].
+//! - `syscall`: every `unsafe` block, in small safe wrappers.
+
+mod cgroup;
+mod init;
+mod plan;
+mod pool;
+mod process;
+mod proto;
+mod seccomp;
+mod spawn;
+mod syscall;
+
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub use cgroup::CpuPolicy;
+pub use init::init_main;
+
+use crate::{output_pipe, resolve_argv, Entrypoint, LaunchSpec, Launched, Sandbox, SandboxError};
+use cgroup::{Hierarchy, Limits};
+use plan::{InstancePaths, MountOp, RealHost};
+use process::LinuxProcess;
+use proto::{FromInit, Launch, ToInit};
+
+/// The argument that makes gust's binary run as a sandbox init:
+/// `if argv[1] == INIT_ARG { gust_sandbox::linux::init_main() }`.
+pub const INIT_ARG: &str = "__sandbox-init";
+
+/// What the Linux sandbox does, with defaults matching Lambda.
+#[derive(Debug, Clone)]
+pub struct LinuxSandboxConfig {
+    /// The program that runs as each instance's init: gust itself by default.
+    pub init_program: PathBuf,
+    /// Its arguments (after `argv[0]`).
+    pub init_args: Vec<String>,
+    /// The parent of every instance's cgroup, relative to each hierarchy's root.
+    pub cgroup_parent: PathBuf,
+    /// Refuse to run without cgroups (no memory, CPU or pids limits) if true.
+    pub require_cgroups: bool,
+    /// Empty host directory on which each instance assembles its root (inside its
+    /// own mount namespace, so nothing shows on the host).
+    pub rootfs_dir: PathBuf,
+    /// The unprivileged user and group inside (Lambda's `sbx_user1051` is 993).
+    pub uid: u32,
+    pub gid: u32,
+    /// Most processes and threads per instance.
+    pub pids_max: u64,
+    /// `RLIMIT_NOFILE` of the runtime.
+    pub nofile: u64,
+    /// How CPU follows memory.
+    pub cpu: CpuPolicy,
+    /// Port of the Runtime API on the instance's loopback.
+    pub api_port: u16,
+}
+
+impl Default for LinuxSandboxConfig {
+    fn default() -> Self {
+        LinuxSandboxConfig {
+            init_program: PathBuf::from("/proc/self/exe"),
+            init_args: vec![INIT_ARG.to_string()],
+            cgroup_parent: PathBuf::from("gust"),
+            require_cgroups: true,
+            rootfs_dir: PathBuf::from("/run/gust-sandbox/root"),
+            uid: 993,
+            gid: 990,
+            pids_max: 1024,
+            nofile: 1024,
+            cpu: CpuPolicy::default(),
+            api_port: 9001,
+        }
+    }
+}
+
+/// What launches share with the pool's thread.
+pub(crate) struct Shared {
+    config: LinuxSandboxConfig,
+    cgroups: Hierarchy,
+    /// The system half of the mount plan, computed once.
+    system_ops: Vec<MountOp>,
+    /// Instance paths that mirror the host after the system half.
+    visible: Vec<PathBuf>,
+    init_image: syscall::ExecImage,
+    /// Makes cgroup names unique.
+    seq: AtomicU64,
+}
+
+impl Shared {
+    /// A fresh name for a cgroup before it is known whose it will be.
+    fn pool_cgroup_name(&self) -> String {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        format!("pool-{}-{n}", std::process::id())
+    }
+}
+
+/// The Linux sandbox. See the module docs.
+pub struct LinuxSandbox {
+    shared: Arc<Shared>,
+    pool: Option<pool::Pool>,
+}
+
+impl std::fmt::Debug for LinuxSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinuxSandbox")
+            .field("cgroups", &self.shared.cgroups.version())
+            .field("pool", &self.pool.as_ref().map(pool::Pool::ready))
+            .finish()
+    }
+}
+
+impl LinuxSandbox {
+    /// Checks that this host can run the sandbox, with the default configuration.
+    /// See [`probe_with`](Self::probe_with).
+    pub fn probe() -> Result<LinuxSandbox, SandboxError> {
+        Self::probe_with(LinuxSandboxConfig::default())
+    }
+
+    /// Checks that this host can run the sandbox: root (rootless operation through
+    /// user namespaces is not implemented), usable cgroups (v1 or v2), and a test
+    /// instance that starts in new namespaces and builds its root. Returns
+    /// [`SandboxError::Unavailable`] saying what is missing otherwise, so gust can
+    /// fall back to `--isolation none` with a warning.
+    pub fn probe_with(config: LinuxSandboxConfig) -> Result<LinuxSandbox, SandboxError> {
+        if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            return Err(SandboxError::Unavailable(
+                "the Linux sandbox supports x86_64 and aarch64 only".into(),
+            ));
+        }
+        let euid = syscall::geteuid();
+        if euid != 0 {
+            return Err(SandboxError::Unavailable(format!(
+                "the Linux sandbox needs root to create namespaces, mount and manage \
+                 cgroups; gust runs as uid {euid} (rootless mode is not implemented)"
+            )));
+        }
+        let cgroups = match Hierarchy::detect(&config.cgroup_parent) {
+            Ok(h) => h,
+            Err(missing) if config.require_cgroups => {
+                return Err(SandboxError::Unavailable(format!(
+                    "no usable cgroups: {missing}"
+                )))
+            }
+            Err(missing) => {
+                tracing::warn!("no usable cgroups ({missing}): instances will not be limited");
+                Hierarchy::Stub
+            }
+        };
+        if config.init_program != Path::new("/proc/self/exe") && !config.init_program.is_file() {
+            return Err(SandboxError::Unavailable(format!(
+                "the sandbox init program {} does not exist",
+                config.init_program.display()
+            )));
+        }
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&config.rootfs_dir)
+                .map_err(|e| {
+                    SandboxError::io(format!("creating {}", config.rootfs_dir.display()), e)
+                })?;
+        }
+        let identity = plan::Identity {
+            uid: config.uid,
+            gid: config.gid,
+        };
+        let (system_ops, visible) = plan::system_plan(&RealHost, identity);
+        let mut argv: Vec<&str> = vec![config.init_program.to_str().unwrap_or("gust")];
+        argv.extend(config.init_args.iter().map(String::as_str));
+        let init_image = syscall::ExecImage::new(&config.init_program, &argv, &[])
+            .map_err(|e| SandboxError::io("preparing the init's command line", e))?;
+        let shared = Shared {
+            config,
+            cgroups,
+            system_ops,
+            visible,
+            init_image,
+            seq: AtomicU64::new(0),
+        };
+        // The real test: one sandbox, prepared and thrown away.
+        let test = spawn::start_init(&shared, &shared.pool_cgroup_name())
+            .map_err(|e| SandboxError::Unavailable(format!("a test sandbox did not start: {e}")))?;
+        drop(test);
+        Ok(LinuxSandbox {
+            shared: Arc::new(shared),
+            pool: None,
+        })
+    }
+
+    /// Keeps `size` pre-forked sandboxes ready, so a launch only has to hand one its
+    /// function (see the `pool` module). Each idle one holds a small process, its
+    /// namespaces and a cgroup.
+    pub fn with_pool(mut self, size: usize) -> LinuxSandbox {
+        self.pool = (size > 0).then(|| pool::Pool::start(Arc::clone(&self.shared), size));
+        self
+    }
+
+    /// How many pre-forked sandboxes are ready now.
+    pub fn pool_ready(&self) -> usize {
+        self.pool.as_ref().map_or(0, pool::Pool::ready)
+    }
+
+    /// `v1`, `v2` or `none`: the cgroup hierarchy in use.
+    pub fn cgroup_version(&self) -> &'static str {
+        self.shared.cgroups.version()
+    }
+
+    /// [`Sandbox::launch`], also returning what each step cost in microseconds (for
+    /// the cold-start bench; steps of the init are prefixed `init:`).
+    pub fn launch_timed(
+        &self,
+        spec: &LaunchSpec,
+    ) -> Result<(Launched, Vec<(String, u64)>), SandboxError> {
+        let shared = &*self.shared;
+        let start = Instant::now();
+        let interpreter = match &spec.entrypoint {
+            Entrypoint::Managed { interpreter, .. } => Some(interpreter.as_path()),
+            Entrypoint::TaskBootstrap => None,
+        };
+        let paths = InstancePaths {
+            code_dir: &spec.code_dir,
+            runtime_dir: &spec.runtime_dir,
+            host_paths: &spec.host_paths,
+            interpreter,
+            tmp_mb: spec.tmp_mb,
+            shm_mb: spec.memory_mb,
+        };
+        let ops = plan::instance_plan(&RealHost, &paths, &shared.visible).map_err(|m| {
+            SandboxError::io(
+                "planning the instance's mounts",
+                io::Error::new(io::ErrorKind::NotFound, m),
+            )
+        })?;
+
+        let pooled = self.pool.as_ref().and_then(pool::Pool::take);
+        let mut timings = Vec::new();
+        let mut prepared = match pooled {
+            Some(p) => {
+                timings.push((
+                    "take pooled sandbox".to_string(),
+                    start.elapsed().as_micros() as u64,
+                ));
+                p
+            }
+            None => {
+                let p = spawn::start_init(shared, &shared.pool_cgroup_name())?;
+                timings.extend(p.timings.iter().cloned());
+                p
+            }
+        };
+        let mut lap = Instant::now();
+        let mut record = |name: &str, timings: &mut Vec<(String, u64)>| {
+            timings.push((name.to_string(), lap.elapsed().as_micros() as u64));
+            lap = Instant::now();
+        };
+
+        rename_cgroup(shared, &mut prepared, &spec.instance_id);
+        let cpu = &shared.config.cpu;
+        let limits = Limits::for_instance(spec.memory_mb, shared.config.pids_max, cpu);
+        prepared
+            .instance
+            .cgroup
+            .apply(&limits)
+            .map_err(|e| SandboxError::io("limiting the instance's resources", e))?;
+        record("cgroup name and limits", &mut timings);
+
+        let (out_read, out_write) =
+            output_pipe().map_err(|e| SandboxError::io("creating the output pipe", e))?;
+        let launch = ToInit::Launch(Launch {
+            ops,
+            argv: resolve_argv(
+                &spec.entrypoint,
+                Path::new(plan::RUNTIME_DIR),
+                Path::new(plan::TASK_ROOT),
+            ),
+            env: runtime_env(spec, shared.config.api_port),
+            cwd: PathBuf::from(plan::TASK_ROOT),
+            uid: shared.config.uid,
+            gid: shared.config.gid,
+            nofile: shared.config.nofile,
+        });
+        let ch = prepared.instance.channel.as_fd();
+        proto::send(ch, &launch, &[out_write.as_fd()])
+            .map_err(|e| SandboxError::io("sending the function to the sandbox init", e))?;
+        drop(out_write);
+        let (reply, _) = spawn::receive(ch, shared)?;
+        record("launch (init mounts, pivot, fork, exec)", &mut timings);
+        match reply {
+            FromInit::Started { timings: steps } => {
+                timings.extend(
+                    steps
+                        .into_iter()
+                        .map(|(s, us)| (format!("  init: {s}"), us)),
+                );
+            }
+            other => return Err(spawn::failure(other)),
+        }
+        prepared
+            .listener
+            .set_nonblocking(true)
+            .map_err(|e| SandboxError::io("configuring the Runtime API listener", e))?;
+        timings.push(("total".to_string(), start.elapsed().as_micros() as u64));
+        let process = LinuxProcess {
+            instance: prepared.instance,
+            exit: Mutex::new(None),
+            steady_quota_us: cpu.steady_quota_us(spec.memory_mb),
+            period_us: cpu.period_us,
+        };
+        Ok((
+            Launched {
+                process: Box::new(process),
+                output: out_read,
+                runtime_api: prepared.listener,
+            },
+            timings,
+        ))
+    }
+}
+
+impl Sandbox for LinuxSandbox {
+    fn name(&self) -> &'static str {
+        "linux"
+    }
+
+    fn launch(&self, spec: &LaunchSpec) -> Result<Launched, SandboxError> {
+        self.launch_timed(spec).map(|(launched, _)| launched)
+    }
+}
+
+/// Names the cgroup after the instance (made unique if the name is taken); a
+/// failure leaves the generic name, which is only cosmetic.
+fn rename_cgroup(shared: &Shared, prepared: &mut spawn::PreparedInit, instance_id: &str) {
+    let base = cgroup_name_for(instance_id);
+    let cg = &mut prepared.instance.cgroup;
+    if cg.rename(&base).is_ok() {
+        return;
+    }
+    let unique = format!("{base}-{}", shared.seq.fetch_add(1, Ordering::Relaxed));
+    if let Err(e) = cg.rename(&unique) {
+        tracing::debug!(error = %e, "keeping the generic cgroup name {}", cg.name());
+    }
+}
+
+/// A cgroup name from an instance id: safe characters only, bounded length.
+fn cgroup_name_for(instance_id: &str) -> String {
+    let name: String = instance_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect();
+    match name.as_str() {
+        "" | "." | ".." => "instance".to_string(),
+        _ => name,
+    }
+}
+
+/// The runtime's environment: the launch's, minus what the sandbox sets, plus the
+/// Runtime API address and the sandbox's paths.
+fn runtime_env(spec: &LaunchSpec, api_port: u16) -> Vec<String> {
+    const SET_HERE: [&str; 3] = [
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    ];
+    let mut env: Vec<String> = spec
+        .env
+        .iter()
+        .filter(|(k, _)| !SET_HERE.contains(&k.as_str()))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !spec.env.iter().any(|(k, _)| k == "PATH") {
+        env.push("PATH=/usr/local/bin:/usr/bin:/bin".into());
+    }
+    env.push(format!("AWS_LAMBDA_RUNTIME_API=127.0.0.1:{api_port}"));
+    env.push(format!("LAMBDA_TASK_ROOT={}", plan::TASK_ROOT));
+    env.push(format!("LAMBDA_RUNTIME_DIR={}", plan::RUNTIME_DIR));
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_names_are_sanitised() {
+        assert_eq!(cgroup_name_for("fn-1.abc_2"), "fn-1.abc_2");
+        assert_eq!(cgroup_name_for("a/b c"), "a_b_c");
+        assert_eq!(cgroup_name_for(".."), "instance");
+        assert_eq!(cgroup_name_for(""), "instance");
+        assert_eq!(cgroup_name_for(&"x".repeat(300)).len(), 128);
+    }
+
+    #[test]
+    fn the_sandbox_sets_the_runtime_api_and_paths() {
+        let spec = LaunchSpec {
+            instance_id: "i".into(),
+            entrypoint: Entrypoint::TaskBootstrap,
+            env: vec![
+                ("AWS_LAMBDA_RUNTIME_API".into(), "evil:1".into()),
+                ("FOO".into(), "bar".into()),
+            ],
+            code_dir: "/c".into(),
+            runtime_dir: "/r".into(),
+            host_paths: vec![],
+            memory_mb: 128,
+            tmp_mb: 16,
+        };
+        let env = runtime_env(&spec, 9001);
+        assert_eq!(
+            env,
+            vec![
+                "FOO=bar",
+                "PATH=/usr/local/bin:/usr/bin:/bin",
+                "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001",
+                "LAMBDA_TASK_ROOT=/var/task",
+                "LAMBDA_RUNTIME_DIR=/var/runtime",
+            ]
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! Pre-forked generic sandboxes: inits already in their namespaces and cgroups, their
+//! root assembled and Runtime API listener bound, waiting for a function. A launch
+//! takes one, and a background thread starts the next. This removes namespace and
+//! cgroup creation, the init's exec and the system mounts from the cold-start path.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::spawn::{start_init, PreparedInit};
+use super::Shared;
+
+/// The pool's state, shared with its filler thread.
+struct State {
+    ready: VecDeque<PreparedInit>,
+    stopping: bool,
+}
+
+pub(crate) struct Pool {
+    state: Arc<(Mutex<State>, Condvar)>,
+    filler: Option<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts a filler thread that keeps `size` prepared inits ready.
+    pub(crate) fn start(shared: Arc<Shared>, size: usize) -> Pool {
+        let state = Arc::new((
+            Mutex::new(State {
+                ready: VecDeque::with_capacity(size),
+                stopping: false,
+            }),
+            Condvar::new(),
+        ));
+        let filler_state = Arc::clone(&state);
+        let filler = std::thread::Builder::new()
+            .name("gust-sandbox-pool".into())
+            .spawn(move || fill(&shared, &filler_state, size))
+            .expect("spawning the sandbox pool thread");
+        Pool {
+            state,
+            filler: Some(filler),
+        }
+    }
+
+    /// Takes a prepared init, if one is ready, and wakes the filler.
+    pub(crate) fn take(&self) -> Option<PreparedInit> {
+        let (lock, cond) = &*self.state;
+        let taken = lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ready
+            .pop_front();
+        cond.notify_all();
+        taken
+    }
+
+    /// How many prepared inits are waiting.
+    pub(crate) fn ready(&self) -> usize {
+        self.state
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ready
+            .len()
+    }
+}
+
+fn fill(shared: &Shared, state: &(Mutex<State>, Condvar), size: usize) {
+    let (lock, cond) = state;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        {
+            let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while !s.stopping && s.ready.len() >= size {
+                s = cond.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+            if s.stopping {
+                return;
+            }
+        }
+        match start_init(shared, &shared.pool_cgroup_name()) {
+            Ok(init) => {
+                backoff = Duration::from_millis(100);
+                let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                if s.stopping {
+                    return; // `init` is dropped: killed and cleaned up
+                }
+                s.ready.push_back(init);
+                cond.notify_all();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not pre-create a sandbox for the pool");
+                let s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = cond.wait_timeout(s, backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let (lock, cond) = &*self.state;
+        let drained: Vec<PreparedInit> = {
+            let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+            s.stopping = true;
+            s.ready.drain(..).collect()
+        };
+        cond.notify_all();
+        drop(drained);
+        if let Some(filler) = self.filler.take() {
+            let _ = filler.join();
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Starting an init: clone it into fresh namespaces, put it in its cgroup, and have it
+//! prepare the function-independent sandbox (see [`super::proto`] for the exchange).
+//! What comes back is a [`PreparedInit`]: ready for [`super::LinuxSandbox`] to hand a
+//! function to, now or later from the pool.
+
+use std::net::TcpListener;
+use std::os::fd::AsFd;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use super::process::Instance;
+use super::proto::{self, FromInit, Prepare, ToInit};
+use super::syscall as sys;
+use super::Shared;
+use crate::SandboxError;
+
+/// The namespaces every instance gets at clone time. The cgroup namespace comes
+/// after, from the init itself, once gust has put it in its cgroup.
+pub(crate) const NAMESPACES: libc::c_int = libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWNET;
+
+/// How long an init may take to answer a step before gust gives up on it.
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An init waiting for its function in a prepared sandbox.
+pub(crate) struct PreparedInit {
+    pub instance: Instance,
+    /// The Runtime API listener, bound on the instance's loopback.
+    pub listener: TcpListener,
+    /// What each step cost, gust's and the init's, in microseconds.
+    pub timings: Vec<(String, u64)>,
+}
+
+/// Starts and prepares one init in a new cgroup called `cgroup_name`.
+pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedInit, SandboxError> {
+    let mut timings = Vec::new();
+    let mut last = Instant::now();
+    let mut lap = |name: &str, timings: &mut Vec<(String, u64)>| {
+        let now = Instant::now();
+        timings.push((
+            name.to_string(),
+            now.duration_since(last).as_micros() as u64,
+        ));
+        last = now;
+    };
+
+    let cgroup = shared
+        .cgroups
+        .create(cgroup_name)
+        .map_err(|e| SandboxError::io("creating the instance's cgroup", e))?;
+    if let Err(e) = cgroup.apply_pids(shared.config.pids_max) {
+        let _ = cgroup.remove();
+        return Err(SandboxError::io("limiting the instance's processes", e));
+    }
+    lap("cgroup create", &mut timings);
+
+    let (ours, theirs) =
+        sys::seqpacket_pair().map_err(|e| SandboxError::io("creating the init's channel", e))?;
+    let spawned = sys::spawn_in_namespaces(NAMESPACES, &shared.init_image, theirs.as_fd(), None);
+    drop(theirs);
+    let (pid, pidfd) = match spawned {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = cgroup.remove();
+            return Err(SandboxError::io(
+                "starting the sandbox init in new namespaces",
+                e,
+            ));
+        }
+    };
+    let instance = Instance {
+        pid: pid as u32,
+        pidfd,
+        channel: ours,
+        cgroup,
+        reaped: AtomicBool::new(false),
+    };
+    lap("clone", &mut timings);
+    // From here on, dropping `instance` kills the init and removes the cgroup.
+    instance
+        .cgroup
+        .add_task(instance.pid)
+        .map_err(|e| SandboxError::io("moving the init into its cgroup", e))?;
+    lap("cgroup attach", &mut timings);
+
+    let ch = instance.channel.as_fd();
+    sys::set_recv_timeout(ch, STEP_TIMEOUT)
+        .map_err(|e| SandboxError::io("configuring the init's channel", e))?;
+    let prepare = ToInit::Prepare(Prepare {
+        rootfs: shared.config.rootfs_dir.clone(),
+        ops: shared.system_ops.clone(),
+        api_port: shared.config.api_port,
+    });
+    proto::send(ch, &prepare, &[])
+        .map_err(|e| SandboxError::io("sending the sandbox plan to the init", e))?;
+    let (reply, fds) = receive(ch, shared)?;
+    lap("init exec and prepare", &mut timings);
+    match reply {
+        FromInit::Ready { timings: steps } => {
+            let listener = fds
+                .into_iter()
+                .next()
+                .map(TcpListener::from)
+                .ok_or_else(|| {
+                    SandboxError::Unavailable("the sandbox init sent no listener".into())
+                })?;
+            timings.extend(
+                steps
+                    .into_iter()
+                    .map(|(s, us)| (format!("  init: {s}"), us)),
+            );
+            Ok(PreparedInit {
+                instance,
+                listener,
+                timings,
+            })
+        }
+        other => Err(failure(other)),
+    }
+}
+
+/// Waits for the init's next message. EOF means it died: most likely the binary
+/// does not dispatch `__sandbox-init` to the init.
+pub(crate) fn receive(
+    ch: std::os::fd::BorrowedFd<'_>,
+    shared: &Shared,
+) -> Result<(FromInit, Vec<std::os::fd::OwnedFd>), SandboxError> {
+    match proto::recv::<FromInit>(ch, false) {
+        Ok(Some(reply)) => Ok(reply),
+        Ok(None) => Err(SandboxError::Unavailable(format!(
+            "the sandbox init exited before it was ready: does `{} {}` call \
+             gust_sandbox::linux::init_main()?",
+            shared.config.init_program.display(),
+            shared.config.init_args.join(" ")
+        ))),
+        Err(e) => Err(SandboxError::io("waiting for the sandbox init", e)),
+    }
+}
+
+/// A `Failed` (or out-of-order) reply as an error.
+pub(crate) fn failure(reply: FromInit) -> SandboxError {
+    match reply {
+        FromInit::Failed {
+            step,
+            errno,
+            message,
+        } => {
+            let source = match errno {
+                Some(n) if n != 0 => std::io::Error::from_raw_os_error(n),
+                _ => std::io::Error::other(message),
+            };
+            SandboxError::io(format!("setting up the sandbox: {step}"), source)
+        }
+        other => SandboxError::io(
+            "setting up the sandbox",
+            std::io::Error::other(format!("unexpected message from the init: {other:?}")),
+        ),
+    }
+}

@@ -1,0 +1,171 @@
+//! Helpers for the Linux sandbox integration tests.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use gust_sandbox::linux::{LinuxSandbox, LinuxSandboxConfig};
+use gust_sandbox::{Entrypoint, ExitReport, LaunchSpec, Launched, Sandbox};
+
+/// The Python the tests run inside the sandbox: an interpreter prefix under /root,
+/// shown through `host_paths` only.
+pub const PY_PREFIX: &str = "/root/.pyenv/versions/3.11.7";
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn config() -> LinuxSandboxConfig {
+    LinuxSandboxConfig {
+        init_program: PathBuf::from(env!("CARGO_BIN_EXE_gust-sandbox-init")),
+        init_args: vec![],
+        ..LinuxSandboxConfig::default()
+    }
+}
+
+/// The shared sandbox (no pool), or `None` with a message when not root.
+pub fn sandbox() -> Option<&'static LinuxSandbox> {
+    if !is_root() {
+        eprintln!("SKIPPED: the Linux sandbox tests need root (namespaces, mounts, cgroups)");
+        return None;
+    }
+    static SANDBOX: OnceLock<LinuxSandbox> = OnceLock::new();
+    Some(
+        SANDBOX
+            .get_or_init(|| LinuxSandbox::probe_with(config()).expect("probing the Linux sandbox")),
+    )
+}
+
+pub fn python() -> PathBuf {
+    let p = Path::new(PY_PREFIX).join("bin/python3");
+    assert!(p.exists(), "the tests need Python at {PY_PREFIX}");
+    p
+}
+
+/// A function's code and runtime directories, world-writable on the host so that
+/// only the sandbox's read-only mounts can stop writes.
+pub struct Fixture {
+    pub code: tempfile::TempDir,
+    pub runtime: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let code = tempfile::tempdir().unwrap();
+        let runtime = tempfile::tempdir().unwrap();
+        for d in [code.path(), runtime.path()] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        Fixture { code, runtime }
+    }
+
+    pub fn bootstrap(&self, script: &str) {
+        let path = self.code.path().join("bootstrap");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// A Python program as the runtime (a managed entrypoint).
+    pub fn python_spec(&self, id: &str, program: &str) -> LaunchSpec {
+        let script = self.runtime.path().join("main.py");
+        std::fs::write(&script, program).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+        LaunchSpec {
+            entrypoint: Entrypoint::Managed {
+                interpreter: python(),
+                args: vec!["-S".into()],
+                script: "main.py".into(),
+            },
+            host_paths: vec![PathBuf::from(PY_PREFIX)],
+            ..self.spec(id)
+        }
+    }
+
+    pub fn spec(&self, id: &str) -> LaunchSpec {
+        LaunchSpec {
+            instance_id: unique(id),
+            entrypoint: Entrypoint::TaskBootstrap,
+            env: vec![],
+            code_dir: self.code.path().to_path_buf(),
+            runtime_dir: self.runtime.path().to_path_buf(),
+            host_paths: vec![],
+            memory_mb: 128,
+            tmp_mb: 16,
+        }
+    }
+
+    pub fn run(&self, sb: &LinuxSandbox, spec: LaunchSpec) -> Run {
+        let launched = sb.launch(&spec).expect("launching");
+        finish(launched, Duration::from_secs(30))
+    }
+}
+
+/// An instance id unique across concurrent test processes.
+pub fn unique(id: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "test-{id}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub struct Run {
+    pub report: ExitReport,
+    pub output: String,
+    pub peak: Option<u64>,
+}
+
+/// Waits for the instance to exit (killing it after `timeout`), collecting output.
+pub fn finish(launched: Launched, timeout: Duration) -> Run {
+    let mut out = std::fs::File::from(launched.output);
+    let mut output = Vec::new();
+    let deadline = Instant::now() + timeout;
+    let report = loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: launched.process.exit_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: out.as_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfds.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, 100) };
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            output.extend_from_slice(&buf[..n]);
+        }
+        if let Some(r) = launched.process.try_wait() {
+            break r;
+        }
+        if Instant::now() > deadline {
+            launched.process.kill();
+        }
+    };
+    let mut buf = [0u8; 65536];
+    while let Ok(n) = out.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        output.extend_from_slice(&buf[..n]);
+    }
+    Run {
+        report,
+        output: String::from_utf8_lossy(&output).into_owned(),
+        peak: launched.process.memory_peak_bytes(),
+    }
+}
