@@ -54,6 +54,7 @@ class MockRuntimeAPI:
         self.output_snapshot = lambda: ("", "")
         self.close_after_next = 0  # answer this many `next` requests with Connection: close
         self.drop_after_post = 0  # silently close the connection after this many reports
+        self.chunked = False  # send response bodies with chunked transfer encoding
         self.next_connections = []  # client port of each `next` request
         self.requests = []  # (method, path)
         api = self
@@ -82,12 +83,22 @@ class MockRuntimeAPI:
                 self.send_response(status)
                 for name, value in headers:
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
+                if api.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(body)))
                 if close:
                     self.send_header("Connection", "close")
                     self.close_connection = True
                 self.end_headers()
-                self.wfile.write(body)
+                if api.chunked:
+                    half = len(body) // 2
+                    for part in (body[:half], body[half:]):
+                        if part:
+                            self.wfile.write(b"%x;ext=1\r\n%s\r\n" % (len(part), part))
+                    self.wfile.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+                else:
+                    self.wfile.write(body)
 
             def do_GET(self):
                 api.requests.append(("GET", self.path))
