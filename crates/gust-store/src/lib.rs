@@ -6,6 +6,8 @@
 //! - [`ArchiveStore`]: zipped code archives and their extracted trees, keyed by digest.
 //! - [`sqlite`]: the embedded [`FunctionStore`] (SQLite in WAL mode).
 //! - [`archive`]: the directory [`ArchiveStore`], with safe zip extraction.
+//! - [`events`]: the asynchronous-invocation queue, event-invoke configs and the
+//!   built-in message queues ([`events::EventStore`], SQLite).
 //!
 //! # Call order
 //! At start-up the platform calls [`FunctionStore::list_functions`] once and serves
@@ -21,6 +23,7 @@ use std::path::PathBuf;
 use gust_types::FunctionConfig;
 
 pub mod archive;
+pub mod events;
 pub mod settings;
 pub mod sqlite;
 

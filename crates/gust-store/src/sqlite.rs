@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (name, version)
     );",
     crate::settings::MIGRATION,
+    crate::events::MIGRATION,
 ];
 
 /// How long a statement waits for another connection's lock before failing.
