@@ -34,4 +34,9 @@ pub struct ServeConfig {
     pub log_bytes_per_function: usize,
     /// Region reported in ARNs and the runtime environment.
     pub region: String,
+    /// Concurrent executions allowed across all functions (AWS's account limit).
+    pub account_concurrency: u32,
 }
+
+/// The account concurrency limit when none is configured (AWS's default quota).
+pub const DEFAULT_ACCOUNT_CONCURRENCY: u32 = 1000;

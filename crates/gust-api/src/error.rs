@@ -10,6 +10,10 @@ use http::{HeaderValue, StatusCode};
 pub fn error_response(err: &CoreError, request_id: &str) -> Response {
     let (status, error_type) = match err {
         CoreError::ResourceNotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+        CoreError::ProvisionedConcurrencyConfigNotFound(_) => (
+            StatusCode::NOT_FOUND,
+            "ProvisionedConcurrencyConfigNotFoundException",
+        ),
         CoreError::ResourceConflict(_) => (StatusCode::CONFLICT, "ResourceConflictException"),
         CoreError::InvalidParameterValue(_)
         | CoreError::InvalidZipFile(_)

@@ -13,6 +13,7 @@
 mod config;
 mod error;
 mod routes;
+mod versions_routes;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use gust_store::sqlite::SqliteStore;
 use gust_types::Region;
 use gust_worker::{RuntimeHost, Worker};
 
-pub use config::{Isolation, ServeConfig};
+pub use config::{Isolation, ServeConfig, DEFAULT_ACCOUNT_CONCURRENCY};
 pub use routes::router;
 
 /// How long in-flight invocations may run on after a shutdown signal before their
@@ -75,8 +76,10 @@ impl Server {
         let data = &config.data_dir;
         std::fs::create_dir_all(data)
             .map_err(|e| failed(&format!("creating {}", data.display()), e))?;
-        let store = SqliteStore::open(&data.join("gust.db"))
-            .map_err(|e| failed("opening the function store", e))?;
+        let store = Arc::new(
+            SqliteStore::open(&data.join("gust.db"))
+                .map_err(|e| failed("opening the function store", e))?,
+        );
         let archives = DirArchiveStore::open(&data.join("archives"))
             .map_err(|e| failed("opening the archive store", e))?;
         let runtime_dir = data.join("runtimes");
@@ -111,8 +114,10 @@ impl Server {
                     queue_timeout: config.queue_timeout,
                     log_bytes_per_function: config.log_bytes_per_function,
                     base_url: format!("http://{addr}"),
+                    account_concurrency: config.account_concurrency,
                 },
-                Arc::new(store),
+                store.clone(),
+                store,
                 Arc::new(archives),
                 scheduler.clone(),
             )
@@ -144,6 +149,11 @@ impl Server {
             ..
         } = self;
         let expiry = tokio::spawn(scheduler.clone().run_expiry());
+        let provisioning = tokio::spawn(
+            scheduler
+                .clone()
+                .run_provisioning(Duration::from_millis(250)),
+        );
         let sched = scheduler.clone();
         let signal = async move {
             shutdown.await;
@@ -159,6 +169,7 @@ impl Server {
             .await;
         scheduler.kill_all();
         expiry.abort();
+        provisioning.abort();
         // Let dropped instances' tasks run their clean-up before the runtime goes.
         tokio::time::sleep(Duration::from_millis(50)).await;
         tracing::info!("gust stopped");

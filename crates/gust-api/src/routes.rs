@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::error::error_response;
 
-type App = State<Arc<Platform>>;
+pub(crate) type App = State<Arc<Platform>>;
 
 /// Largest management request body (a 50 MB zip, base64, in JSON).
 const MANAGEMENT_BODY_MAX: usize = limits::ZIPPED_CODE_MAX / 3 * 4 + 1024 * 1024;
@@ -56,16 +56,20 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/gust/v1/health", get(health))
         .route("/gust/v1/functions/{name}/logs", get(logs))
         .route("/gust/v1/functions/{name}/code", get(download_code))
+        .merge(crate::versions_routes::routes())
         .fallback(unknown_operation)
         .layer(DefaultBodyLimit::max(MANAGEMENT_BODY_MAX))
         .with_state(platform)
 }
 
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string()
 }
 
-fn reply<T: serde::Serialize>(status: StatusCode, result: Result<T, CoreError>) -> Response {
+pub(crate) fn reply<T: serde::Serialize>(
+    status: StatusCode,
+    result: Result<T, CoreError>,
+) -> Response {
     let rid = request_id();
     match result {
         Ok(body) => {
@@ -85,7 +89,7 @@ fn reply<T: serde::Serialize>(status: StatusCode, result: Result<T, CoreError>) 
     }
 }
 
-fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
     if body.is_empty() {
         return Err(CoreError::InvalidRequestContent(
             "The request body is empty".into(),
@@ -96,22 +100,24 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
     })
 }
 
-fn function_ref(name: &str, qualifier: Option<&str>) -> Result<FunctionRef, CoreError> {
+pub(crate) fn function_ref(name: &str, qualifier: Option<&str>) -> Result<FunctionRef, CoreError> {
     FunctionRef::parse(name)?.with_qualifier(qualifier)
 }
 
 #[derive(Debug, Deserialize)]
-struct QualifierQuery {
+pub(crate) struct QualifierQuery {
     #[serde(rename = "Qualifier")]
-    qualifier: Option<String>,
+    pub qualifier: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     #[serde(rename = "Marker")]
-    marker: Option<String>,
+    pub marker: Option<String>,
     #[serde(rename = "MaxItems")]
-    max_items: Option<u32>,
+    pub max_items: Option<u32>,
+    #[serde(rename = "FunctionVersion")]
+    pub function_version: Option<String>,
 }
 
 async fn create_function(State(p): App, body: Bytes) -> Response {
@@ -126,7 +132,11 @@ async fn create_function(State(p): App, body: Bytes) -> Response {
 async fn list_functions(State(p): App, Query(q): Query<ListQuery>) -> Response {
     reply(
         StatusCode::OK,
-        p.list_functions(q.marker.as_deref(), q.max_items),
+        p.list_functions(
+            q.marker.as_deref(),
+            q.max_items,
+            q.function_version.as_deref() == Some("ALL"),
+        ),
     )
 }
 
@@ -293,11 +303,20 @@ async fn logs(State(p): App, Path(name): Path<String>, Query(q): Query<LogsQuery
     reply(StatusCode::OK, result)
 }
 
-async fn download_code(State(p): App, Path(name): Path<String>) -> Response {
+#[derive(Debug, Deserialize)]
+struct CodeQuery {
+    sha256: Option<String>,
+}
+
+async fn download_code(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<CodeQuery>,
+) -> Response {
     let rid = request_id();
     let result = async {
         gust_types::name::validate_name(&name)?;
-        let path = p.archive_path(&name)?;
+        let path = p.archive_path(&name, q.sha256.as_deref())?;
         tokio::fs::read(&path)
             .await
             .map_err(|e| CoreError::Internal(format!("could not read the archive: {e}")))

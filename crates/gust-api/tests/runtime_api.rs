@@ -55,6 +55,7 @@ async fn start_server() -> TestServer {
         queue_timeout: Duration::from_secs(5),
         log_bytes_per_function: 1 << 20,
         region: "eu-west-1".into(),
+        account_concurrency: 1000,
     })
     .await
     .unwrap();

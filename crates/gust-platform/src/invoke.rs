@@ -66,7 +66,10 @@ impl Platform {
                 limits::SYNC_PAYLOAD_MAX
             )));
         }
-        let entry = self.resolve(&req.function)?;
+        let function = self.function(&req.function)?;
+        let entry = function
+            .entry_for_invoke(req.function.qualifier.as_deref(), &self.config.region)?
+            .clone();
         let payload = if req.payload.is_empty() {
             Bytes::from_static(b"{}")
         } else {
@@ -113,6 +116,7 @@ impl Platform {
             client_context,
             want_tail: req.log_tail,
         };
+        let _permit = self.acquire(&function)?;
         let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
         let end = self
             .scheduler

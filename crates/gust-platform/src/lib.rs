@@ -5,29 +5,38 @@
 //!
 //! # Layout
 //! - [`Platform`]: the registry and every operation.
-//! - `convert`: between stored [`FunctionConfig`](gust_types::FunctionConfig) and the
-//!   Lambda wire shapes.
+//! - `registry`: the immutable per-function snapshots the invoke path reads.
+//! - `convert`: between stored [`FunctionConfig`] and the Lambda wire shapes.
 //! - `manage`: Create/Get/List/Update/Delete.
+//! - `versions`, `aliases`: PublishVersion, ListVersionsByFunction, alias CRUD.
+//! - `concurrency`: reserved, account-wide and provisioned concurrency.
 //! - `invoke`: the invoke path.
 
 #![forbid(unsafe_code)]
 
+mod aliases;
+mod concurrency;
 mod convert;
 mod invoke;
 mod manage;
+mod registry;
+mod versions;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gust_scheduler::{Pool, Scheduler};
+use gust_scheduler::Scheduler;
+use gust_store::settings::{Setting, SettingsStore};
 use gust_store::{ArchiveStore, FunctionStore};
-use gust_types::{CoreError, FunctionConfig, Region};
+use gust_types::{CoreError, FunctionConfig, FunctionRef, Region};
 use gust_worker::{FunctionLog, InstanceSpec};
 use parking_lot::RwLock;
 
 pub use invoke::{InvocationType, InvokeRequest};
+use registry::{Entry, Function, Meta, Shared};
 
 /// Settings of the core.
 #[derive(Debug, Clone)]
@@ -40,74 +49,163 @@ pub struct PlatformConfig {
     pub log_bytes_per_function: usize,
     /// Base URL of the API, for GetFunction's Code.Location.
     pub base_url: String,
-}
-
-/// One function's live state: what the invoke path reads, without touching the store.
-pub(crate) struct Entry {
-    pub config: Arc<FunctionConfig>,
-    pub pool: Arc<Pool>,
-    pub log: Arc<FunctionLog>,
+    /// Concurrent executions allowed across all functions (GetAccountSettings).
+    pub account_concurrency: u32,
 }
 
 /// The platform core.
 pub struct Platform {
     pub(crate) config: PlatformConfig,
     pub(crate) store: Arc<dyn FunctionStore>,
+    pub(crate) settings: Arc<dyn SettingsStore>,
     pub(crate) archives: Arc<dyn ArchiveStore>,
     pub(crate) scheduler: Arc<Scheduler>,
-    /// `$LATEST` of every function, by name. Reads are the invoke path's only lookup.
-    pub(crate) registry: RwLock<BTreeMap<String, Arc<Entry>>>,
+    /// Every function, by name. Reads are the invoke path's only lookup.
+    pub(crate) registry: RwLock<BTreeMap<String, Arc<Function>>>,
     /// Serialises management writes so check-then-write sequences are atomic.
     pub(crate) writes: tokio::sync::Mutex<()>,
+    /// Invocations in flight of functions without reserved concurrency.
+    pub(crate) unreserved_in_flight: AtomicU32,
 }
 
 impl Platform {
-    /// Loads every stored function into the registry.
+    /// Loads every stored function, version, alias and setting into the registry.
     pub fn open(
         config: PlatformConfig,
         store: Arc<dyn FunctionStore>,
+        settings: Arc<dyn SettingsStore>,
         archives: Arc<dyn ArchiveStore>,
         scheduler: Arc<Scheduler>,
     ) -> Result<Platform, CoreError> {
         let platform = Platform {
             config,
             store,
+            settings,
             archives,
             scheduler,
             registry: RwLock::new(BTreeMap::new()),
             writes: tokio::sync::Mutex::new(()),
+            unreserved_in_flight: AtomicU32::new(0),
         };
-        let stored = platform.store.list_functions()?;
-        let mut registry = platform.registry.write();
-        for cfg in stored.into_iter().filter(|c| c.version == "$LATEST") {
-            let log = Arc::new(FunctionLog::new(platform.config.log_bytes_per_function));
-            let entry = platform.entry(Arc::new(cfg), log);
-            registry.insert(entry.config.name.clone(), Arc::new(entry));
-        }
-        drop(registry);
+        platform.load()?;
         Ok(platform)
     }
 
-    pub(crate) fn entry(&self, config: Arc<FunctionConfig>, log: Arc<FunctionLog>) -> Entry {
+    fn load(&self) -> Result<(), CoreError> {
+        let mut by_name: BTreeMap<String, Vec<FunctionConfig>> = BTreeMap::new();
+        for cfg in self.store.list_functions()? {
+            by_name.entry(cfg.name.clone()).or_default().push(cfg);
+        }
+        let mut settings: BTreeMap<String, Vec<Setting>> = BTreeMap::new();
+        for s in self.settings.list_settings()? {
+            settings.entry(s.function.clone()).or_default().push(s);
+        }
+        let mut registry = self.registry.write();
+        for (name, configs) in by_name {
+            let shared = Arc::new(Shared {
+                log: Arc::new(FunctionLog::new(self.config.log_bytes_per_function)),
+                in_flight: AtomicU32::new(0),
+            });
+            let mut latest = None;
+            let mut versions = BTreeMap::new();
+            for cfg in configs {
+                let version = cfg.version.clone();
+                let entry = self.new_entry(Arc::new(cfg), &shared.log);
+                match version.parse::<u64>() {
+                    Ok(v) => {
+                        versions.insert(v, entry);
+                    }
+                    Err(_) => latest = Some(entry),
+                }
+            }
+            let Some(latest) = latest else {
+                tracing::warn!(function = %name, "stored versions without $LATEST: skipped");
+                continue;
+            };
+            let mut function = Function {
+                latest,
+                versions,
+                aliases: BTreeMap::new(),
+                provisioned: BTreeMap::new(),
+                meta: Meta::default(),
+                reserved: None,
+                shared,
+            };
+            for s in settings.remove(&name).unwrap_or_default() {
+                if let Err(e) = apply_setting(&mut function, &s) {
+                    tracing::warn!(function = %name, kind = %s.kind, error = %e, "unreadable setting skipped");
+                }
+            }
+            function.meta.last_version = function
+                .meta
+                .last_version
+                .max(function.versions.keys().next_back().copied().unwrap_or(0));
+            self.apply_provisioned(&function);
+            registry.insert(name, Arc::new(function));
+        }
+        Ok(())
+    }
+
+    /// A version's live state with a fresh warm stack.
+    pub(crate) fn new_entry(
+        &self,
+        config: Arc<FunctionConfig>,
+        log: &Arc<FunctionLog>,
+    ) -> Arc<Entry> {
         let spec = Arc::new(InstanceSpec {
             config: config.clone(),
             code_dir: self.archives.code_dir(&config.code_digest),
             log: log.clone(),
         });
-        Entry {
+        Arc::new(Entry {
             config,
             pool: self.scheduler.pool(spec),
-            log,
-        }
+        })
     }
 
-    pub(crate) fn lookup(&self, name: &str) -> Result<Arc<Entry>, CoreError> {
-        self.registry.read().get(name).cloned().ok_or_else(|| {
-            CoreError::function_not_found(&gust_types::name::function_arn(
-                &self.config.region,
-                name,
-            ))
-        })
+    /// The function a reference names (its qualifier is not checked here).
+    pub(crate) fn function(&self, fref: &FunctionRef) -> Result<Arc<Function>, CoreError> {
+        self.registry
+            .read()
+            .get(&fref.name)
+            .cloned()
+            .ok_or_else(|| {
+                registry::function_not_found(
+                    &self.config.region,
+                    &FunctionRef {
+                        name: fref.name.clone(),
+                        qualifier: None,
+                    },
+                )
+            })
+    }
+
+    /// Replaces a function's snapshot.
+    pub(crate) fn publish_snapshot(&self, function: Function) -> Arc<Function> {
+        let function = Arc::new(function);
+        self.registry
+            .write()
+            .insert(function.name().to_string(), function.clone());
+        function
+    }
+
+    /// Writes a setting as JSON.
+    pub(crate) fn put_setting<T: serde::Serialize>(
+        &self,
+        function: &str,
+        kind: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<(), CoreError> {
+        let value = serde_json::to_string(value)
+            .map_err(|e| CoreError::Internal(format!("encoding a {kind} setting: {e}")))?;
+        self.settings.put_setting(&Setting {
+            function: function.to_string(),
+            kind: kind.to_string(),
+            key: key.to_string(),
+            value,
+        })?;
+        Ok(())
     }
 
     /// The scheduler, for health and shutdown.
@@ -116,9 +214,19 @@ impl Platform {
     }
 
     /// Path of a function's zip archive, for Code.Location downloads.
-    pub fn archive_path(&self, name: &str) -> Result<PathBuf, CoreError> {
-        let entry = self.lookup(name)?;
-        Ok(self.archives.zip_path(&entry.config.code_digest))
+    pub fn archive_path(&self, name: &str, digest: Option<&str>) -> Result<PathBuf, CoreError> {
+        let f = self.function(&FunctionRef {
+            name: name.to_string(),
+            qualifier: None,
+        })?;
+        let known = std::iter::once(&f.latest)
+            .chain(f.versions.values())
+            .map(|e| &e.config.code_digest)
+            .find(|d| digest.is_none_or(|want| want == d.as_str()))
+            .ok_or_else(|| {
+                CoreError::ResourceNotFound(format!("No code {} for {name}", digest.unwrap_or("")))
+            })?;
+        Ok(self.archives.zip_path(known))
     }
 
     /// A function's log records after `after`, waiting up to `wait` for new ones.
@@ -129,8 +237,8 @@ impl Platform {
         limit: usize,
         wait: Duration,
     ) -> Result<gust_wire::gust::LogsResponse, CoreError> {
-        gust_types::name::validate_name(name)?;
-        let log = self.lookup(name)?.log.clone();
+        let fref = FunctionRef::parse(name)?;
+        let log = self.function(&fref)?.shared.log.clone();
         let (records, next_seq) = log.read_wait(after, limit.clamp(1, 10_000), wait).await;
         Ok(gust_wire::gust::LogsResponse {
             events: records
@@ -159,16 +267,43 @@ impl Platform {
         }
     }
 
-    /// Removes archives no function uses any more.
+    /// Removes archives no function version uses any more.
     pub(crate) fn collect_garbage(&self) {
         let live: HashSet<String> = self
             .registry
             .read()
             .values()
+            .flat_map(|f| std::iter::once(&f.latest).chain(f.versions.values()))
             .map(|e| e.config.code_digest.clone())
             .collect();
         if let Err(e) = self.archives.remove_unused(&live) {
             tracing::warn!(error = %e, "could not remove unused archives");
         }
     }
+}
+
+/// Applies one stored setting to a function being loaded.
+fn apply_setting(f: &mut Function, s: &Setting) -> Result<(), String> {
+    let parse_err = |e: serde_json::Error| e.to_string();
+    match s.kind.as_str() {
+        "meta" => f.meta = serde_json::from_str(&s.value).map_err(parse_err)?,
+        "alias" => {
+            f.aliases.insert(
+                s.key.clone(),
+                serde_json::from_str(&s.value).map_err(parse_err)?,
+            );
+        }
+        "concurrency" => {
+            let c: concurrency::Reserved = serde_json::from_str(&s.value).map_err(parse_err)?;
+            f.reserved = Some(c.reserved);
+        }
+        "provisioned" => {
+            f.provisioned.insert(
+                s.key.clone(),
+                serde_json::from_str(&s.value).map_err(parse_err)?,
+            );
+        }
+        other => return Err(format!("unknown setting kind {other}")),
+    }
+    Ok(())
 }

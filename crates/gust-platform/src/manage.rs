@@ -15,7 +15,11 @@ use gust_wire::lambda::{
 };
 
 use crate::convert::{host_architecture, last_modified_now, new_revision, to_wire};
-use crate::{Entry, Platform};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU32;
+
+use crate::registry::{Function, Meta, Shared};
+use crate::Platform;
 
 /// Role recorded when the caller gives none (gust has no IAM).
 const DEFAULT_ROLE: &str = "arn:aws:iam::000000000000:role/gust";
@@ -72,6 +76,7 @@ impl Platform {
         validate_environment(&environment)?;
         let description = req.description.unwrap_or_default();
         validate_description(&description)?;
+        let dead_letter_arn = dead_letter(req.dead_letter_config)?;
         let zip = decode_zip(req.code.zip_file.as_deref())?;
 
         let _guard = self.writes.lock().await;
@@ -98,19 +103,30 @@ impl Platform {
             code_size: stored.size,
             last_modified: last_modified_now(),
             revision_id: new_revision(),
-            dead_letter_arn: dead_letter(req.dead_letter_config)?,
+            dead_letter_arn,
         };
         self.store.insert_function(&config)?;
-        let wire = to_wire(&config, &self.config.region);
-        let log = Arc::new(gust_worker::FunctionLog::new(
-            self.config.log_bytes_per_function,
-        ));
-        let entry = self.entry(Arc::new(config), log);
-        self.registry
-            .write()
-            .insert(wire.function_name.clone(), Arc::new(entry));
-        tracing::info!(function = %wire.function_name, "function created");
-        Ok(wire)
+        let shared = Arc::new(Shared {
+            log: Arc::new(gust_worker::FunctionLog::new(
+                self.config.log_bytes_per_function,
+            )),
+            in_flight: AtomicU32::new(0),
+        });
+        let function = Function {
+            latest: self.new_entry(Arc::new(config), &shared.log),
+            versions: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            provisioned: BTreeMap::new(),
+            meta: Meta::default(),
+            reserved: None,
+            shared,
+        };
+        let function = self.publish_snapshot(function);
+        tracing::info!(function = %function.name(), "function created");
+        if req.publish == Some(true) {
+            return self.publish_locked(&function, None, None, None);
+        }
+        Ok(to_wire(&function.latest.config, &self.config.region))
     }
 
     /// GetFunctionConfiguration.
@@ -118,13 +134,15 @@ impl Platform {
         &self,
         fref: &FunctionRef,
     ) -> Result<FunctionConfiguration, CoreError> {
-        let entry = self.resolve(fref)?;
+        let f = self.function(fref)?;
+        let entry = f.entry_for_get(fref.qualifier.as_deref(), &self.config.region)?;
         Ok(to_wire(&entry.config, &self.config.region))
     }
 
     /// GetFunction.
     pub fn get_function(&self, fref: &FunctionRef) -> Result<GetFunctionResponse, CoreError> {
-        let entry = self.resolve(fref)?;
+        let f = self.function(fref)?;
+        let entry = f.entry_for_get(fref.qualifier.as_deref(), &self.config.region)?;
         Ok(GetFunctionResponse {
             configuration: to_wire(&entry.config, &self.config.region),
             code: FunctionCodeLocation {
@@ -134,45 +152,50 @@ impl Platform {
                     self.config.base_url, entry.config.name, entry.config.code_digest
                 ),
             },
+            concurrency: f.reserved.map(|n| gust_wire::versions::Concurrency {
+                reserved_concurrent_executions: Some(n),
+            }),
         })
     }
 
-    /// ListFunctions, in name order. `marker` is the name to start after.
+    /// ListFunctions, in name order. `marker` is opaque (from `NextMarker`);
+    /// `all_versions` is `FunctionVersion=ALL`.
     pub fn list_functions(
         &self,
         marker: Option<&str>,
         max_items: Option<u32>,
+        all_versions: bool,
     ) -> Result<ListFunctionsResponse, CoreError> {
-        let max = match max_items {
-            None => 50,
-            Some(n @ 1..=10_000) => n as usize,
-            Some(n) => {
-                return Err(CoreError::InvalidParameterValue(format!(
-                    "1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy \
-                     constraint: Member must have value between 1 and 10000"
-                )))
-            }
-        };
+        let max = page_size(max_items)?;
         let after = match marker.filter(|m| !m.is_empty()) {
             Some(m) => Some(decode_marker(m)?),
             None => None,
         };
         let registry = self.registry.read();
-        let mut iter = registry
-            .iter()
-            .filter(|(name, _)| after.as_deref().is_none_or(|a| name.as_str() > a));
-        let functions: Vec<FunctionConfiguration> = iter
+        let mut all: Vec<(String, &Arc<crate::registry::Entry>)> = Vec::new();
+        for f in registry.values() {
+            all.push((format!("{}\u{0}", f.name()), &f.latest));
+            if all_versions {
+                for (v, e) in &f.versions {
+                    all.push((format!("{}\u{0}{v:020}", f.name()), e));
+                }
+            }
+        }
+        let mut iter = all
+            .into_iter()
+            .filter(|(key, _)| after.as_deref().is_none_or(|a| key.as_str() > a));
+        let page: Vec<(String, FunctionConfiguration)> = iter
             .by_ref()
             .take(max)
-            .map(|(_, e)| to_wire(&e.config, &self.config.region))
+            .map(|(k, e)| (k, to_wire(&e.config, &self.config.region)))
             .collect();
         let next_marker = if iter.next().is_some() {
-            functions.last().map(|f| encode_marker(&f.function_name))
+            page.last().map(|(k, _)| encode_marker(k))
         } else {
             None
         };
         Ok(ListFunctionsResponse {
-            functions,
+            functions: page.into_iter().map(|(_, c)| c).collect(),
             next_marker,
         })
     }
@@ -192,17 +215,21 @@ impl Platform {
         check_architectures(req.architectures.as_deref())?;
         let zip = decode_zip(req.zip_file.as_deref())?;
         let _guard = self.writes.lock().await;
-        let current = self.lookup(&fref.name)?;
-        check_revision(&current.config, req.revision_id.as_deref())?;
+        let current = self.function(fref)?;
+        check_revision(&current.latest.config, req.revision_id.as_deref())?;
         let stored = self.store_archive(zip).await?;
-        let mut config = (*current.config).clone();
+        let mut config = (*current.latest.config).clone();
         config.code_sha256 = stored.sha256_base64;
         config.code_digest = stored.digest;
         config.code_size = stored.size;
         if req.dry_run == Some(true) {
             return Ok(to_wire(&config, &self.config.region));
         }
-        self.replace(&current, config)
+        let updated = self.replace_latest(&current, config)?;
+        if req.publish == Some(true) {
+            return self.publish_locked(&updated, None, None, None);
+        }
+        Ok(to_wire(&updated.latest.config, &self.config.region))
     }
 
     /// UpdateFunctionConfiguration.
@@ -219,9 +246,9 @@ impl Platform {
             req.image_config.as_ref(),
         )?;
         let _guard = self.writes.lock().await;
-        let current = self.lookup(&fref.name)?;
-        check_revision(&current.config, req.revision_id.as_deref())?;
-        let mut config = (*current.config).clone();
+        let current = self.function(fref)?;
+        check_revision(&current.latest.config, req.revision_id.as_deref())?;
+        let mut config = (*current.latest.config).clone();
         if let Some(r) = req.runtime {
             config.runtime = Runtime::parse(&r)?;
         }
@@ -260,64 +287,54 @@ impl Platform {
         if let Some(dlq) = req.dead_letter_config {
             config.dead_letter_arn = dead_letter(Some(dlq))?;
         }
-        self.replace(&current, config)
+        let updated = self.replace_latest(&current, config)?;
+        Ok(to_wire(&updated.latest.config, &self.config.region))
     }
 
     /// Persists a new `$LATEST` and swaps it into the registry. The old warm stack is
     /// retired before this returns, so no later invocation runs the old code or
-    /// configuration.
-    fn replace(
+    /// configuration. Call with the write lock held.
+    fn replace_latest(
         &self,
-        current: &Arc<Entry>,
+        current: &Arc<Function>,
         mut config: FunctionConfig,
-    ) -> Result<FunctionConfiguration, CoreError> {
+    ) -> Result<Arc<Function>, CoreError> {
         config.last_modified = last_modified_now();
         config.revision_id = new_revision();
         self.store
-            .update_function(&config, &current.config.revision_id)?;
-        let wire = to_wire(&config, &self.config.region);
-        let entry = Arc::new(self.entry(Arc::new(config), current.log.clone()));
-        self.registry
-            .write()
-            .insert(wire.function_name.clone(), entry);
-        current.pool.retire();
+            .update_function(&config, &current.latest.config.revision_id)?;
+        let mut next = (**current).clone();
+        next.latest = self.new_entry(Arc::new(config), &current.shared.log);
+        let next = self.publish_snapshot(next);
+        current.latest.pool.retire();
         self.collect_garbage();
-        tracing::info!(function = %wire.function_name, revision = %wire.revision_id, "function updated");
-        Ok(wire)
+        tracing::info!(function = %next.name(), revision = %next.latest.config.revision_id, "function updated");
+        Ok(next)
     }
 
-    /// DeleteFunction.
+    /// DeleteFunction: the whole function, or one published version.
     pub async fn delete_function(&self, fref: &FunctionRef) -> Result<(), CoreError> {
-        if let Some(q) = fref.qualifier.as_deref() {
-            if q == "$LATEST" {
+        let _guard = self.writes.lock().await;
+        let current = self.function(fref)?;
+        match fref.qualifier.as_deref() {
+            None => {}
+            Some("$LATEST") => {
                 return Err(CoreError::InvalidParameterValue(
                     "$LATEST version cannot be deleted without deleting the function.".into(),
-                ));
+                ))
             }
-            return Err(CoreError::ResourceNotFound(format!(
-                "Function not found: {}",
-                name::qualified_arn(&self.config.region, &fref.name, q)
-            )));
+            Some(q) => return self.delete_version_locked(&current, q),
         }
-        let _guard = self.writes.lock().await;
-        let current = self.lookup(&fref.name)?;
         self.store.delete_function(&fref.name, None)?;
+        self.settings.delete_function_settings(&fref.name)?;
         self.registry.write().remove(&fref.name);
-        current.pool.retire();
+        current.latest.pool.retire();
+        for e in current.versions.values() {
+            e.pool.retire();
+        }
         self.collect_garbage();
         tracing::info!(function = %fref.name, "function deleted");
         Ok(())
-    }
-
-    /// The registry entry a reference names. Only `$LATEST` exists until versions do.
-    pub(crate) fn resolve(&self, fref: &FunctionRef) -> Result<Arc<Entry>, CoreError> {
-        match fref.qualifier.as_deref() {
-            None | Some("$LATEST") => self.lookup(&fref.name),
-            Some(q) => Err(CoreError::ResourceNotFound(format!(
-                "Function not found: {}",
-                name::qualified_arn(&self.config.region, &fref.name, q)
-            ))),
-        }
     }
 
     async fn store_archive(&self, zip: Vec<u8>) -> Result<StoredArchive, CoreError> {
@@ -326,6 +343,18 @@ impl Platform {
             .await
             .map_err(|e| CoreError::Internal(format!("archive task failed: {e}")))?
             .map_err(CoreError::from)
+    }
+}
+
+/// `MaxItems`: 1–10000, default 50.
+pub(crate) fn page_size(max_items: Option<u32>) -> Result<usize, CoreError> {
+    match max_items {
+        None => Ok(50),
+        Some(n @ 1..=10_000) => Ok(n as usize),
+        Some(n) => Err(CoreError::InvalidParameterValue(format!(
+            "1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy \
+             constraint: Member must have value between 1 and 10000"
+        ))),
     }
 }
 
@@ -411,7 +440,10 @@ fn check_architectures(arch: Option<&[String]>) -> Result<(), CoreError> {
     }
 }
 
-fn check_revision(config: &FunctionConfig, expected: Option<&str>) -> Result<(), CoreError> {
+pub(crate) fn check_revision(
+    config: &FunctionConfig,
+    expected: Option<&str>,
+) -> Result<(), CoreError> {
     match expected {
         Some(rev) if rev != config.revision_id => Err(CoreError::PreconditionFailed(
             "The Revision Id provided does not match the latest Revision Id. Call the \
@@ -431,11 +463,11 @@ fn no_qualifier(fref: &FunctionRef) -> Result<(), CoreError> {
     }
 }
 
-fn encode_marker(name: &str) -> String {
+pub(crate) fn encode_marker(name: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name)
 }
 
-fn decode_marker(marker: &str) -> Result<String, CoreError> {
+pub(crate) fn decode_marker(marker: &str) -> Result<String, CoreError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(marker)
         .ok()

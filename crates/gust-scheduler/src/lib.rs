@@ -28,7 +28,7 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use capacity::{Capacity, Reservation};
-pub use pool::Pool;
+pub use pool::{Pool, ProvisionedStatus};
 
 /// The scheduler's settings.
 #[derive(Debug, Clone)]
@@ -56,6 +56,8 @@ pub enum ScheduleError {
 /// An instance together with the memory it reserved.
 pub(crate) struct Held {
     pub instance: Instance,
+    /// Set while the instance counts as provisioned concurrency.
+    pub provisioned: Option<pool::ProvisionedMark>,
     _reservation: Reservation,
 }
 
@@ -156,6 +158,7 @@ impl Scheduler {
                 };
                 let held = Held {
                     instance,
+                    provisioned: None,
                     _reservation: reservation,
                 };
                 return self.run(pool, held, inv).await;
@@ -253,6 +256,67 @@ impl Scheduler {
                 pool.take_idle_before(now.checked_sub(self.config.idle_ttl).unwrap_or(now));
             if !expired.is_empty() {
                 tracing::debug!(function = %pool.spec().config.name, count = expired.len(), "idle instances expired");
+            }
+        }
+    }
+
+    /// Starts the provisioned instances pools ask for, forever. Run as a task; it
+    /// wakes every `period` and whenever capacity changes.
+    pub async fn run_provisioning(self: Arc<Self>, period: Duration) {
+        loop {
+            let changed = self.capacity.changed.notified();
+            for pool in self.live_pools() {
+                self.provision(&pool).await;
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = tokio::time::sleep(period) => {}
+            }
+            if self.shutting_down.load(Ordering::Acquire) {
+                return;
+            }
+        }
+    }
+
+    /// Starts the missing provisioned instances of one pool.
+    async fn provision(&self, pool: &Arc<Pool>) {
+        for _ in 0..pool.provisioned_missing() {
+            let mb = u64::from(pool.spec().config.memory_mb);
+            let reservation = match Capacity::try_reserve(&self.capacity, mb) {
+                Some(r) => r,
+                None if self.evict_longest_idle() => continue,
+                None => {
+                    pool.set_provision_error(Some(format!(
+                        "not enough memory: {} of {} MB reserved",
+                        self.capacity.reserved_mb(),
+                        self.capacity.total_mb()
+                    )));
+                    return;
+                }
+            };
+            match self.worker.start(pool.spec().clone(), None).await {
+                Ok(instance) => {
+                    let held = Held {
+                        instance,
+                        provisioned: Some(pool::ProvisionedMark::new(&pool.provisioned_live)),
+                        _reservation: reservation,
+                    };
+                    pool.set_provision_error(None);
+                    if pool.push(held) {
+                        self.capacity.changed.notify_waiters();
+                    }
+                }
+                Err(e) => {
+                    let reason = match e {
+                        StartError::Init { payload, .. } => {
+                            String::from_utf8_lossy(&payload).into_owned()
+                        }
+                        other => other.to_string(),
+                    };
+                    tracing::warn!(function = %pool.spec().config.name, %reason, "provisioning failed");
+                    pool.set_provision_error(Some(reason));
+                    return;
+                }
             }
         }
     }

@@ -34,6 +34,9 @@ pub enum CoreError {
         /// Human-readable explanation.
         message: String,
     },
+    /// No provisioned-concurrency configuration for that qualifier.
+    #[error("{0}")]
+    ProvisionedConcurrencyConfigNotFound(String),
     /// The function's runtime could not be started at all (not a function error).
     #[error("{0}")]
     ServiceUnavailable(String),

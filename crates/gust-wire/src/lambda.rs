@@ -279,6 +279,9 @@ pub struct GetFunctionResponse {
     pub configuration: FunctionConfiguration,
     /// Where to download the code.
     pub code: FunctionCodeLocation,
+    /// Reserved concurrency, when set.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub concurrency: Option<crate::versions::Concurrency>,
 }
 
 /// The body of every Lambda API error.

@@ -4,11 +4,15 @@
 //!
 //! # Layout
 //! - [`lambda`]: request and response bodies of the Lambda management API.
+//! - [`events`]: asynchronous invocation: event-invoke configs, invocation records,
+//!   gust's async listing and built-in queues.
 //! - [`gust`]: gust-only endpoints (logs, health).
 //! - [`paths`]: URL paths and header names.
 
 #![forbid(unsafe_code)]
 
+pub mod events;
 pub mod gust;
 pub mod lambda;
 pub mod paths;
+pub mod versions;

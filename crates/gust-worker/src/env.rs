@@ -4,7 +4,12 @@ use crate::instance::InstanceSpec;
 
 /// Builds the environment (the sandbox adds `AWS_LAMBDA_RUNTIME_API`,
 /// `LAMBDA_TASK_ROOT` and `LAMBDA_RUNTIME_DIR`).
-pub fn build(spec: &InstanceSpec, region: &str, instance_id: &str) -> Vec<(String, String)> {
+pub fn build(
+    spec: &InstanceSpec,
+    region: &str,
+    instance_id: &str,
+    provisioned: bool,
+) -> Vec<(String, String)> {
     let c = &spec.config;
     let today = time::OffsetDateTime::now_utc().date();
     let stream = format!(
@@ -30,7 +35,15 @@ pub fn build(spec: &InstanceSpec, region: &str, instance_id: &str) -> Vec<(Strin
         format!("/aws/lambda/{}", c.name),
     );
     set("AWS_LAMBDA_LOG_STREAM_NAME", stream);
-    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
+    set(
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        if provisioned {
+            "provisioned-concurrency"
+        } else {
+            "on-demand"
+        }
+        .into(),
+    );
     set("AWS_REGION", region.to_string());
     set("AWS_DEFAULT_REGION", region.to_string());
     set("_HANDLER", c.handler.clone().unwrap_or_default());

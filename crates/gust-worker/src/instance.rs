@@ -103,7 +103,9 @@ impl Worker {
 
     /// Launches an instance and waits until its runtime asks for the first invocation.
     /// Output during initialisation is attributed to `first` (the invocation that
-    /// caused the cold start), whose log tail includes it.
+    /// caused the cold start), whose log tail includes it. Without `first` the
+    /// instance is provisioned ahead of demand: its environment says so and its first
+    /// REPORT line carries no Init Duration, as on Lambda.
     pub async fn start(
         &self,
         spec: Arc<InstanceSpec>,
@@ -155,7 +157,7 @@ impl Worker {
         let launch = LaunchSpec {
             instance_id: instance_id.clone(),
             entrypoint,
-            env: crate::env::build(&spec, &self.region, &instance_id),
+            env: crate::env::build(&spec, &self.region, &instance_id, first.is_none()),
             code_dir: spec.code_dir.clone(),
             runtime_dir: self.host.runtime_dir.clone(),
             host_paths,
@@ -230,7 +232,7 @@ impl Worker {
         };
         match outcome {
             Some(at) => {
-                instance.init_duration = Some(at - launched_at);
+                instance.init_duration = first.is_some().then(|| at - launched_at);
                 Ok(instance)
             }
             None => {

@@ -1,0 +1,247 @@
+//! `gust serve`: runs the platform in the foreground until SIGINT or SIGTERM.
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, ValueEnum};
+use gust_api::{Isolation, ServeConfig};
+
+use crate::env;
+use crate::units::{parse_duration, parse_size};
+
+/// Share of the host's memory instances may reserve when `--memory` is not given.
+const DEFAULT_MEMORY_SHARE: f64 = 0.8;
+/// The smallest memory size a function can have, so the least capacity that is useful.
+const MIN_FUNCTION_MEMORY_MB: u64 = 128;
+
+/// `--isolation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IsolationArg {
+    /// The Linux sandbox where the host allows it, else none with a loud warning.
+    Auto,
+    /// The Linux sandbox (namespaces, cgroups, seccomp), or fail.
+    Linux,
+    /// Plain host processes. For development machines only.
+    None,
+}
+
+impl From<IsolationArg> for Isolation {
+    fn from(arg: IsolationArg) -> Isolation {
+        match arg {
+            IsolationArg::Auto => Isolation::Auto,
+            IsolationArg::Linux => Isolation::Linux,
+            IsolationArg::None => Isolation::None,
+        }
+    }
+}
+
+/// Arguments of `gust serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  gust serve
+  gust serve --listen 0.0.0.0:9000 --memory 4096 --idle-ttl 5m
+  GUST_DATA_DIR=/var/lib/gust gust serve --isolation linux")]
+pub struct ServeArgs {
+    /// Address the API listens on (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR", env = env::LISTEN, default_value = env::DEFAULT_LISTEN)]
+    listen: String,
+
+    /// Directory for functions, code archives and state
+    /// [default: $XDG_DATA_HOME/gust or ~/.local/share/gust].
+    #[arg(long, value_name = "DIR", env = env::DATA_DIR)]
+    data_dir: Option<PathBuf>,
+
+    /// How instances are isolated from the host and each other.
+    #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
+    isolation: IsolationArg,
+
+    /// Memory all instances together may reserve, in MB [default: 80% of the host's].
+    #[arg(long, value_name = "MB")]
+    memory: Option<u64>,
+
+    /// How long an idle instance stays warm (e.g. 30s, 10m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    idle_ttl: Duration,
+
+    /// How long a request waits for capacity before it is answered with 429.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    queue_timeout: Duration,
+
+    /// Log kept per function (e.g. 1MiB, 512KiB, 65536).
+    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = parse_size)]
+    log_bytes: u64,
+
+    /// Region reported in ARNs and to functions.
+    #[arg(long, env = env::REGION, default_value = "us-east-1")]
+    region: String,
+
+    /// Concurrent invocations allowed across all functions (the account limit that
+    /// reserved concurrency is carved from).
+    #[arg(long, value_name = "N", default_value_t = gust_api::DEFAULT_ACCOUNT_CONCURRENCY)]
+    account_concurrency: u32,
+
+    /// Log filter for the server's own logs on stderr (error, warn, info, debug,
+    /// trace, or a tracing filter such as gust_api=debug).
+    #[arg(long, value_name = "FILTER", env = env::LOG_LEVEL, default_value = "info")]
+    log_level: String,
+}
+
+/// Runs `gust serve`.
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let config = config(&args)?;
+    install_tracing(&args.log_level)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("gust")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let shutdown = shutdown_signal().context("installing the SIGINT/SIGTERM handlers")?;
+        gust_api::serve(config, shutdown)
+            .await
+            .map_err(|e| anyhow!("gust serve failed: {e}"))
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config(args: &ServeArgs) -> Result<ServeConfig> {
+    let memory_capacity_mb = match args.memory {
+        Some(mb) if mb < MIN_FUNCTION_MEMORY_MB => bail!(
+            "--memory {mb} is below {MIN_FUNCTION_MEMORY_MB} MB, the smallest function size; \
+             give the capacity all instances together may reserve, in MB"
+        ),
+        Some(mb) => mb,
+        None => default_memory_mb()?,
+    };
+    let log_bytes_per_function = usize::try_from(args.log_bytes).map_err(|_| {
+        anyhow!(
+            "--log-bytes {} is too large for this machine",
+            args.log_bytes
+        )
+    })?;
+    Ok(ServeConfig {
+        listen: parse_listen(&args.listen)?,
+        data_dir: match &args.data_dir {
+            Some(dir) => dir.clone(),
+            None => default_data_dir()?,
+        },
+        isolation: args.isolation.into(),
+        memory_capacity_mb,
+        idle_ttl: args.idle_ttl,
+        queue_timeout: args.queue_timeout,
+        log_bytes_per_function,
+        region: args.region.clone(),
+        account_concurrency: args.account_concurrency,
+    })
+}
+
+fn parse_listen(raw: &str) -> Result<SocketAddr> {
+    if let Ok(addr) = raw.parse() {
+        return Ok(addr);
+    }
+    raw.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            anyhow!("invalid --listen address '{raw}'; expected HOST:PORT, e.g. 127.0.0.1:9000")
+        })
+}
+
+fn default_data_dir() -> Result<PathBuf> {
+    data_dir_from(
+        std::env::var_os(env::XDG_DATA_HOME).map(PathBuf::from),
+        std::env::var_os(env::HOME).map(PathBuf::from),
+    )
+}
+
+/// `$XDG_DATA_HOME/gust`, else `$HOME/.local/share/gust`. Relative XDG paths are
+/// ignored, as the XDG spec asks.
+fn data_dir_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(xdg) = xdg.filter(|p| p.is_absolute()) {
+        return Ok(xdg.join("gust"));
+    }
+    if let Some(home) = home.filter(|p| !p.as_os_str().is_empty()) {
+        return Ok(home.join(".local/share/gust"));
+    }
+    bail!("cannot choose a data directory: neither XDG_DATA_HOME nor HOME is set; pass --data-dir DIR")
+}
+
+fn default_memory_mb() -> Result<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo")
+        .context("reading /proc/meminfo to size the memory capacity; pass --memory MB instead")?;
+    let total_mb = mem_total_mb(&meminfo)
+        .context("no MemTotal line in /proc/meminfo; pass --memory MB instead")?;
+    Ok((total_mb as f64 * DEFAULT_MEMORY_SHARE) as u64)
+}
+
+/// `MemTotal` of `/proc/meminfo`, in MB.
+fn mem_total_mb(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
+fn install_tracing(filter: &str) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
+        anyhow!("invalid --log-level '{filter}' ({e}); use error, warn, info, debug or trace")
+    })?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init()
+        .map_err(|e| anyhow!("installing the logger: {e}"))
+}
+
+/// A future that resolves on the first SIGINT or SIGTERM. Must be called inside the
+/// runtime; registering up front means a signal during startup is not lost.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        eprintln!("gust: {name} received, shutting down");
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_total_is_read_in_mb() {
+        let meminfo = "MemTotal:       16318612 kB\nMemFree:         1234 kB\n";
+        assert_eq!(mem_total_mb(meminfo), Some(15936));
+        assert_eq!(mem_total_mb("MemFree: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn data_dir_follows_xdg_then_home() {
+        let xdg = data_dir_from(Some("/xdg".into()), Some("/home/me".into())).unwrap();
+        assert_eq!(xdg, PathBuf::from("/xdg/gust"));
+        let relative = data_dir_from(Some("rel".into()), Some("/home/me".into())).unwrap();
+        assert_eq!(relative, PathBuf::from("/home/me/.local/share/gust"));
+        let neither = data_dir_from(None, None).unwrap_err();
+        assert!(neither.to_string().contains("--data-dir"), "{neither}");
+    }
+
+    #[test]
+    fn listen_accepts_addresses_and_host_names() {
+        assert_eq!(
+            parse_listen("0.0.0.0:9000").unwrap(),
+            "0.0.0.0:9000".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(parse_listen("localhost:0").unwrap().port(), 0);
+        let bad = parse_listen("9000").unwrap_err();
+        assert!(bad.to_string().contains("HOST:PORT"), "{bad}");
+    }
+}
