@@ -97,3 +97,25 @@ def test_awslambdaric_bootstrap(lam, make_function, awslambdaric_zip):
     assert err["errorMessage"] == "ric-error-3", err
 
     assert invoke(lam, name, {"again": True}).ok()["event"] == {"again": True}
+
+
+def test_runtime_api_refuses_misuse_like_the_emulator(lam, make_function):
+    """Unknown request ids and answers to finished invocations are refused with the
+    runtime interface emulator's status codes, and never reach the caller."""
+    name = make_function("provided-probe", support.function_zip("provided_probe"),
+                         runtime="provided.al2023", handler=None)
+    first_call = invoke(lam, name, {"n": 1})
+    first = first_call.ok()
+    assert first["requestId"] == first_call.request_id
+    # The emulator: 400 {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
+    assert first["unknownId"]["status"] == 400, first
+    assert first["unknownId"]["body"]["errorType"] == "InvalidRequestID", first
+    # awslambdaric's native client needs a Content-Type on /invocation/next.
+    assert first["nextContentType"], "invocation/next must carry a Content-Type"
+
+    second = invoke(lam, name, {"n": 2}).ok()
+    previous = second["previous"]
+    assert previous["requestId"] == first["requestId"]
+    assert previous["firstStatus"] == 202
+    assert 400 <= previous["repeatStatus"] < 500, previous
+    assert 400 <= previous["lateErrorStatus"] < 500, previous
