@@ -3,6 +3,7 @@ environment, function errors, timeouts, crashes and payload limits."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,14 @@ def test_context_object(lam, tool):
     # and in the log lines.
     assert ctx["aws_request_id"] == result.request_id
     assert f"START RequestId: {ctx['aws_request_id']}" in result.log
+
+
+def test_client_context(lam, tool):
+    client_context = {"custom": {"tenant": "t-7"}, "env": {}, "client": {}}
+    encoded = base64.b64encode(json.dumps(client_context).encode()).decode()
+    ctx = invoke(lam, tool, {"action": "context"}, ClientContext=encoded).ok()
+    assert ctx["client_context_custom"] == {"tenant": "t-7"}
+    assert invoke(lam, tool, {"action": "context"}).ok()["client_context_custom"] is None
 
 
 def test_each_invocation_gets_its_own_request_id(lam, tool):

@@ -3,6 +3,8 @@ AWS's own Python runtime interface client (awslambdaric) as the bootstrap."""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 import pytest
@@ -42,6 +44,22 @@ def test_hand_written_bootstrap(lam, make_function, runtime):
     again = invoke(lam, name, {"n": 2}).ok()
     assert again["instance"] == body["instance"]
     assert again["requestId"] != body["requestId"]
+
+
+def test_client_context_reaches_the_runtime(lam, make_function):
+    """X-Amz-Client-Context (base64 JSON) arrives as Lambda-Runtime-Client-Context
+    (the JSON itself), which runtime clients parse."""
+    name = make_function("provided-cc", support.function_zip("provided_python"),
+                         runtime="provided.al2023", handler=None)
+    client_context = {"custom": {"tenant": "t-42"}, "env": {"locale": "en"}}
+    encoded = base64.b64encode(json.dumps(client_context).encode()).decode()
+    body = invoke(lam, name, {}, ClientContext=encoded).ok()
+    header = body["headers"]["Lambda-Runtime-Client-Context"]
+    assert header, "the client context must be passed to the runtime"
+    assert json.loads(header) == client_context
+    # Without one, no client context is invented.
+    plain = invoke(lam, name, {}).ok()["headers"]["Lambda-Runtime-Client-Context"]
+    assert not plain or json.loads(plain) in ({}, None), plain
 
 
 def test_bootstrap_reports_errors_through_the_error_endpoint(lam, make_function):

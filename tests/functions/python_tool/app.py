@@ -41,6 +41,7 @@ def handler(event, context):
             "log_group_name": context.log_group_name,
             "log_stream_name": context.log_stream_name,
             "remaining_ms": context.get_remaining_time_in_millis(),
+            "client_context_custom": getattr(context.client_context, "custom", None),
         }
     if action == "env":
         return {
