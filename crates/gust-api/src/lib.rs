@@ -177,6 +177,9 @@ impl Server {
     }
 }
 
+/// Pre-forked sandbox inits kept waiting, so a cold start only has to assign one.
+const SANDBOX_POOL: usize = 4;
+
 fn pick_sandbox(isolation: Isolation, _data: &Path) -> Result<Arc<dyn Sandbox>, ServeError> {
     let none = || -> Arc<dyn Sandbox> {
         tracing::warn!(
@@ -185,11 +188,20 @@ fn pick_sandbox(isolation: Isolation, _data: &Path) -> Result<Arc<dyn Sandbox>, 
         );
         Arc::new(gust_sandbox::none::NoIsolation)
     };
+    let linux = || {
+        gust_sandbox::linux::LinuxSandbox::probe().map(|s| {
+            tracing::info!(cgroups = s.cgroup_version(), pool = SANDBOX_POOL, "Linux sandbox on");
+            Arc::new(s.with_pool(SANDBOX_POOL)) as Arc<dyn Sandbox>
+        })
+    };
     match isolation {
         Isolation::None => Ok(none()),
-        Isolation::Auto => Ok(none()),
-        Isolation::Linux => Err(ServeError::Failed(
-            "--isolation linux: the Linux sandbox is not available in this build".into(),
-        )),
+        Isolation::Linux => linux().map_err(|e| {
+            ServeError::Failed(format!("--isolation linux: the Linux sandbox is unavailable: {e}"))
+        }),
+        Isolation::Auto => linux().or_else(|e| {
+            tracing::warn!("the Linux sandbox is unavailable here ({e}); falling back to no isolation");
+            Ok(none())
+        }),
     }
 }
