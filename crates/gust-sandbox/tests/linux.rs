@@ -6,18 +6,567 @@
 
 mod common;
 
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use common::*;
+use gust_sandbox::linux::LinuxSandbox;
+use gust_sandbox::{Sandbox, SandboxError};
 
 #[test]
-fn smoke() {
+fn runs_the_bootstrap_with_the_lambda_environment_and_merged_output() {
     let Some(sb) = sandbox() else { return };
     let f = Fixture::new();
-    f.bootstrap("#!/bin/sh\necho hello from $(id -u) in $(pwd)\necho err >&2\nexit 3\n");
-    let run = f.run(sb, f.spec("smoke"));
+    f.bootstrap(
+        "#!/bin/sh\n\
+         echo \"api=$AWS_LAMBDA_RUNTIME_API\"\n\
+         echo \"task=$LAMBDA_TASK_ROOT runtime=$LAMBDA_RUNTIME_DIR cwd=$(pwd)\"\n\
+         echo \"user=$(id -un) host=$(hostname)\"\n\
+         echo to-stderr >&2\n\
+         exit 3\n",
+    );
+    let run = f.run(sb, f.spec("env"));
     assert_eq!(run.report.code, Some(3), "{}", run.output);
+    assert_eq!(run.report.to_string(), "exit status 3");
+    assert_eq!(field(&run.output, "api"), Some("127.0.0.1:9001"));
     assert!(
-        run.output.contains("hello from 993 in /var/task"),
+        run.output
+            .contains("task=/var/task runtime=/var/runtime cwd=/var/task"),
         "{}",
         run.output
     );
+    assert!(
+        run.output.contains("user=sbx_user1051 host=localhost"),
+        "{}",
+        run.output
+    );
+    assert!(run.output.contains("to-stderr"), "{}", run.output);
+}
+
+#[test]
+fn the_host_filesystem_outside_the_plan_is_invisible() {
+    let Some(sb) = sandbox() else { return };
+    // A world-readable host file the instance was not given.
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("secret");
+    std::fs::write(&secret, "s3cret").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(secret_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let f = Fixture::new();
+    let mut spec = f.python_spec(
+        "fs",
+        r#"
+import os
+def ls(p):
+    try: return ",".join(sorted(os.listdir(p)))
+    except OSError as e: return type(e).__name__
+def exists(p): return os.path.lexists(p)
+print("root=" + ls("/root"))
+print("pyenv=" + ls("/root/.pyenv"))
+print("versions=" + ls("/root/.pyenv/versions"))
+print("top=" + ls("/"))
+for p in ["/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/home", "/work", "/sys", "/run", os.environ["SECRET"], os.environ["SECRET_DIR"]]:
+    print("exists " + p + "=" + str(exists(p)))
+root_fs = [l.split(" - ")[1].split()[0] for l in open("/proc/self/mountinfo") if l.split()[4] == "/"]
+print("rootfs=" + ",".join(root_fs))
+"#,
+    );
+    spec.env = vec![
+        ("SECRET".into(), secret.display().to_string()),
+        ("SECRET_DIR".into(), secret_dir.path().display().to_string()),
+    ];
+    let run = f.run(sb, spec);
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    assert_eq!(field(&run.output, "root"), Some(".pyenv"), "{}", run.output);
+    assert_eq!(field(&run.output, "pyenv"), Some("versions"));
+    assert_eq!(field(&run.output, "versions"), Some("3.11.7"));
+    assert_eq!(
+        field(&run.output, "top"),
+        Some("bin,dev,etc,lib,lib64,opt,proc,root,sbin,tmp,usr,var"),
+        "{}",
+        run.output
+    );
+    let exists: Vec<&str> = run
+        .output
+        .lines()
+        .filter(|l| l.starts_with("exists "))
+        .collect();
+    assert_eq!(exists.len(), 9, "{}", run.output);
+    for line in exists {
+        assert!(line.ends_with("=False"), "{line}");
+    }
+    // The root is the instance's tmpfs: the host's root filesystem is not mounted.
+    assert_eq!(
+        field(&run.output, "rootfs"),
+        Some("tmpfs"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn only_tmp_and_dev_shm_are_writable() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new(); // code and runtime dirs are 0777 on the host
+    let spec = f.python_spec(
+        "ro",
+        r#"
+import errno
+for p in ["/var/task/x", "/var/runtime/x", "/x", "/etc/x", "/usr/x", "/dev/x", "/root/.pyenv/versions/3.11.7/x", "/tmp/x", "/dev/shm/x"]:
+    try:
+        open(p, "w").write("x")
+        print(p + "=ok")
+    except OSError as e:
+        print(p + "=" + errno.errorcode[e.errno])
+"#,
+    );
+    let run = f.run(sb, spec);
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    // World-writable on the host: only the read-only mounts stop these.
+    assert_eq!(
+        field(&run.output, "/var/task/x"),
+        Some("EROFS"),
+        "{}",
+        run.output
+    );
+    assert_eq!(field(&run.output, "/var/runtime/x"), Some("EROFS"));
+    for p in [
+        "/x",
+        "/etc/x",
+        "/usr/x",
+        "/dev/x",
+        "/root/.pyenv/versions/3.11.7/x",
+    ] {
+        let v = field(&run.output, p).unwrap();
+        assert!(v == "EROFS" || v == "EACCES", "{p}={v}");
+    }
+    assert_eq!(field(&run.output, "/tmp/x"), Some("ok"));
+    assert_eq!(field(&run.output, "/dev/shm/x"), Some("ok"));
+    assert!(!f.code.path().join("x").exists());
+}
+
+#[test]
+fn tmp_is_limited_to_its_size() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    f.bootstrap(
+        "#!/bin/sh\n\
+         dd if=/dev/zero of=/tmp/big bs=1M count=16 2>&1\n\
+         echo size=$(wc -c < /tmp/big)\n",
+    );
+    let mut spec = f.spec("tmp");
+    spec.tmp_mb = 8;
+    spec.memory_mb = 256;
+    let run = f.run(sb, spec);
+    assert!(
+        run.output.contains("No space left on device"),
+        "{}",
+        run.output
+    );
+    let size: u64 = field(&run.output, "size").unwrap().trim().parse().unwrap();
+    assert!(size <= 8 << 20, "{size}");
+}
+
+#[test]
+fn runs_as_an_unprivileged_user_without_capabilities() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\ncat /proc/self/status\n");
+    let run = f.run(sb, f.spec("caps"));
+    let status = |key: &str| {
+        run.output
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("{key} missing in {}", run.output))
+    };
+    assert_eq!(status("Uid"), "993 993 993 993");
+    assert_eq!(status("Gid"), "990 990 990 990");
+    assert_eq!(status("Groups"), "990");
+    for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(status(cap), "0000000000000000", "{cap}");
+    }
+    assert_eq!(status("NoNewPrivs"), "1");
+    assert_eq!(status("Seccomp"), "2");
+}
+
+#[test]
+fn pid_one_is_the_init_and_host_processes_are_invisible() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    f.bootstrap(
+        "#!/bin/sh\n\
+         echo self=$$\n\
+         echo pids=$(ls /proc | grep -c '^[0-9]')\n\
+         echo init=$(tr '\\0' ' ' < /proc/1/cmdline)\n\
+         echo host_test_pid_visible=$(test -e /proc/$HOST_PID && echo yes || echo no)\n",
+    );
+    let mut spec = f.spec("pid");
+    spec.env = vec![("HOST_PID".into(), std::process::id().to_string())];
+    let launched = sb.launch(&spec).unwrap();
+    assert_ne!(launched.process.pid(), 1);
+    let run = finish(launched, Duration::from_secs(30));
+    assert_eq!(field(&run.output, "self"), Some("2"), "{}", run.output);
+    let pids: u32 = field(&run.output, "pids").unwrap().parse().unwrap();
+    // init, sh, and the few commands of the script itself.
+    assert!(pids <= 8, "{}", run.output);
+    assert!(field(&run.output, "init")
+        .unwrap()
+        .contains("gust-sandbox-init"));
+    assert_eq!(field(&run.output, "host_test_pid_visible"), Some("no"));
+}
+
+#[test]
+fn the_network_is_the_instances_own_loopback_with_the_runtime_api() {
+    let Some(sb) = sandbox() else { return };
+    // A service on the host's loopback that the instance must not reach.
+    let host_service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_port = host_service.local_addr().unwrap().port();
+    let f = Fixture::new();
+    let mut spec = f.python_spec(
+        "net",
+        r#"
+import os, socket
+try:
+    socket.create_connection(("127.0.0.1", int(os.environ["HOST_PORT"])), timeout=2)
+    print("host=connected")
+except OSError as e:
+    print("host=" + type(e).__name__)
+print("ifaces=" + ",".join(n for _, n in socket.if_nameindex()))
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+s = socket.create_connection((host, int(port)), timeout=5)
+s.sendall(b"hello from inside")
+s.close()
+"#,
+    );
+    spec.env = vec![("HOST_PORT".into(), host_port.to_string())];
+    let launched = sb.launch(&spec).unwrap();
+    // gust's side: accept the instance's connection on the Runtime API listener.
+    let mut conn = None;
+    wait_for(Duration::from_secs(20), || {
+        if let Ok((c, _)) = launched.runtime_api.accept() {
+            conn = Some(c);
+        }
+        conn.is_some() || launched.process.try_wait().is_some()
+    });
+    let Some(mut conn) = conn else {
+        let run = finish(launched, Duration::from_secs(5));
+        panic!("the instance never reached its Runtime API: {}", run.output);
+    };
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = String::new();
+    conn.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "hello from inside");
+    let run = finish(launched, Duration::from_secs(30));
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    assert_eq!(
+        field(&run.output, "host"),
+        Some("ConnectionRefusedError"),
+        "{}",
+        run.output
+    );
+    assert_eq!(field(&run.output, "ifaces"), Some("lo"));
+    host_service.set_nonblocking(true).unwrap();
+    assert!(
+        host_service.accept().is_err(),
+        "the host service was reached"
+    );
+}
+
+#[test]
+fn dangerous_syscalls_fail_with_eperm() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    let spec = f.python_spec(
+        "seccomp",
+        r#"
+import ctypes, errno, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def sc(name, nr, *args):
+    ctypes.set_errno(0)
+    rc = libc.syscall(nr, *[ctypes.c_long(a) for a in args])
+    print(name + "=" + ("ok" if rc >= 0 else errno.errorcode[ctypes.get_errno()]))
+sc("mount", 165, 0, 0, 0, 0, 0)
+sc("umount2", 166, 0, 0)
+sc("unshare_user", 272, 0x10000000)
+sc("unshare_net", 272, 0x40000000)
+sc("ptrace_traceme", 101, 0, 0, 0, 0)
+sc("setns", 308, 0, 0)
+sc("keyctl", 250, 0, 0, 0, 0, 0)
+sc("bpf", 321, 0, 0, 0)
+sc("clone3", 435, 0, 0)
+sc("pivot_root", 155, 0, 0)
+sc("x32_mount", 0x40000000 | 165, 0, 0, 0, 0, 0)
+for name, args in [("packet", (socket.AF_PACKET, socket.SOCK_DGRAM)), ("raw", (socket.AF_INET, socket.SOCK_RAW))]:
+    try:
+        socket.socket(*args); print(name + "=ok")
+    except OSError as e:
+        print(name + "=" + errno.errorcode[e.errno])
+pid = os.fork()
+if pid == 0:
+    os._exit(5)
+print("fork=" + str(os.waitpid(pid, 0)[1] >> 8))
+"#,
+    );
+    let run = f.run(sb, spec);
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    // unshare(CLONE_NEWUSER) and PTRACE_TRACEME are allowed to any user without the
+    // filter; mount and the rest would fail for lack of capabilities anyway.
+    for name in [
+        "mount",
+        "umount2",
+        "unshare_user",
+        "unshare_net",
+        "ptrace_traceme",
+        "setns",
+        "keyctl",
+        "bpf",
+        "pivot_root",
+        "packet",
+        "raw",
+    ] {
+        assert_eq!(
+            field(&run.output, name),
+            Some("EPERM"),
+            "{name}: {}",
+            run.output
+        );
+    }
+    assert_eq!(field(&run.output, "clone3"), Some("ENOSYS"));
+    assert_eq!(field(&run.output, "x32_mount"), Some("ENOSYS"));
+    assert_eq!(field(&run.output, "fork"), Some("5"), "{}", run.output);
+}
+
+#[test]
+fn a_fork_bomb_is_stopped_by_the_pids_limit() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\nbomb() { bomb | bomb & }\nbomb\nsleep 600\n");
+    let mut spec = f.spec("bomb");
+    spec.memory_mb = 1024;
+    let id = spec.instance_id.clone();
+    let launched = sb.launch(&spec).unwrap();
+    let events = pids_dir(sb, &id).join("pids.events");
+    assert!(
+        wait_for(Duration::from_secs(20), || keyed(&events, "max")
+            .unwrap_or(0)
+            > 0),
+        "the pids limit was never hit"
+    );
+    let current: u64 = std::fs::read_to_string(pids_dir(sb, &id).join("pids.current"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(current <= 1024, "{current}");
+    // The host is fine: it can still start processes.
+    assert!(std::process::Command::new("true")
+        .status()
+        .unwrap()
+        .success());
+    let pids = cgroup_pids(sb, &id);
+    launched.process.kill();
+    drop(launched);
+    for dir in cgroup_dirs(sb, "gust", &id) {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+    assert!(pids.iter().all(|p| !alive(*p)), "processes left behind");
+}
+
+#[test]
+fn a_memory_hog_is_oom_killed_and_reported() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    let mut spec = f.python_spec(
+        "oom",
+        r#"
+chunks = []
+while True:
+    chunks.append(b"\x01" * (1 << 20))
+"#,
+    );
+    spec.memory_mb = 64;
+    let run = f.run(sb, spec);
+    assert_eq!(
+        run.report.signal,
+        Some(libc::SIGKILL),
+        "{:?} {}",
+        run.report,
+        run.output
+    );
+    assert!(run.report.oom_killed, "{:?}", run.report);
+    assert_eq!(run.report.to_string(), "signal: killed");
+    let peak = run.peak.expect("memory peak");
+    assert!((60 << 20..=64 << 20).contains(&peak), "peak {peak}");
+}
+
+#[test]
+fn an_instance_that_exits_normally_is_not_reported_oom() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\nkill -SEGV $$\n");
+    let run = f.run(sb, f.spec("segv"));
+    assert_eq!(run.report.signal, Some(libc::SIGSEGV), "{:?}", run.report);
+    assert_eq!(run.report.code, None);
+    assert!(!run.report.oom_killed);
+    assert_eq!(run.report.to_string(), "signal: segmentation fault");
+    assert!(run.peak.unwrap() > 0);
+}
+
+#[test]
+fn kill_leaves_no_process_and_no_cgroup() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\nsleep 600 &\n(sleep 600 &)\nsleep 600\n");
+    let spec = f.spec("kill");
+    let id = spec.instance_id.clone();
+    let launched = sb.launch(&spec).unwrap();
+    // init, sh, and three sleeps (one orphaned to init).
+    assert!(wait_for(Duration::from_secs(10), || cgroup_pids(sb, &id)
+        .len()
+        >= 5));
+    let pids = cgroup_pids(sb, &id);
+    assert!(launched.process.memory_current_bytes().unwrap() > 0);
+    launched.process.kill();
+    launched.process.kill(); // idempotent
+    let run = finish(launched, Duration::from_secs(10));
+    assert_eq!(run.report.signal, Some(libc::SIGKILL), "{:?}", run.report);
+    assert!(!run.report.oom_killed);
+    assert!(pids.iter().all(|p| !alive(*p)), "processes left behind");
+    for dir in cgroup_dirs(sb, "gust", &id) {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
+
+#[test]
+fn dropping_a_running_instance_cleans_up() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\nsleep 600\n");
+    let spec = f.spec("drop");
+    let id = spec.instance_id.clone();
+    let launched = sb.launch(&spec).unwrap();
+    let init = launched.process.pid();
+    assert!(wait_for(Duration::from_secs(10), || cgroup_pids(sb, &id)
+        .len()
+        >= 3));
+    let pids = cgroup_pids(sb, &id);
+    assert!(pids.contains(&init));
+    drop(launched);
+    assert!(pids.iter().all(|p| !alive(*p)), "processes left behind");
+    for dir in cgroup_dirs(sb, "gust", &id) {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
+
+#[test]
+fn finish_init_lowers_the_cpu_quota_to_the_memory_share() {
+    let Some(sb) = sandbox() else { return };
+    if sb.cgroup_version() != "v1" {
+        eprintln!("SKIPPED: reads cgroup v1 files");
+        return;
+    }
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\nsleep 600\n");
+    let spec = f.spec("cpu");
+    let quota = std::path::Path::new("/sys/fs/cgroup/cpu/gust")
+        .join(&spec.instance_id)
+        .join("cpu.cfs_quota_us");
+    let launched = sb.launch(&spec).unwrap();
+    let read = || std::fs::read_to_string(&quota).unwrap().trim().to_string();
+    assert_eq!(read(), "100000"); // one vCPU while initialising
+    launched.process.finish_init();
+    assert_eq!(read(), "7235"); // 128 MB of 1769 MB per vCPU
+}
+
+#[test]
+fn launch_errors_say_what_is_wrong_and_leave_nothing() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    // No bootstrap in the code directory.
+    let spec = f.spec("noboot");
+    let err = match sb.launch(&spec) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("launched without a bootstrap"),
+    };
+    assert!(err.contains("executing /var/task/bootstrap"), "{err}");
+    assert!(err.contains("No such file"), "{err}");
+    for dir in cgroup_dirs(sb, "gust", &spec.instance_id) {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+    // A host path that does not exist.
+    let mut spec = f.spec("nohost");
+    spec.host_paths = vec![PathBuf::from("/nonexistent/prefix")];
+    let err = sb.launch(&spec).err().expect("launched").to_string();
+    assert!(err.contains("/nonexistent/prefix"), "{err}");
+}
+
+#[test]
+fn probe_says_when_the_init_program_does_not_start() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let config = gust_sandbox::linux::LinuxSandboxConfig {
+        init_program: "/bin/true".into(),
+        ..config()
+    };
+    match LinuxSandbox::probe_with(config) {
+        Err(SandboxError::Unavailable(msg)) => {
+            assert!(msg.contains("init exited before it was ready"), "{msg}")
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_pool_hands_out_prepared_sandboxes_and_cleans_up_on_drop() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let parent = format!("gust-test-pool-{}", std::process::id());
+    let sb = LinuxSandbox::probe_with(gust_sandbox::linux::LinuxSandboxConfig {
+        cgroup_parent: parent.clone().into(),
+        ..config()
+    })
+    .unwrap()
+    .with_pool(2);
+    assert!(wait_for(Duration::from_secs(20), || sb.pool_ready() == 2));
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\necho pooled $(id -u)\n");
+    let spec = f.spec("pooled");
+    let (launched, timings) = sb.launch_timed(&spec).unwrap();
+    assert_eq!(timings[0].0, "take pooled sandbox", "{timings:?}");
+    // The pooled cgroup now carries the instance's name.
+    assert!(cgroup_dirs(&sb, &parent, &spec.instance_id)
+        .iter()
+        .all(|d| d.exists()));
+    let run = finish(launched, Duration::from_secs(30));
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    assert!(run.output.contains("pooled 993"), "{}", run.output);
+    assert!(wait_for(Duration::from_secs(20), || sb.pool_ready() == 2));
+    let version = sb.cgroup_version();
+    drop(sb);
+    // Nothing of the pool is left: every instance cgroup under the parent is gone.
+    let roots: Vec<PathBuf> = match version {
+        "v1" => ["memory", "cpu", "pids"]
+            .iter()
+            .map(|c| PathBuf::from("/sys/fs/cgroup").join(c).join(&parent))
+            .collect(),
+        _ => vec![PathBuf::from("/sys/fs/cgroup").join(&parent)],
+    };
+    for root in roots {
+        let children: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name())
+            .collect();
+        assert!(children.is_empty(), "{}: {children:?}", root.display());
+        std::fs::remove_dir(&root).unwrap();
+    }
 }

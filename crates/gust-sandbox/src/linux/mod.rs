@@ -114,14 +114,16 @@ pub(crate) struct Shared {
     /// Instance paths that mirror the host after the system half.
     visible: Vec<PathBuf>,
     init_image: syscall::ExecImage,
-    /// Makes cgroup names unique.
-    seq: AtomicU64,
 }
+
+/// Makes cgroup names unique within this process (the pid makes them unique
+/// across processes), whatever the number of sandboxes in it.
+static CGROUP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl Shared {
     /// A fresh name for a cgroup before it is known whose it will be.
     fn pool_cgroup_name(&self) -> String {
-        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let n = CGROUP_SEQ.fetch_add(1, Ordering::Relaxed);
         format!("pool-{}-{n}", std::process::id())
     }
 }
@@ -209,7 +211,6 @@ impl LinuxSandbox {
             system_ops,
             visible,
             init_image,
-            seq: AtomicU64::new(0),
         };
         // The real test: one sandbox, prepared and thrown away.
         let test = spawn::start_init(&shared, &shared.pool_cgroup_name())
@@ -288,7 +289,7 @@ impl LinuxSandbox {
             lap = Instant::now();
         };
 
-        rename_cgroup(shared, &mut prepared, &spec.instance_id);
+        rename_cgroup(&mut prepared, &spec.instance_id);
         let cpu = &shared.config.cpu;
         let limits = Limits::for_instance(spec.memory_mb, shared.config.pids_max, cpu);
         prepared
@@ -363,13 +364,17 @@ impl Sandbox for LinuxSandbox {
 
 /// Names the cgroup after the instance (made unique if the name is taken); a
 /// failure leaves the generic name, which is only cosmetic.
-fn rename_cgroup(shared: &Shared, prepared: &mut spawn::PreparedInit, instance_id: &str) {
+fn rename_cgroup(prepared: &mut spawn::PreparedInit, instance_id: &str) {
     let base = cgroup_name_for(instance_id);
     let cg = &mut prepared.instance.cgroup;
     if cg.rename(&base).is_ok() {
         return;
     }
-    let unique = format!("{base}-{}", shared.seq.fetch_add(1, Ordering::Relaxed));
+    let unique = format!(
+        "{base}-{}-{}",
+        std::process::id(),
+        CGROUP_SEQ.fetch_add(1, Ordering::Relaxed)
+    );
     if let Err(e) = cg.rename(&unique) {
         tracing::debug!(error = %e, "keeping the generic cgroup name {}", cg.name());
     }

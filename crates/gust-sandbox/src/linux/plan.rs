@@ -454,3 +454,7 @@ fn describe(op: &MountOp) -> String {
         MountOp::PivotRoot => "pivoting into the new root".into(),
     }
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

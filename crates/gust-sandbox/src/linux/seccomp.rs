@@ -10,14 +10,26 @@
 //! (i386 through `int 0x80`) and x32 numbers (`nr | 0x40000000`) would otherwise pass
 //! under other numbers. Both are answered `ENOSYS`.
 
-/// A check on one syscall argument (its low 32 bits); the call is denied when any
-/// check of its rule matches.
+/// `(arg & mask) == value` on one syscall argument (its low 32 bits).
+#[derive(Debug, Clone, Copy)]
+struct Cond {
+    arg: u8,
+    mask: u32,
+    value: u32,
+}
+
+/// A condition under which a call is denied; a rule denies when any of its checks
+/// matches.
 #[derive(Debug, Clone, Copy)]
 enum Check {
     /// `arg & mask != 0`.
     AnyBit { arg: u8, mask: u32 },
-    /// `arg & mask == value`.
-    MaskedEq { arg: u8, mask: u32, value: u32 },
+    /// Every condition holds.
+    All(&'static [Cond]),
+}
+
+const fn eq(arg: u8, mask: u32, value: u32) -> Cond {
+    Cond { arg, mask, value }
 }
 
 /// When a syscall is denied.
@@ -50,54 +62,32 @@ const NAMESPACE_FLAGS: u32 = (libc::CLONE_NEWNS
 
 const S_IFMT: u32 = libc::S_IFMT;
 const DEVICE_NODE: [Check; 2] = [
-    Check::MaskedEq {
-        arg: 1,
-        mask: S_IFMT,
-        value: libc::S_IFCHR,
-    },
-    Check::MaskedEq {
-        arg: 1,
-        mask: S_IFMT,
-        value: libc::S_IFBLK,
-    },
+    Check::All(&[eq(1, S_IFMT, libc::S_IFCHR)]),
+    Check::All(&[eq(1, S_IFMT, libc::S_IFBLK)]),
 ];
 const DEVICE_NODE_AT: [Check; 2] = [
-    Check::MaskedEq {
-        arg: 2,
-        mask: S_IFMT,
-        value: libc::S_IFCHR,
-    },
-    Check::MaskedEq {
-        arg: 2,
-        mask: S_IFMT,
-        value: libc::S_IFBLK,
-    },
+    Check::All(&[eq(2, S_IFMT, libc::S_IFCHR)]),
+    Check::All(&[eq(2, S_IFMT, libc::S_IFBLK)]),
 ];
 const NEW_NAMESPACE: [Check; 1] = [Check::AnyBit {
     arg: 0,
     mask: NAMESPACE_FLAGS,
 }];
+
 /// The obsolete packet socket type (libc deprecates the constant).
 const SOCK_PACKET: u32 = 10;
-
-/// `socket(AF_PACKET, ...)`, and raw or packet sockets of any family (the type's low
-/// four bits; the rest are SOCK_NONBLOCK/SOCK_CLOEXEC).
-const RAW_SOCKET: [Check; 3] = [
-    Check::MaskedEq {
-        arg: 0,
-        mask: u32::MAX,
-        value: libc::AF_PACKET as u32,
-    },
-    Check::MaskedEq {
-        arg: 1,
-        mask: 0xf,
-        value: libc::SOCK_RAW as u32,
-    },
-    Check::MaskedEq {
-        arg: 1,
-        mask: 0xf,
-        value: SOCK_PACKET,
-    },
+const AF_INET: u32 = libc::AF_INET as u32;
+const AF_INET6: u32 = libc::AF_INET6 as u32;
+const SOCK_RAW: u32 = libc::SOCK_RAW as u32;
+/// Packet sockets, and raw IP sockets (the type's low four bits; the rest are
+/// SOCK_NONBLOCK/SOCK_CLOEXEC). Raw netlink sockets stay: libc and language
+/// runtimes list interfaces and addresses through them.
+const RAW_SOCKET: [Check; 5] = [
+    Check::All(&[eq(0, u32::MAX, libc::AF_PACKET as u32)]),
+    Check::All(&[eq(0, u32::MAX, AF_INET), eq(1, 0xf, SOCK_RAW)]),
+    Check::All(&[eq(0, u32::MAX, AF_INET6), eq(1, 0xf, SOCK_RAW)]),
+    Check::All(&[eq(0, u32::MAX, AF_INET), eq(1, 0xf, SOCK_PACKET)]),
+    Check::All(&[eq(0, u32::MAX, AF_INET6), eq(1, 0xf, SOCK_PACKET)]),
 ];
 
 /// The deny list.
@@ -278,33 +268,48 @@ pub(crate) fn runtime_filter() -> Vec<libc::sock_filter> {
 }
 
 /// The instructions after a matching syscall number: run the checks, deny if any
-/// matches, else allow. Ends with ALLOW then the EPERM return all checks jump to.
+/// matches, else allow. Ends with ALLOW then the EPERM return the checks jump to.
 fn conditional_block(checks: &[Check]) -> Vec<libc::sock_filter> {
     let mut block = Vec::new();
-    // Jumps to the deny return are patched once the block's length is known.
+    // Jumps patched once the layout is known: to the deny return when true, and to
+    // the end of their check (the next check, or ALLOW) when false.
     let mut to_deny = Vec::new();
-    for check in checks {
+    let mut to_check_end = Vec::new();
+    let mut check_ends = Vec::new();
+    for (n, check) in checks.iter().enumerate() {
         match *check {
             Check::AnyBit { arg, mask } => {
                 block.push(stmt(BPF_LD_W_ABS, off_arg_low(arg)));
                 to_deny.push(block.len());
                 block.push(jump(BPF_JSET_K, mask, 0, 0));
             }
-            Check::MaskedEq { arg, mask, value } => {
-                block.push(stmt(BPF_LD_W_ABS, off_arg_low(arg)));
-                if mask != u32::MAX {
-                    block.push(stmt(BPF_ALU_AND_K, mask));
+            Check::All(conds) => {
+                for (i, c) in conds.iter().enumerate() {
+                    block.push(stmt(BPF_LD_W_ABS, off_arg_low(c.arg)));
+                    if c.mask != u32::MAX {
+                        block.push(stmt(BPF_ALU_AND_K, c.mask));
+                    }
+                    // Equal: fall through to the next condition, or deny after the
+                    // last one. Not equal: this check fails.
+                    if i + 1 == conds.len() {
+                        to_deny.push(block.len());
+                    }
+                    to_check_end.push((block.len(), n));
+                    block.push(jump(BPF_JEQ_K, c.value, 0, 0));
                 }
-                to_deny.push(block.len());
-                block.push(jump(BPF_JEQ_K, value, 0, 0));
             }
         }
+        check_ends.push(block.len());
     }
     block.push(stmt(BPF_RET_K, RET_ALLOW));
     block.push(stmt(BPF_RET_K, RET_ERRNO | EPERM));
     let deny = block.len() - 1;
+    let offset = |from: usize, to: usize| u8::try_from(to - (from + 1)).expect("short block");
     for i in to_deny {
-        block[i].jt = u8::try_from(deny - (i + 1)).expect("short block");
+        block[i].jt = offset(i, deny);
+    }
+    for (i, n) in to_check_end {
+        block[i].jf = offset(i, check_ends[n]);
     }
     block
 }
@@ -438,7 +443,10 @@ mod tests {
             Verdict::Allow
         );
         assert_eq!(sock(libc::AF_UNIX, libc::SOCK_STREAM), Verdict::Allow);
-        assert_eq!(sock(libc::AF_NETLINK, libc::SOCK_RAW), EPERM_V);
+        // Netlink is how libc lists interfaces and addresses.
+        assert_eq!(sock(libc::AF_NETLINK, libc::SOCK_RAW), Verdict::Allow);
+        assert_eq!(sock(libc::AF_INET6, libc::SOCK_RAW), EPERM_V);
+        assert_eq!(sock(libc::AF_INET, SOCK_PACKET as i32), EPERM_V);
         assert_eq!(sock(libc::AF_PACKET, libc::SOCK_DGRAM), EPERM_V);
         assert_eq!(
             sock(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK),

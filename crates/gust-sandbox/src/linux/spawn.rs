@@ -94,9 +94,13 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
         ops: shared.system_ops.clone(),
         api_port: shared.config.api_port,
     });
-    proto::send(ch, &prepare, &[])
-        .map_err(|e| SandboxError::io("sending the sandbox plan to the init", e))?;
-    let (reply, fds) = receive(ch, shared)?;
+    // An init that died at once (a binary that does not dispatch `__sandbox-init`)
+    // shows as a closed channel, either here or at the receive.
+    let (reply, fds) = match proto::send(ch, &prepare, &[]) {
+        Ok(()) => receive(ch, shared)?,
+        Err(e) if e.raw_os_error() == Some(libc::EPIPE) => return Err(exited_early(shared)),
+        Err(e) => return Err(SandboxError::io("sending the sandbox plan to the init", e)),
+    };
     lap("init exec and prepare", &mut timings);
     match reply {
         FromInit::Ready { timings: steps } => {
@@ -130,14 +134,18 @@ pub(crate) fn receive(
 ) -> Result<(FromInit, Vec<std::os::fd::OwnedFd>), SandboxError> {
     match proto::recv::<FromInit>(ch, false) {
         Ok(Some(reply)) => Ok(reply),
-        Ok(None) => Err(SandboxError::Unavailable(format!(
-            "the sandbox init exited before it was ready: does `{} {}` call \
-             gust_sandbox::linux::init_main()?",
-            shared.config.init_program.display(),
-            shared.config.init_args.join(" ")
-        ))),
+        Ok(None) => Err(exited_early(shared)),
         Err(e) => Err(SandboxError::io("waiting for the sandbox init", e)),
     }
+}
+
+fn exited_early(shared: &Shared) -> SandboxError {
+    SandboxError::Unavailable(format!(
+        "the sandbox init exited before it was ready: does `{} {}` call \
+         gust_sandbox::linux::init_main()?",
+        shared.config.init_program.display(),
+        shared.config.init_args.join(" ")
+    ))
 }
 
 /// A `Failed` (or out-of-order) reply as an error.

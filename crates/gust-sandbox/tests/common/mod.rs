@@ -169,3 +169,74 @@ pub fn finish(launched: Launched, timeout: Duration) -> Run {
         peak: launched.process.memory_peak_bytes(),
     }
 }
+
+/// The directories of an instance's cgroup on this host.
+pub fn cgroup_dirs(sb: &LinuxSandbox, parent: &str, instance_id: &str) -> Vec<PathBuf> {
+    match sb.cgroup_version() {
+        "v1" => ["memory", "cpu", "pids"]
+            .iter()
+            .map(|c| {
+                Path::new("/sys/fs/cgroup")
+                    .join(c)
+                    .join(parent)
+                    .join(instance_id)
+            })
+            .collect(),
+        "v2" => vec![Path::new("/sys/fs/cgroup").join(parent).join(instance_id)],
+        _ => vec![],
+    }
+}
+
+/// The pids cgroup directory of an instance (v1 pids hierarchy, or the v2 cgroup).
+pub fn pids_dir(sb: &LinuxSandbox, instance_id: &str) -> PathBuf {
+    match sb.cgroup_version() {
+        "v1" => Path::new("/sys/fs/cgroup/pids/gust").join(instance_id),
+        _ => Path::new("/sys/fs/cgroup/gust").join(instance_id),
+    }
+}
+
+/// Reads `key N` from a cgroup file such as pids.events.
+pub fn keyed(path: &Path, key: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+/// Host pids in an instance's cgroup.
+pub fn cgroup_pids(sb: &LinuxSandbox, instance_id: &str) -> Vec<u32> {
+    std::fs::read_to_string(pids_dir(sb, instance_id).join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect()
+}
+
+/// Polls `cond` every 10 ms until it holds or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Whether a host process is still alive (not a zombie).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+        .unwrap_or(false)
+}
+
+/// Output lines of the form `key=value`.
+pub fn field<'a>(output: &'a str, key: &str) -> Option<&'a str> {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+}
