@@ -8,6 +8,8 @@
 //!   gust's async listing and built-in queues.
 //! - [`gust`]: gust-only endpoints (logs, health).
 //! - [`paths`]: URL paths and header names.
+//! - [`urls`]: function URL configurations.
+//! - [`schedules`]: gust's schedules (rate and cron rules).
 
 #![forbid(unsafe_code)]
 
@@ -15,4 +17,6 @@ pub mod events;
 pub mod gust;
 pub mod lambda;
 pub mod paths;
+pub mod schedules;
+pub mod urls;
 pub mod versions;
