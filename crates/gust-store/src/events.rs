@@ -214,7 +214,7 @@ pub enum EventWrite {
         /// The event's progress.
         progress: EventProgress,
     },
-    /// The event is done.
+    /// The event is done. Its payload is dropped: the record has been delivered.
     Finish {
         /// The event.
         id: i64,
@@ -393,7 +393,7 @@ impl EventStore for SqliteStore {
                     tx.prepare_cached(
                         "UPDATE async_events SET status = ?2, attempts = ?3, throttles = ?4, \
                          last_error = ?5, last_response = NULL, executed_version = ?6, \
-                         destination = ?7, finished_ms = ?8 WHERE id = ?1",
+                         destination = ?7, finished_ms = ?8, payload = x'' WHERE id = ?1",
                     )?
                     .execute(params![
                         id,
