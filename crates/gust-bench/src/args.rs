@@ -1,0 +1,172 @@
+//! Flags every protocol shares: which gust to measure (started here or already
+//! running), the baseline and peer, where results go, and the quick mode.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::lambda::Runtime;
+use crate::peer::PeerKind;
+
+/// Flags shared by every `gust bench` protocol.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// gust binary to start as `gust serve` [default: this executable].
+    #[arg(long, value_name = "PATH", env = "GUST_BIN")]
+    pub gust_bin: Option<PathBuf>,
+
+    /// Measure a running server at this URL (gust or any Lambda-compatible API)
+    /// instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// With --endpoint: pid of the server, so its CPU and memory can be sampled.
+    #[arg(long, value_name = "PID", requires = "endpoint")]
+    pub server_pid: Option<u32>,
+
+    /// With --endpoint: invoke these existing functions instead of deploying the
+    /// noop handler; `{i}` in the name stands for the function's index (0-based).
+    #[arg(long, value_name = "NAME", requires = "endpoint")]
+    pub function: Option<String>,
+
+    /// How the started gust isolates instances (`gust serve --isolation`).
+    #[arg(long, value_enum, default_value_t = IsolationFlag::Auto)]
+    pub isolation: IsolationFlag,
+
+    /// Memory the started gust may reserve for instances, in MB [default: what the
+    /// protocol needs].
+    #[arg(long, value_name = "MB")]
+    pub memory: Option<u64>,
+
+    /// Extra argument for the started `gust serve` (repeatable).
+    #[arg(long = "gust-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub gust_args: Vec<String>,
+
+    /// Runtimes of the noop handler to measure.
+    #[arg(
+        long = "runtime",
+        value_enum,
+        value_delimiter = ',',
+        value_name = "RUNTIME"
+    )]
+    pub runtimes: Vec<Runtime>,
+
+    /// Also measure a peer platform with the same protocol and handler.
+    #[arg(long, value_enum)]
+    pub peer: Option<PeerKind>,
+
+    /// Where peers are installed [default: $XDG_CACHE_HOME/gust-bench or ~/.cache/gust-bench].
+    #[arg(long, value_name = "DIR")]
+    pub peer_cache: Option<PathBuf>,
+
+    /// Skip the direct baseline (the handler in a plain HTTP server).
+    #[arg(long)]
+    pub no_baseline: bool,
+
+    /// Directory for result.json and the plots [default: bench-results/<protocol>-<timestamp>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// A tiny version of the protocol that runs in seconds (for tests).
+    #[arg(long)]
+    pub quick: bool,
+
+    /// How often the host is sampled (CPU idle, memory, RSS).
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
+    pub sample_interval: Duration,
+
+    /// Read PSS (smaps_rollup of every server process) on every Nth sample.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub pss_every: u32,
+}
+
+/// `--isolation` of the started gust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IsolationFlag {
+    /// The Linux sandbox where the host allows it.
+    Auto,
+    /// The Linux sandbox, or fail.
+    Linux,
+    /// Plain processes (development machines).
+    None,
+}
+
+impl IsolationFlag {
+    /// The value of `gust serve --isolation`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IsolationFlag::Auto => "auto",
+            IsolationFlag::Linux => "linux",
+            IsolationFlag::None => "none",
+        }
+    }
+}
+
+impl CommonArgs {
+    /// The runtimes to measure, or `default` when none was named.
+    pub fn runtimes_or(&self, default: &[Runtime]) -> Vec<Runtime> {
+        if self.runtimes.is_empty() {
+            default.to_vec()
+        } else {
+            let mut out = self.runtimes.clone();
+            out.dedup();
+            out
+        }
+    }
+}
+
+/// Parses `500ms`, `30s`, `10m`, `1h` or a sum such as `1m30s`.
+pub fn parse_duration(input: &str) -> Result<Duration, String> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err("empty duration; expected e.g. 500ms, 30s or 10m".into());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!(
+                "invalid duration '{input}': expected a number and a unit (ms, s, m, h), e.g. 30s"
+            ));
+        }
+        let value: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration '{input}': number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let part = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(value),
+            "s" => Duration::from_secs(value),
+            "m" => Duration::from_secs(value * 60),
+            "h" => Duration::from_secs(value * 3600),
+            "" => {
+                return Err(format!(
+                    "invalid duration '{input}': missing unit (ms, s, m, h)"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "invalid duration '{input}': unknown unit '{other}'"
+                ))
+            }
+        };
+        rest = &rest[unit_len..];
+        total += part;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("10").unwrap_err().contains("missing unit"));
+        assert!(parse_duration("3d").unwrap_err().contains("unknown unit"));
+    }
+}

@@ -1,0 +1,89 @@
+//! `gust bench`: the benchmark protocols of BENCHMARKS.md as a load generator, with
+//! the direct baseline (the same handler in a plain HTTP server) measured in the same
+//! run, optional peers (serverless-offline), host sampling, JSON results, PNG plots
+//! and a summary table.
+//!
+//! Each protocol starts its own gust (`gust serve` on port 0 with a temporary data
+//! directory) or targets a running one (`--endpoint`), deploys its own `noop`
+//! functions, runs, and removes what it created.
+//!
+//! # Layout
+//! - One module per protocol: [`overhead`], [`concurrency`], [`backoff`],
+//!   [`coldstart`], [`utilization`].
+//! - [`session`]: a run's servers, functions, output directory and teardown;
+//!   [`servers`] starts gust and the direct baselines, [`peer`] the peers,
+//!   [`child`] owns their processes.
+//! - [`http`]: the lean keep-alive HTTP/1.1 client; [`loadgen`]: closed- and
+//!   open-loop callers; [`stats`]: HDR histograms and summaries.
+//! - [`sampler`] and [`procfs`]: CPU idle, memory, RSS and PSS from `/proc`.
+//! - [`plot`], [`table`], [`progress`]: PNG charts, the printed summary, progress bars.
+//! - [`lambda`]: the reference handlers and the Lambda management calls.
+
+#![forbid(unsafe_code)]
+
+pub mod args;
+pub mod backoff;
+pub mod child;
+pub mod coldstart;
+pub mod concurrency;
+pub mod http;
+pub mod lambda;
+pub mod loadgen;
+pub mod overhead;
+pub mod peer;
+pub mod plot;
+pub mod procfs;
+pub mod progress;
+pub mod sampler;
+pub mod servers;
+pub mod session;
+pub mod stats;
+pub mod table;
+pub mod utilization;
+
+use clap::{Args, Subcommand};
+
+/// Arguments of `gust bench`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Each protocol starts its own gust (this executable, or --gust-bin) unless --endpoint
+names a running server, measures the direct baseline in the same run, and writes
+result.json and PNG plots to --out (default bench-results/<protocol>-<timestamp>).
+
+Examples:
+  gust bench overhead
+  gust bench concurrency --step 3s --peer serverless-offline
+  gust bench utilization --runtime python
+  gust bench coldstart --isolation linux
+  gust bench backoff --idle-ttl 10s")]
+pub struct BenchArgs {
+    /// The protocol to run.
+    #[command(subcommand)]
+    pub protocol: Protocol,
+}
+
+/// The protocols of BENCHMARKS.md.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Protocol {
+    /// Warm invocation overhead: sequential invokes, gust minus direct (§1).
+    Overhead(overhead::OverheadArgs),
+    /// Closed-loop callers added one per step up to 15; invocations/s per level (§2).
+    Concurrency(concurrency::ConcurrencyArgs),
+    /// Single invocations after growing idle intervals around the idle TTL (§3).
+    Backoff(backoff::BackoffArgs),
+    /// First-invocation latency of new instances and new instances/s (§4).
+    Coldstart(coldstart::ColdstartArgs),
+    /// 150 functions, clients ramped 1,3,...,150, 30 requests each (§5).
+    Utilization(utilization::UtilizationArgs),
+}
+
+/// Runs `gust bench <protocol>`.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.protocol {
+        Protocol::Overhead(a) => overhead::run(a),
+        Protocol::Concurrency(a) => concurrency::run(a),
+        Protocol::Backoff(a) => backoff::run(a),
+        Protocol::Coldstart(a) => coldstart::run(a),
+        Protocol::Utilization(a) => utilization::run(a),
+    }
+}

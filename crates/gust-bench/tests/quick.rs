@@ -1,0 +1,225 @@
+//! Each `gust bench` protocol runs its `--quick` version end to end against a gust it
+//! starts (`--isolation none`) and writes a well-formed result.json. No timing is
+//! asserted: only that the protocol ran, counted successes, and that its figures are
+//! consistent (percentiles ordered, counts adding up).
+//!
+//! The gust binary comes from `GUST_BIN`, else `target/debug/gust` of this workspace;
+//! without either the tests say so and pass without running.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use clap::Parser;
+use gust_bench::BenchArgs;
+use serde_json::Value;
+
+/// One benchmark at a time, even when the test harness runs tests in parallel.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+fn gust_bin() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("GUST_BIN") {
+        return Some(PathBuf::from(bin));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let bin = target.join("debug/gust");
+    bin.exists().then_some(bin)
+}
+
+/// Runs `gust bench <protocol> --quick ...` and returns result.json, or None when no
+/// gust binary is available.
+fn run_quick(protocol: &str, extra: &[&str]) -> Option<(Value, PathBuf)> {
+    let Some(bin) = gust_bin() else {
+        eprintln!(
+            "skipping `gust bench {protocol} --quick`: no gust binary (set GUST_BIN or \
+             build it with `cargo build -p gust-cli`)"
+        );
+        return None;
+    };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let out = tempfile::tempdir().unwrap().keep();
+    let out_str = out.display().to_string();
+    let bin_str = bin.display().to_string();
+    let mut argv = vec![
+        "bench",
+        protocol,
+        "--quick",
+        "--isolation",
+        "none",
+        "--gust-bin",
+        &bin_str,
+        "--out",
+        &out_str,
+        "--sample-interval",
+        "50ms",
+    ];
+    argv.extend_from_slice(extra);
+    let cli = Cli::try_parse_from(&argv).expect("valid arguments");
+    gust_bench::run(cli.bench).unwrap_or_else(|e| panic!("gust bench {protocol}: {e:#}"));
+    let text = std::fs::read_to_string(out.join("result.json")).expect("result.json written");
+    let json: Value = serde_json::from_str(&text).expect("result.json is JSON");
+    assert_eq!(json["protocol"], protocol);
+    assert_eq!(json["quick"], true);
+    assert!(json["gust"]["started_by_bench"].as_bool().unwrap());
+    assert_eq!(json["gust"]["health"]["isolation"], "none");
+    assert!(
+        !json["samples"].as_array().unwrap().is_empty(),
+        "the host was sampled"
+    );
+    assert!(json["client"]["requests"].as_u64().unwrap() > 0);
+    Some((json, out))
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("expected a number, got {v}"))
+}
+
+/// A latency summary with samples and ordered percentiles.
+fn assert_summary(s: &Value) {
+    assert!(num(&s["count"]) > 0.0, "no samples: {s}");
+    let keys = ["min_us", "p50_us", "p90_us", "p99_us", "p999_us", "max_us"];
+    let values: Vec<f64> = keys.iter().map(|k| num(&s[*k])).collect();
+    assert!(values[0] > 0.0, "{s}");
+    assert!(
+        values.windows(2).all(|w| w[0] <= w[1]),
+        "percentiles out of order: {s}"
+    );
+}
+
+fn targets(v: &Value) -> &Vec<Value> {
+    v["targets"].as_array().expect("targets array")
+}
+
+fn kinds(ts: &[Value]) -> Vec<&str> {
+    ts.iter().map(|t| t["kind"].as_str().unwrap()).collect()
+}
+
+fn assert_png(dir: &std::path::Path, name: &str) {
+    let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|_| panic!("{name} written"));
+    assert_eq!(&bytes[1..4], b"PNG", "{name} is a PNG");
+}
+
+#[test]
+fn overhead_quick_measures_gust_and_direct() {
+    let Some((json, out)) = run_quick("overhead", &["--runtime", "python,node"]) else {
+        return;
+    };
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "one result per runtime");
+    for r in results {
+        let ts = targets(r);
+        assert_eq!(kinds(ts), ["gust", "direct"]);
+        for t in ts {
+            assert_summary(&t["latency"]);
+            assert_eq!(num(&t["counts"]["ok"]), 100.0, "{t}");
+        }
+        assert!(r["added_p50_us"].is_number());
+        assert!(r["added_p99_us"].is_number());
+    }
+    assert_png(&out, "overhead.png");
+}
+
+#[test]
+fn concurrency_quick_ramps_callers() {
+    let Some((json, out)) = run_quick("concurrency", &["--runtime", "python"]) else {
+        return;
+    };
+    assert_eq!(json["config"]["max_callers"], 3);
+    let r = &json["results"][0];
+    let ts = targets(r);
+    assert_eq!(kinds(ts), ["gust", "direct"]);
+    for t in ts {
+        let levels = t["levels"].as_array().unwrap();
+        assert_eq!(levels.len(), 3);
+        for (i, l) in levels.iter().enumerate() {
+            assert_eq!(l["callers"], i + 1);
+            assert!(num(&l["throughput_rps"]) > 0.0, "{l}");
+            assert_summary(&l["latency"]);
+        }
+    }
+    assert!(r["top_ratio_to_direct"].is_number());
+    assert_png(&out, "concurrency.png");
+}
+
+#[test]
+fn backoff_quick_invokes_after_each_interval() {
+    let Some((json, out)) = run_quick("backoff", &[]) else {
+        return;
+    };
+    let intervals = json["config"]["intervals_ms"].as_array().unwrap().clone();
+    assert_eq!(intervals.len(), 3);
+    let r = json["results"].as_array().unwrap();
+    assert_eq!(kinds(r), ["gust", "direct"]);
+    for t in r {
+        let points = t["points"].as_array().unwrap();
+        assert_eq!(points.len(), 3);
+        for p in points {
+            assert_eq!(p["ok"], 1, "{p}");
+            assert!(num(&p["latency_us"]) > 0.0);
+        }
+    }
+    // The gust target reports its instance count before each invocation, and past
+    // twice the TTL its instance has expired.
+    let gust_points = r[0]["points"].as_array().unwrap();
+    assert!(gust_points.iter().all(|p| p["instances_before"].is_u64()));
+    assert_eq!(gust_points[2]["instances_before"], 0);
+    assert_png(&out, "backoff.png");
+}
+
+#[test]
+fn coldstart_quick_times_first_invocations() {
+    let Some((json, out)) = run_quick("coldstart", &[]) else {
+        return;
+    };
+    let r = json["results"].as_array().unwrap();
+    assert_eq!(kinds(r), ["gust", "direct"]);
+    for t in r {
+        assert_summary(&t["latency"]);
+        assert_eq!(t["samples_us"].as_array().unwrap().len(), 3);
+        let burst = &t["burst"];
+        assert_eq!(num(&burst["counts"]["ok"]), 4.0, "{burst}");
+        assert!(num(&burst["instances_per_s"]) > 0.0);
+    }
+    assert_png(&out, "coldstart.png");
+}
+
+#[test]
+fn utilization_quick_ramps_clients_over_functions() {
+    let Some((json, out)) = run_quick("utilization", &[]) else {
+        return;
+    };
+    assert_eq!(json["config"]["levels"], serde_json::json!([1, 3, 4]));
+    let r = json["results"].as_array().unwrap();
+    assert_eq!(kinds(r), ["gust", "direct"]);
+    for t in r {
+        let levels = t["levels"].as_array().unwrap();
+        assert_eq!(levels.len(), 3);
+        for l in levels {
+            let clients = num(&l["clients"]);
+            let c = &l["counts"];
+            let sent = num(&c["ok"])
+                + num(&c["timeouts"])
+                + num(&c["http_errors"])
+                + num(&c["function_errors"])
+                + num(&c["io_errors"]);
+            assert_eq!(sent, clients * 3.0, "each client sends 3: {l}");
+            assert!(num(&l["tree_pss_mb"]) > 0.0, "{l}");
+            assert_summary(&l["latency"]);
+        }
+        assert_summary(&t["latency"]);
+    }
+    // gust ends with one warm instance per function.
+    let last = r[0]["levels"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["instances"], 4, "{last}");
+    assert!(r[0]["marginal_pss_mb_per_function"].is_number());
+    assert_png(&out, "utilization.png");
+    assert_png(&out, "utilization-time.png");
+}
