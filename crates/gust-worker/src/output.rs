@@ -80,7 +80,7 @@ impl OutputCapture {
         }
         let mut buf = [0u8; 16 * 1024];
         loop {
-            match (&*self.fd.get_ref()).read(&mut buf) {
+            match self.fd.get_ref().read(&mut buf) {
                 Ok(0) => {
                     st.eof = true;
                     self.flush_partial(&mut st);
