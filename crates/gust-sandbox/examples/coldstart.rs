@@ -66,9 +66,6 @@ fn main() {
         tmp_mb: 512,
     };
 
-    bench("none", iterations, |i| {
-        (NoIsolation.launch(&spec(i)).unwrap(), vec![])
-    });
     let sandbox = match LinuxSandbox::probe() {
         Ok(s) => s,
         Err(e) => {
@@ -77,26 +74,33 @@ fn main() {
         }
     };
     println!("cgroups {}\n", sandbox.cgroup_version());
-    bench("linux, no pool", iterations, |i| {
-        sandbox.launch_timed(&spec(i)).unwrap()
-    });
-    let pooled = sandbox.with_pool(4);
-    bench("linux, pool of 4", iterations, |i| {
+    let pooled = LinuxSandbox::probe().unwrap().with_pool(4);
+    // The modes take turns, so that load from elsewhere on the host hits them alike.
+    let mut modes = [
+        Mode::new("none"),
+        Mode::new("linux, no pool"),
+        Mode::new("linux, pool of 4"),
+    ];
+    for i in 0..iterations {
+        modes[0].run(|| (NoIsolation.launch(&spec(3 * i)).unwrap(), vec![]));
+        modes[1].run(|| sandbox.launch_timed(&spec(3 * i + 1)).unwrap());
         // A steady, low rate: every launch finds the pool full.
         wait_until(Duration::from_secs(10), || pooled.pool_ready() == 4);
-        pooled.launch_timed(&spec(i)).unwrap()
-    });
+        modes[2].run(|| pooled.launch_timed(&spec(3 * i + 2)).unwrap());
+    }
+    for mode in &mut modes {
+        mode.report(iterations);
+    }
     drop(pooled);
 
-    let sandbox = LinuxSandbox::probe().unwrap();
     memory("none", |i| NoIsolation.launch(&spec(i)).unwrap());
     memory("linux", |i| sandbox.launch(&spec(i)).unwrap());
     let before = mem_available();
-    let pool = LinuxSandbox::probe().unwrap().with_pool(20);
-    wait_until(Duration::from_secs(30), || pool.pool_ready() == 20);
+    let pool = LinuxSandbox::probe().unwrap().with_pool(50);
+    wait_until(Duration::from_secs(60), || pool.pool_ready() == 50);
     std::thread::sleep(Duration::from_millis(500));
-    let per = (before - mem_available()) as f64 / 20.0 / 1024.0;
-    println!("memory  idle pooled sandbox (init, no runtime): {per:.2} MiB each");
+    let per = (before - mem_available()) as f64 / 50.0 / 1024.0;
+    println!("memory  idle pooled sandbox (init, no runtime): {per:.2} MiB each (MemAvailable drop over 50)");
 }
 
 struct Dirs {
@@ -117,41 +121,59 @@ impl Dirs {
     }
 }
 
-/// Launches `n` times, each time until the runtime connects to its Runtime API.
-fn bench(name: &str, n: usize, launch: impl Fn(usize) -> (Launched, Vec<(String, u64)>)) {
-    let mut totals = Vec::with_capacity(n);
-    let mut cleanups = Vec::with_capacity(n);
-    let mut steps: Vec<(String, u64)> = Vec::new();
-    for i in 0..n {
+/// One way to launch, and what its launches cost.
+struct Mode {
+    name: &'static str,
+    totals: Vec<Duration>,
+    teardowns: Vec<Duration>,
+    steps: Vec<(String, u64)>,
+}
+
+impl Mode {
+    fn new(name: &'static str) -> Mode {
+        Mode {
+            name,
+            totals: Vec::new(),
+            teardowns: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// One launch, until the runtime connects to its Runtime API, then teardown.
+    fn run(&mut self, launch: impl FnOnce() -> (Launched, Vec<(String, u64)>)) {
         let start = Instant::now();
-        let (launched, timings) = launch(i);
+        let (launched, timings) = launch();
         let conn = accept(&launched, Duration::from_secs(10));
-        totals.push(start.elapsed());
-        assert!(conn.is_some(), "{name}: the runtime never connected");
+        self.totals.push(start.elapsed());
+        assert!(conn.is_some(), "{}: the runtime never connected", self.name);
         for (step, us) in timings {
-            match steps.iter_mut().find(|(s, _)| *s == step) {
+            match self.steps.iter_mut().find(|(s, _)| *s == step) {
                 Some((_, sum)) => *sum += us,
-                None => steps.push((step, us)),
+                None => self.steps.push((step, us)),
             }
         }
         let start = Instant::now();
         drop(conn);
         drop(launched);
-        cleanups.push(start.elapsed());
+        self.teardowns.push(start.elapsed());
     }
-    totals.sort();
-    cleanups.sort();
-    let pct = |v: &[Duration], p: usize| v[(v.len() * p / 100).min(v.len() - 1)];
-    println!(
-        "{name}: launch to Runtime API connection p50 {:.2} ms, p90 {:.2} ms; teardown p50 {:.2} ms",
-        ms(pct(&totals, 50)),
-        ms(pct(&totals, 90)),
-        ms(pct(&cleanups, 50))
-    );
-    for (step, sum) in steps {
-        println!("    {step:<45} {:>8.3} ms", sum as f64 / n as f64 / 1000.0);
+
+    fn report(&mut self, n: usize) {
+        self.totals.sort();
+        self.teardowns.sort();
+        let pct = |v: &[Duration], p: usize| ms(v[(v.len() * p / 100).min(v.len() - 1)]);
+        println!(
+            "{}: launch to Runtime API connection p50 {:.2} ms, p90 {:.2} ms; teardown p50 {:.2} ms",
+            self.name,
+            pct(&self.totals, 50),
+            pct(&self.totals, 90),
+            pct(&self.teardowns, 50)
+        );
+        for (step, sum) in &self.steps {
+            println!("    {step:<45} {:>8.3} ms", *sum as f64 / n as f64 / 1000.0);
+        }
+        println!();
     }
-    println!();
 }
 
 fn accept(launched: &Launched, timeout: Duration) -> Option<std::net::TcpStream> {
@@ -165,45 +187,58 @@ fn accept(launched: &Launched, timeout: Duration) -> Option<std::net::TcpStream>
     launched.runtime_api.accept().ok().map(|(c, _)| c)
 }
 
-/// The cost of creating each namespace: `/bin/true` with and without `unshare`.
+/// The cost of creating each namespace: the median time of `/bin/true` started with
+/// `unshare` of that namespace, minus the median without (runs interleaved).
 fn namespace_costs(n: usize) {
-    let run = |flags: libc::c_int| {
-        let start = Instant::now();
-        for _ in 0..n {
-            let mut cmd = std::process::Command::new("/bin/true");
-            // SAFETY: unshare is async-signal-safe and allocates nothing.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if flags != 0 && libc::unshare(flags) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-            assert!(cmd.status().unwrap().success());
+    let once = |flags: libc::c_int| {
+        let mut cmd = std::process::Command::new("/bin/true");
+        // SAFETY: unshare is async-signal-safe and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                if flags != 0 && libc::unshare(flags) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
         }
-        start.elapsed() / n as u32
+        let start = Instant::now();
+        assert!(cmd.status().unwrap().success());
+        start.elapsed()
     };
-    let base = run(0);
-    println!(
-        "namespace creation (unshare in a child, minus a plain fork+exec of {:.3} ms):",
-        ms(base)
-    );
-    for (name, flag) in [
+    let kinds = [
+        ("none", 0),
         ("mount", libc::CLONE_NEWNS),
         ("pid", libc::CLONE_NEWPID),
         ("ipc", libc::CLONE_NEWIPC),
         ("uts", libc::CLONE_NEWUTS),
         ("net", libc::CLONE_NEWNET),
         ("cgroup", libc::CLONE_NEWCGROUP),
-    ] {
-        let t = run(flag).saturating_sub(base);
-        println!("    {name:<8} {:>8.3} ms", ms(t));
+    ];
+    let mut samples = vec![Vec::with_capacity(n); kinds.len()];
+    for _ in 0..n {
+        for (i, (_, flag)) in kinds.iter().enumerate() {
+            samples[i].push(once(*flag));
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let base = median(&mut samples[0]);
+    println!(
+        "namespace creation (median of unshare in a child, minus a plain fork+exec of {:.3} ms):",
+        ms(base)
+    );
+    for (i, (name, _)) in kinds.iter().enumerate().skip(1) {
+        let t = median(&mut samples[i]);
+        println!("    {name:<8} {:>8.3} ms", ms(t) - ms(base));
     }
     println!();
 }
 
-/// MemAvailable drop per idle instance (runtime connected and waiting).
+/// Memory of idle instances (runtime connected and waiting): the proportional set
+/// size of their processes, the instance's cgroup charge, and the host's
+/// MemAvailable drop per instance (noisy on a busy host).
 fn memory(name: &str, launch: impl Fn(usize) -> Launched) {
     const N: usize = 20;
     let before = mem_available();
@@ -215,17 +250,57 @@ fn memory(name: &str, launch: impl Fn(usize) -> Launched) {
     }
     std::thread::sleep(Duration::from_millis(500));
     let after = mem_available();
-    let cgroup: Vec<u64> = held
-        .iter()
-        .filter_map(|(l, _)| l.process.memory_current_bytes())
-        .collect();
-    let per = (before - after) as f64 / N as f64 / 1024.0;
-    print!("memory  idle {name} instance (python waiting on its Runtime API): {per:.2} MiB each");
-    if !cgroup.is_empty() {
-        let avg = cgroup.iter().sum::<u64>() as f64 / cgroup.len() as f64 / (1 << 20) as f64;
-        print!(" (its cgroup or RSS counts {avg:.2} MiB)");
+    let mut pss = 0u64;
+    let mut cgroup = 0u64;
+    for (l, _) in &held {
+        // The instance's processes: the one gust started and its descendants.
+        for pid in descendants(l.process.pid()) {
+            pss += smaps_kb(pid, "Pss:");
+        }
+        cgroup += l.process.memory_current_bytes().unwrap_or(0);
     }
-    println!();
+    let mib = |kb: f64| kb / 1024.0;
+    print!(
+        "memory  idle {name} instance: PSS {:.2} MiB",
+        mib(pss as f64 / N as f64)
+    );
+    if name != "none" {
+        print!(
+            ", cgroup {:.2} MiB",
+            cgroup as f64 / N as f64 / (1 << 20) as f64
+        );
+    }
+    println!(
+        ", MemAvailable drop {:.2} MiB",
+        mib((before - after) as f64 / N as f64)
+    );
+}
+
+/// `pid` and every process below it.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let p = all[i];
+        if let Ok(children) = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")) {
+            all.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+        i += 1;
+    }
+    all
+}
+
+fn smaps_kb(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn mem_available() -> i64 {

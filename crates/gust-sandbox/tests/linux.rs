@@ -417,6 +417,33 @@ fn an_instance_that_exits_normally_is_not_reported_oom() {
 }
 
 #[test]
+fn termination_signals_are_forwarded_to_the_runtime() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    f.bootstrap(
+        "#!/bin/sh\n\
+         trap 'echo got-term; exit 0' TERM\n\
+         echo ready\n\
+         while :; do sleep 0.05; done\n",
+    );
+    let spec = f.spec("term");
+    let id = spec.instance_id.clone();
+    let launched = sb.launch(&spec).unwrap();
+    assert!(wait_for(Duration::from_secs(10), || cgroup_pids(sb, &id)
+        .len()
+        >= 3));
+    // What gust does for a graceful stop: SIGTERM to the instance's init.
+    // SAFETY: the init has not been reaped, so its pid is still ours.
+    assert_eq!(
+        unsafe { libc::kill(launched.process.pid() as i32, libc::SIGTERM) },
+        0
+    );
+    let run = finish(launched, Duration::from_secs(10));
+    assert!(run.output.contains("got-term"), "{}", run.output);
+    assert_eq!(run.report.code, Some(0), "{:?}", run.report);
+}
+
+#[test]
 fn kill_leaves_no_process_and_no_cgroup() {
     let Some(sb) = sandbox() else { return };
     let f = Fixture::new();
@@ -537,7 +564,7 @@ fn the_pool_hands_out_prepared_sandboxes_and_cleans_up_on_drop() {
     .with_pool(2);
     assert!(wait_for(Duration::from_secs(20), || sb.pool_ready() == 2));
     let f = Fixture::new();
-    f.bootstrap("#!/bin/sh\necho pooled $(id -u)\n");
+    f.bootstrap("#!/bin/sh\necho pooled $(id -u) nice=$(nice)\n");
     let spec = f.spec("pooled");
     let (launched, timings) = sb.launch_timed(&spec).unwrap();
     assert_eq!(timings[0].0, "take pooled sandbox", "{timings:?}");
@@ -547,7 +574,8 @@ fn the_pool_hands_out_prepared_sandboxes_and_cleans_up_on_drop() {
         .all(|d| d.exists()));
     let run = finish(launched, Duration::from_secs(30));
     assert_eq!(run.report.code, Some(0), "{}", run.output);
-    assert!(run.output.contains("pooled 993"), "{}", run.output);
+    // The pool starts inits at a low priority; the function runs at the normal one.
+    assert!(run.output.contains("pooled 993 nice=0"), "{}", run.output);
     assert!(wait_for(Duration::from_secs(20), || sb.pool_ready() == 2));
     let version = sb.cgroup_version();
     drop(sb);

@@ -108,6 +108,8 @@ fn run(channel: &OwnedFd) -> i32 {
         );
     };
     let mut clock = Clock::new();
+    // A pooled init was started at a low priority; the function gets the normal one.
+    let _ = sys::set_nice(0);
     let (runtime, signals) = match start_runtime(&prepare, &launch, output, &mut clock) {
         Ok(r) => r,
         Err(failure) => return report_failure(ch, failure),
@@ -135,8 +137,14 @@ fn report_failure(ch: BorrowedFd<'_>, failure: FromInit) -> i32 {
 /// The function-independent setup: namespaces' contents, the generic root, loopback
 /// and the Runtime API listener.
 fn prepare_sandbox(p: &Prepare, clock: &mut Clock) -> Result<TcpListener, FromInit> {
-    // gust placed this process in its cgroup before sending Prepare, so the cgroup
-    // namespace is rooted at the instance's own cgroup.
+    // Into the instance's cgroup first (unless gust started it there), so that
+    // everything from here on is accounted to it and the cgroup namespace is rooted
+    // at it.
+    for tasks in &p.cgroup_tasks {
+        std::fs::write(tasks, "0")
+            .map_err(|e| FromInit::failed(format!("entering cgroup {}", tasks.display()), &e))?;
+    }
+    clock.lap("enter cgroup");
     sys::unshare(libc::CLONE_NEWCGROUP)
         .map_err(|e| FromInit::failed("unsharing the cgroup namespace", &e))?;
     // Nothing mounted in here may propagate back to the host.

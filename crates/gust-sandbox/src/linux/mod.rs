@@ -318,7 +318,12 @@ impl LinuxSandbox {
         proto::send(ch, &launch, &[out_write.as_fd()])
             .map_err(|e| SandboxError::io("sending the function to the sandbox init", e))?;
         drop(out_write);
-        let (reply, _) = spawn::receive(ch, shared)?;
+        let (reply, _) = spawn::receive(ch)?.ok_or_else(|| {
+            SandboxError::io(
+                "setting up the sandbox",
+                io::Error::other("the sandbox init exited before the runtime started"),
+            )
+        })?;
         record("launch (init mounts, pivot, fork, exec)", &mut timings);
         match reply {
             FromInit::Started { timings: steps } => {

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! gust                                   init (pid 1 of the new namespaces)
-//!  ── Prepare {rootfs, system ops} ──▶   builds the generic root, brings up lo,
+//!  ── Prepare {cgroup, rootfs, ops} ──▶  enters its cgroup, builds the generic
+//!                                         root, brings up lo,
 //!  ◀── Ready {timings} + [listener] ──   binds the Runtime API listener
 //!        (a pooled init waits here)
 //!  ── Launch {instance ops, argv, env} + [output pipe] ──▶
@@ -36,6 +37,9 @@ pub(crate) enum ToInit {
 /// The function-independent setup.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Prepare {
+    /// Cgroup v1 `tasks` files the init writes `0` to, entering its cgroup itself
+    /// before it does anything else (empty where gust placed it already).
+    pub cgroup_tasks: Vec<PathBuf>,
     /// Host directory where the new root is assembled before `pivot_root`.
     pub rootfs: PathBuf,
     /// The system half of the mount plan.

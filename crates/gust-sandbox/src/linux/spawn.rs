@@ -8,6 +8,7 @@ use std::os::fd::AsFd;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use super::cgroup::Entry;
 use super::process::Instance;
 use super::proto::{self, FromInit, Prepare, ToInit};
 use super::syscall as sys;
@@ -59,7 +60,29 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
 
     let (ours, theirs) =
         sys::seqpacket_pair().map_err(|e| SandboxError::io("creating the init's channel", e))?;
-    let spawned = sys::spawn_in_namespaces(NAMESPACES, &shared.init_image, theirs.as_fd(), None);
+    let (clone_into, self_attach) = match cgroup.entry() {
+        Ok(Entry::CloneInto(dir)) => (Some(dir), Vec::new()),
+        Ok(Entry::SelfAttach(files)) => (None, files),
+        Ok(Entry::Nothing) => (None, Vec::new()),
+        Err(e) => {
+            let _ = cgroup.remove();
+            return Err(SandboxError::io("opening the instance's cgroup", e));
+        }
+    };
+    let image = &shared.init_image;
+    let mut spawned = sys::spawn_in_namespaces(
+        NAMESPACES,
+        image,
+        theirs.as_fd(),
+        clone_into.as_ref().map(|d| d.as_fd()),
+    );
+    let mut attach_by_pid = false;
+    if clone_into.is_some() && matches!(&spawned, Err(e) if e.raw_os_error() == Some(libc::ENOSYS))
+    {
+        // No clone3 here: start outside and move the init by pid.
+        spawned = sys::spawn_in_namespaces(NAMESPACES, image, theirs.as_fd(), None);
+        attach_by_pid = true;
+    }
     drop(theirs);
     let (pid, pidfd) = match spawned {
         Ok(p) => p,
@@ -80,16 +103,18 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
     };
     lap("clone", &mut timings);
     // From here on, dropping `instance` kills the init and removes the cgroup.
-    instance
-        .cgroup
-        .add_task(instance.pid)
-        .map_err(|e| SandboxError::io("moving the init into its cgroup", e))?;
-    lap("cgroup attach", &mut timings);
+    if attach_by_pid {
+        instance
+            .cgroup
+            .add_task(instance.pid)
+            .map_err(|e| SandboxError::io("moving the init into its cgroup", e))?;
+    }
 
     let ch = instance.channel.as_fd();
     sys::set_recv_timeout(ch, STEP_TIMEOUT)
         .map_err(|e| SandboxError::io("configuring the init's channel", e))?;
     let prepare = ToInit::Prepare(Prepare {
+        cgroup_tasks: self_attach,
         rootfs: shared.config.rootfs_dir.clone(),
         ops: shared.system_ops.clone(),
         api_port: shared.config.api_port,
@@ -97,7 +122,7 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
     // An init that died at once (a binary that does not dispatch `__sandbox-init`)
     // shows as a closed channel, either here or at the receive.
     let (reply, fds) = match proto::send(ch, &prepare, &[]) {
-        Ok(()) => receive(ch, shared)?,
+        Ok(()) => receive(ch)?.ok_or_else(|| exited_early(shared))?,
         Err(e) if e.raw_os_error() == Some(libc::EPIPE) => return Err(exited_early(shared)),
         Err(e) => return Err(SandboxError::io("sending the sandbox plan to the init", e)),
     };
@@ -126,19 +151,20 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
     }
 }
 
-/// Waits for the init's next message. EOF means it died: most likely the binary
-/// does not dispatch `__sandbox-init` to the init.
+/// Waits for the init's next message; `None` if it exited instead.
 pub(crate) fn receive(
     ch: std::os::fd::BorrowedFd<'_>,
-    shared: &Shared,
-) -> Result<(FromInit, Vec<std::os::fd::OwnedFd>), SandboxError> {
+) -> Result<Option<(FromInit, Vec<std::os::fd::OwnedFd>)>, SandboxError> {
     match proto::recv::<FromInit>(ch, false) {
-        Ok(Some(reply)) => Ok(reply),
-        Ok(None) => Err(exited_early(shared)),
+        Ok(reply) => Ok(reply),
+        // The init exited without reading what gust had sent.
+        Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(None),
         Err(e) => Err(SandboxError::io("waiting for the sandbox init", e)),
     }
 }
 
+/// An init that died before `Ready`: most likely the binary does not dispatch
+/// `__sandbox-init` to the init.
 fn exited_early(shared: &Shared) -> SandboxError {
     SandboxError::Unavailable(format!(
         "the sandbox init exited before it was ready: does `{} {}` call \

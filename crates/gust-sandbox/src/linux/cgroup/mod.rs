@@ -14,6 +14,7 @@ mod v2;
 
 use std::fmt::Debug;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 pub(crate) use v1::V1Hierarchy;
@@ -102,14 +103,30 @@ pub(crate) fn shares_to_weight(shares: u64) -> u64 {
     ((shares * 100 + 512) / 1024).clamp(1, 10_000)
 }
 
-/// One instance's cgroup. Call order: [`add_task`](Self::add_task) for the instance's
-/// first process, [`apply`](Self::apply) before it runs user code, the readers at any
-/// time, [`kill_all`](Self::kill_all) to end it, and [`remove`](Self::remove) once
-/// its processes are gone.
+/// How an instance's first process enters its cgroup, cheapest way first.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    /// Born inside: `clone3(CLONE_INTO_CGROUP)` with this directory (v2).
+    CloneInto(OwnedFd),
+    /// The (single-threaded) process moves itself by writing `0` to these files
+    /// (v1 `tasks`). A thread moving itself skips the global lock that a move by
+    /// pid takes, whose RCU grace period costs about a millisecond per hierarchy.
+    SelfAttach(Vec<PathBuf>),
+    /// Nothing to enter (the stub).
+    Nothing,
+}
+
+/// One instance's cgroup. Call order: [`entry`](Self::entry) (or
+/// [`add_task`](Self::add_task)) for the instance's first process,
+/// [`apply`](Self::apply) before it runs user code, the readers at any time,
+/// [`kill_all`](Self::kill_all) to end it, and [`remove`](Self::remove) once its
+/// processes are gone.
 pub(crate) trait CgroupManager: Send + Sync + Debug {
     /// The cgroup's name under the parent.
     fn name(&self) -> &str;
-    /// Moves a process (and the children it will have) into the cgroup.
+    /// How the first process should enter the cgroup.
+    fn entry(&self) -> io::Result<Entry>;
+    /// Moves a process (and the children it will have) into the cgroup by pid.
     fn add_task(&self, pid: u32) -> io::Result<()>;
     /// Sets the pids limit alone (a pre-created cgroup gets it before its init
     /// starts; the rest waits for the function's memory size).
@@ -316,6 +333,9 @@ pub(crate) struct StubCgroup {
 impl CgroupManager for StubCgroup {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn entry(&self) -> io::Result<Entry> {
+        Ok(Entry::Nothing)
     }
     fn add_task(&self, _pid: u32) -> io::Result<()> {
         Ok(())

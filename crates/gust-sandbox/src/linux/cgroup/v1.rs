@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     check_name, kill_listed, read_keyed, read_u64, rmdir_retrying, write_value, CgroupManager,
-    Limits,
+    Entry, Limits,
 };
 
 /// The controllers the sandbox uses.
@@ -165,6 +165,12 @@ impl V1Cgroup {
 impl CgroupManager for V1Cgroup {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn entry(&self) -> io::Result<Entry> {
+        Ok(Entry::SelfAttach(
+            self.dirs().into_iter().map(|d| d.join("tasks")).collect(),
+        ))
     }
 
     fn add_task(&self, pid: u32) -> io::Result<()> {

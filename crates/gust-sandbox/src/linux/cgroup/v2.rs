@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     check_name, kill_listed, read_keyed, read_u64, rmdir_retrying, shares_to_weight, write_value,
-    CgroupManager, Limits,
+    CgroupManager, Entry, Limits,
 };
 
 const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
@@ -117,6 +117,16 @@ impl CgroupManager for V2Cgroup {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default()
+    }
+
+    fn entry(&self) -> io::Result<Entry> {
+        let dir = std::fs::File::open(&self.dir).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("opening cgroup {}: {e}", self.dir.display()),
+            )
+        })?;
+        Ok(Entry::CloneInto(dir.into()))
     }
 
     fn add_task(&self, pid: u32) -> io::Result<()> {
