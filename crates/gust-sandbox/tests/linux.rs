@@ -433,11 +433,10 @@ fn termination_signals_are_forwarded_to_the_runtime() {
         .len()
         >= 3));
     // What gust does for a graceful stop: SIGTERM to the instance's init.
+    let init = launched.process.pid() as libc::pid_t;
     // SAFETY: the init has not been reaped, so its pid is still ours.
-    assert_eq!(
-        unsafe { libc::kill(launched.process.pid() as i32, libc::SIGTERM) },
-        0
-    );
+    let rc = unsafe { libc::kill(init, libc::SIGTERM) };
+    assert_eq!(rc, 0);
     let run = finish(launched, Duration::from_secs(10));
     assert!(run.output.contains("got-term"), "{}", run.output);
     assert_eq!(run.report.code, Some(0), "{:?}", run.report);
