@@ -597,3 +597,43 @@ fn the_pool_hands_out_prepared_sandboxes_and_cleans_up_on_drop() {
         std::fs::remove_dir(&root).unwrap();
     }
 }
+
+#[test]
+fn probe_removes_empty_cgroups_left_by_a_dead_gust() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let parent = format!("gust-test-stale-{}", std::process::id());
+    let config = gust_sandbox::linux::LinuxSandboxConfig {
+        cgroup_parent: parent.clone().into(),
+        stale_cgroup_age: Duration::ZERO,
+        ..config()
+    };
+    let sb = LinuxSandbox::probe_with(config.clone()).unwrap();
+    let dead = cgroup_dirs(&sb, &parent, "left-behind");
+    let busy = cgroup_dirs(&sb, &parent, "still-running");
+    for d in dead.iter().chain(&busy) {
+        std::fs::create_dir(d).unwrap();
+    }
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    for d in &busy {
+        std::fs::write(d.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    }
+    drop(sb);
+    let _sb = LinuxSandbox::probe_with(config).unwrap();
+    let gone = dead.iter().all(|d| !d.exists());
+    let kept = busy.iter().all(|d| d.exists());
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    // Leave the host as it was: the test's cgroups and parent go.
+    for d in dead.iter().chain(&busy) {
+        let _ = std::fs::remove_dir(d);
+        let _ = std::fs::remove_dir(d.parent().unwrap());
+    }
+    assert!(gone, "the empty leftover was not removed");
+    assert!(kept, "a cgroup with a process in it was removed");
+}

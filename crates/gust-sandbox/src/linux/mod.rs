@@ -85,6 +85,10 @@ pub struct LinuxSandboxConfig {
     pub cpu: CpuPolicy,
     /// Port of the Runtime API on the instance's loopback.
     pub api_port: u16,
+    /// At start, empty instance cgroups under the parent at least this old are
+    /// removed: leftovers of a gust that died without cleaning up. (Younger ones
+    /// may belong to another gust starting an instance right now.)
+    pub stale_cgroup_age: std::time::Duration,
 }
 
 impl Default for LinuxSandboxConfig {
@@ -101,6 +105,7 @@ impl Default for LinuxSandboxConfig {
             nofile: 1024,
             cpu: CpuPolicy::default(),
             api_port: 9001,
+            stale_cgroup_age: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -180,6 +185,10 @@ impl LinuxSandbox {
                 Hierarchy::Stub
             }
         };
+        let stale = cgroups.remove_stale(config.stale_cgroup_age);
+        if stale > 0 {
+            tracing::info!("removed {stale} empty cgroups left by an earlier gust");
+        }
         if config.init_program != Path::new("/proc/self/exe") && !config.init_program.is_file() {
             return Err(SandboxError::Unavailable(format!(
                 "the sandbox init program {} does not exist",

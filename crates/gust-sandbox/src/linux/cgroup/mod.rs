@@ -195,6 +195,43 @@ impl Hierarchy {
         }
     }
 
+    /// The parent's directory in each hierarchy.
+    fn parent_dirs(&self) -> Vec<PathBuf> {
+        match self {
+            Hierarchy::V1(h) => h.parent_dirs(),
+            Hierarchy::V2(h) => vec![h.parent_dir().to_path_buf()],
+            Hierarchy::Stub => Vec::new(),
+        }
+    }
+
+    /// Removes the empty instance cgroups that a gust which died without cleaning
+    /// up left behind. Only cgroups older than `min_age` go: a younger empty one may
+    /// be another gust's, between its creation and its init's entry.
+    pub(crate) fn remove_stale(&self, min_age: std::time::Duration) -> usize {
+        let mut removed = 0;
+        for parent in self.parent_dirs() {
+            let Ok(entries) = std::fs::read_dir(&parent) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let dir = entry.path();
+                let old_enough = entry
+                    .metadata()
+                    .ok()
+                    .filter(|m| m.is_dir())
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= min_age);
+                let empty = read_procs(&dir.join("cgroup.procs")).is_empty()
+                    && dir.join("cgroup.procs").exists();
+                if old_enough && empty && std::fs::remove_dir(&dir).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
     /// Creates an empty cgroup `name` under the parent.
     pub(crate) fn create(&self, name: &str) -> io::Result<Box<dyn CgroupManager>> {
         match self {

@@ -85,6 +85,17 @@ impl V1Hierarchy {
         Ok(V1Hierarchy { parents })
     }
 
+    /// The parent cgroup's directory in each hierarchy (co-mounted ones once).
+    pub(crate) fn parent_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for (_, d) in &self.parents {
+            if !dirs.contains(d) {
+                dirs.push(d.clone());
+            }
+        }
+        dirs
+    }
+
     /// Creates the cgroup `name` in every hierarchy.
     pub(crate) fn create(&self, name: &str) -> io::Result<V1Cgroup> {
         check_name(name)?;

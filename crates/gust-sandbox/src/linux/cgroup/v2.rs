@@ -65,6 +65,11 @@ impl V2Hierarchy {
         Ok(V2Hierarchy { parent: dir })
     }
 
+    /// The parent cgroup's directory.
+    pub(crate) fn parent_dir(&self) -> &Path {
+        &self.parent
+    }
+
     /// Creates the cgroup `name` under the parent.
     pub(crate) fn create(&self, name: &str) -> io::Result<V2Cgroup> {
         check_name(name)?;
