@@ -255,6 +255,17 @@ impl LinuxSandbox {
         &self,
         spec: &LaunchSpec,
     ) -> Result<(Launched, Vec<(String, u64)>), SandboxError> {
+        let result = self.launch_inner(spec);
+        if let Some(pool) = &self.pool {
+            pool.refill();
+        }
+        result
+    }
+
+    fn launch_inner(
+        &self,
+        spec: &LaunchSpec,
+    ) -> Result<(Launched, Vec<(String, u64)>), SandboxError> {
         let shared = &*self.shared;
         let start = Instant::now();
         let interpreter = match &spec.entrypoint {

@@ -43,16 +43,20 @@ impl Pool {
         }
     }
 
-    /// Takes a prepared init, if one is ready, and wakes the filler.
+    /// Takes a prepared init, if one is ready. The filler starts the replacement
+    /// only when told the launch is done ([`refill`](Self::refill)): creating
+    /// namespaces and mounts takes kernel locks the launch needs too.
     pub(crate) fn take(&self) -> Option<PreparedInit> {
-        let (lock, cond) = &*self.state;
-        let taken = lock
-            .lock()
+        let (lock, _) = &*self.state;
+        lock.lock()
             .unwrap_or_else(|p| p.into_inner())
             .ready
-            .pop_front();
-        cond.notify_all();
-        taken
+            .pop_front()
+    }
+
+    /// Wakes the filler to replace what was taken.
+    pub(crate) fn refill(&self) {
+        self.state.1.notify_all();
     }
 
     /// How many prepared inits are waiting.
