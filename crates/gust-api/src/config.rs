@@ -36,6 +36,11 @@ pub struct ServeConfig {
     pub region: String,
     /// Concurrent executions allowed across all functions (AWS's account limit).
     pub account_concurrency: u32,
+    /// Access keys whose SigV4 signatures `AWS_IAM` function URLs accept (gust has no
+    /// IAM); none means such URLs answer 403.
+    pub access_keys: crate::sigv4::AccessKeys,
+    /// Accept `rate(N seconds)` schedules: a testing aid.
+    pub allow_second_rates: bool,
 }
 
 /// The account concurrency limit when none is configured (AWS's default quota).

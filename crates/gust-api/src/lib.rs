@@ -13,6 +13,11 @@
 mod config;
 mod error;
 mod routes;
+mod schedule_routes;
+pub mod sigv4;
+mod url_event;
+mod url_routes;
+mod url_serve;
 mod versions_routes;
 
 use std::path::Path;
@@ -68,6 +73,8 @@ pub struct Server {
     addr: std::net::SocketAddr,
     scheduler: Arc<Scheduler>,
     platform: Arc<Platform>,
+    /// Keys whose signatures `AWS_IAM` function URLs accept.
+    access_keys: sigv4::AccessKeys,
 }
 
 impl Server {
@@ -115,6 +122,7 @@ impl Server {
                     log_bytes_per_function: config.log_bytes_per_function,
                     base_url: format!("http://{addr}"),
                     account_concurrency: config.account_concurrency,
+                    allow_second_rates: config.allow_second_rates,
                 },
                 store.clone(),
                 store,
@@ -129,6 +137,7 @@ impl Server {
             addr,
             scheduler,
             platform,
+            access_keys: config.access_keys.clone(),
         })
     }
 
@@ -146,6 +155,7 @@ impl Server {
             listener,
             scheduler,
             platform,
+            access_keys,
             ..
         } = self;
         let expiry = tokio::spawn(scheduler.clone().run_expiry());
@@ -154,17 +164,25 @@ impl Server {
                 .clone()
                 .run_provisioning(Duration::from_millis(250)),
         );
+        // Schedules stop first: a firing is recorded before it is dispatched, and one
+        // refused because the scheduler is stopping is un-recorded for the next start.
+        let schedules = tokio::spawn(platform.clone().run_schedules());
+        let schedules_stop = schedules.abort_handle();
         let sched = scheduler.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight invocations");
+            schedules_stop.abort();
             sched.shutdown();
             tokio::spawn(async move {
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
                 sched.kill_all();
             });
         };
-        let served = axum::serve(listener, router(platform))
+        // Function URLs are served in front of the API, on the same listener.
+        let app = url_serve::in_front_of(router(platform.clone()), platform.clone(), access_keys)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await;
         scheduler.kill_all();

@@ -57,6 +57,7 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/gust/v1/functions/{name}/logs", get(logs))
         .route("/gust/v1/functions/{name}/code", get(download_code))
         .merge(crate::versions_routes::routes())
+        .merge(crate::url_routes::routes())
         .fallback(unknown_operation)
         .layer(DefaultBodyLimit::max(MANAGEMENT_BODY_MAX))
         .with_state(platform)

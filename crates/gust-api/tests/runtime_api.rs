@@ -56,6 +56,8 @@ async fn start_server() -> TestServer {
         log_bytes_per_function: 1 << 20,
         region: "eu-west-1".into(),
         account_concurrency: 1000,
+        access_keys: Default::default(),
+        allow_second_rates: false,
     })
     .await
     .unwrap();

@@ -85,6 +85,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = gust_api::DEFAULT_ACCOUNT_CONCURRENCY)]
     account_concurrency: u32,
 
+    /// An access key whose SigV4 signatures AWS_IAM function URLs accept, as
+    /// ACCESS_KEY_ID:SECRET; repeat, or list several comma-separated in the variable.
+    /// gust has no IAM: without one, AWS_IAM URLs answer 403.
+    #[arg(long = "access-key", value_name = "AKID:SECRET", env = env::ACCESS_KEYS, value_delimiter = ',', hide_env_values = true)]
+    access_keys: Vec<String>,
+
+    /// Accept `rate(N seconds)` schedules. A testing aid: EventBridge's smallest rate
+    /// is one minute, which makes tests of firing and restarts slow.
+    #[arg(long, hide = true)]
+    allow_second_rates: bool,
+
     /// Log filter for the server's own logs on stderr (error, warn, info, debug,
     /// trace, or a tracing filter such as gust_api=debug).
     #[arg(long, value_name = "FILTER", env = env::LOG_LEVEL, default_value = "info")]
@@ -137,6 +148,9 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
         log_bytes_per_function,
         region: args.region.clone(),
         account_concurrency: args.account_concurrency,
+        access_keys: gust_api::sigv4::AccessKeys::parse(&args.access_keys.join(","))
+            .map_err(|e| anyhow!("--access-key: {e}"))?,
+        allow_second_rates: args.allow_second_rates,
     })
 }
 

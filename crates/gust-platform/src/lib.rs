@@ -11,6 +11,8 @@
 //! - `versions`, `aliases`: PublishVersion, ListVersionsByFunction, alias CRUD.
 //! - `concurrency`: reserved, account-wide and provisioned concurrency.
 //! - `invoke`: the invoke path.
+//! - `urls`: function URL configurations and the url-id lookup.
+//! - `schedules`: rate/cron rules and the runner that fires them.
 
 #![forbid(unsafe_code)]
 
@@ -20,6 +22,8 @@ mod convert;
 mod invoke;
 mod manage;
 mod registry;
+mod schedules;
+mod urls;
 mod versions;
 
 use std::collections::{BTreeMap, HashSet};
@@ -37,6 +41,8 @@ use parking_lot::RwLock;
 
 pub use invoke::{InvocationType, InvokeRequest};
 use registry::{Entry, Function, Meta, Shared};
+pub use schedules::MISSED_GRACE;
+pub use urls::{ResolvedUrl, UrlAuth};
 
 /// Settings of the core.
 #[derive(Debug, Clone)]
@@ -51,6 +57,9 @@ pub struct PlatformConfig {
     pub base_url: String,
     /// Concurrent executions allowed across all functions (GetAccountSettings).
     pub account_concurrency: u32,
+    /// Accept `rate(N seconds)` in schedules: a testing aid (EventBridge's smallest
+    /// rate is one minute).
+    pub allow_second_rates: bool,
 }
 
 /// The platform core.
@@ -66,6 +75,10 @@ pub struct Platform {
     pub(crate) writes: tokio::sync::Mutex<()>,
     /// Invocations in flight of functions without reserved concurrency.
     pub(crate) unreserved_in_flight: AtomicU32,
+    /// Function URLs by url-id (see `urls`).
+    pub(crate) url_ids: RwLock<urls::UrlIndex>,
+    /// Schedule rules (see `schedules`).
+    pub(crate) schedules: schedules::Schedules,
 }
 
 impl Platform {
@@ -86,8 +99,12 @@ impl Platform {
             registry: RwLock::new(BTreeMap::new()),
             writes: tokio::sync::Mutex::new(()),
             unreserved_in_flight: AtomicU32::new(0),
+            url_ids: RwLock::default(),
+            schedules: schedules::Schedules::default(),
         };
         platform.load()?;
+        platform.index_urls();
+        platform.load_schedules()?;
         Ok(platform)
     }
 
@@ -129,6 +146,7 @@ impl Platform {
                 provisioned: BTreeMap::new(),
                 meta: Meta::default(),
                 reserved: None,
+                urls: BTreeMap::new(),
                 shared,
             };
             for s in settings.remove(&name).unwrap_or_default() {
@@ -299,6 +317,12 @@ fn apply_setting(f: &mut Function, s: &Setting) -> Result<(), String> {
         }
         "provisioned" => {
             f.provisioned.insert(
+                s.key.clone(),
+                serde_json::from_str(&s.value).map_err(parse_err)?,
+            );
+        }
+        urls::KIND => {
+            f.urls.insert(
                 s.key.clone(),
                 serde_json::from_str(&s.value).map_err(parse_err)?,
             );

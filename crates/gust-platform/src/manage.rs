@@ -119,6 +119,7 @@ impl Platform {
             provisioned: BTreeMap::new(),
             meta: Meta::default(),
             reserved: None,
+            urls: BTreeMap::new(),
             shared,
         };
         let function = self.publish_snapshot(function);

@@ -60,6 +60,8 @@ pub(crate) struct Function {
     pub provisioned: BTreeMap<String, Provisioned>,
     pub meta: Meta,
     pub reserved: Option<u32>,
+    /// Function URLs by qualifier (`""` for none).
+    pub urls: BTreeMap<String, crate::urls::StoredUrl>,
     pub shared: Arc<Shared>,
 }
 

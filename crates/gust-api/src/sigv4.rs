@@ -1,0 +1,713 @@
+//! AWS Signature Version 4, verified on the server side.
+//!
+//! [`verify`] recomputes the signature of a request signed in its `Authorization`
+//! header (`AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request,
+//! SignedHeaders=..., Signature=...`) with the secret of its access key and compares
+//! the two in constant time. gust has no IAM: the keys it accepts are a static list
+//! ([`AccessKeys`]) given to the server.
+//!
+//! The canonical request follows AWS's rules for every service but S3: the path as
+//! sent is normalised (dot segments and empty segments removed) and percent-encoded
+//! once more; query parameters are decoded, re-encoded strictly and sorted; header
+//! values are trimmed with inner runs of spaces folded; the payload hash is the
+//! body's SHA-256 unless `x-amz-content-sha256` says `UNSIGNED-PAYLOAD`.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+/// How far a request's `x-amz-date` may be from the server's clock.
+pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+
+const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+
+/// The access keys whose signatures the server accepts, id → secret.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AccessKeys(HashMap<String, String>);
+
+impl std::fmt::Debug for AccessKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secrets.
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl AccessKeys {
+    /// Parses `AKID:SECRET[,AKID:SECRET...]` (the `GUST_ACCESS_KEYS` form).
+    pub fn parse(list: &str) -> Result<AccessKeys, String> {
+        let mut keys = HashMap::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (id, secret) = item
+                .split_once(':')
+                .filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "access key '{}' is not ACCESS_KEY_ID:SECRET_ACCESS_KEY",
+                        item.split(':').next().unwrap_or("")
+                    )
+                })?;
+            keys.insert(id.to_string(), secret.to_string());
+        }
+        Ok(AccessKeys(keys))
+    }
+
+    /// Adds one key pair.
+    pub fn insert(&mut self, id: &str, secret: &str) {
+        self.0.insert(id.to_string(), secret.to_string());
+    }
+
+    /// Whether no key is configured (then nothing can be verified).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn secret(&self, id: &str) -> Option<&str> {
+        self.0.get(id).map(String::as_str)
+    }
+}
+
+/// The parts of a request that its signature covers.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestParts<'a> {
+    /// `GET`, `POST`, ...
+    pub method: &'a str,
+    /// The path exactly as sent (still percent-encoded).
+    pub path: &'a str,
+    /// The query string as sent, without `?` (empty when none).
+    pub query: &'a str,
+    /// Every header.
+    pub headers: &'a HeaderMap,
+}
+
+/// Who signed a request that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The region of the credential scope.
+    pub region: String,
+    /// The service of the credential scope.
+    pub service: String,
+}
+
+/// Why a request's signature was refused. The messages follow AWS's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header.
+    #[error("Missing Authentication Token")]
+    Missing,
+    /// The header or the date is not in SigV4's form.
+    #[error("Authorization header is malformed: {0}")]
+    Malformed(String),
+    /// The server has no access keys configured.
+    #[error(
+        "no access keys are configured on this gust server, so signed requests cannot be verified"
+    )]
+    NoKeys,
+    /// The access key is not one of the server's.
+    #[error("The security token included in the request is invalid (unknown access key {0})")]
+    UnknownKey(String),
+    /// `x-amz-date` is too far from the server's clock.
+    #[error("Signature expired: {0} is more than 15 minutes from the server's time")]
+    Expired(String),
+    /// The signature does not match.
+    #[error(
+        "The request signature we calculated does not match the signature you provided. \
+         Check your AWS Secret Access Key and signing method."
+    )]
+    Mismatch,
+}
+
+/// Verifies the SigV4 signature of a request at time `now`.
+pub fn verify(
+    req: &RequestParts<'_>,
+    body: &[u8],
+    keys: &AccessKeys,
+    now: SystemTime,
+) -> Result<Verified, AuthError> {
+    let header = req
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?
+        .to_str()
+        .map_err(|_| AuthError::Malformed("not ASCII".into()))?;
+    let auth = parse_authorization(header)?;
+    if keys.is_empty() {
+        return Err(AuthError::NoKeys);
+    }
+    let secret = keys
+        .secret(&auth.access_key_id)
+        .ok_or_else(|| AuthError::UnknownKey(auth.access_key_id.clone()))?;
+    let amz_date = header_str(req.headers, "x-amz-date")
+        .ok_or_else(|| AuthError::Malformed("the x-amz-date header is missing".into()))?;
+    let signed_at = parse_amz_date(amz_date).ok_or_else(|| {
+        AuthError::Malformed(format!("x-amz-date '{amz_date}' is not YYYYMMDDTHHMMSSZ"))
+    })?;
+    if !amz_date.starts_with(&auth.date) {
+        return Err(AuthError::Malformed(format!(
+            "the credential date {} is not the date of x-amz-date {amz_date}",
+            auth.date
+        )));
+    }
+    let now_s = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    if (now_s - signed_at).unsigned_abs() > MAX_SKEW.as_secs() {
+        return Err(AuthError::Expired(amz_date.to_string()));
+    }
+    if !auth.signed_headers.iter().any(|h| h == "host") {
+        return Err(AuthError::Malformed(
+            "SignedHeaders must include host".into(),
+        ));
+    }
+    let payload_hash = match header_str(req.headers, "x-amz-content-sha256") {
+        Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
+        Some(claimed) => {
+            let actual = hex(&Sha256::digest(body));
+            if !claimed.eq_ignore_ascii_case(&actual) {
+                return Err(AuthError::Mismatch);
+            }
+            actual
+        }
+        None => hex(&Sha256::digest(body)),
+    };
+    let canonical = canonical_request(req, &auth.signed_headers, &payload_hash)
+        .ok_or_else(|| AuthError::Malformed("a signed header is missing or not text".into()))?;
+    let scope = format!(
+        "{}/{}/{}/aws4_request",
+        auth.date, auth.region, auth.service
+    );
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
+    let expected = hex(&hmac_sha256(&key, string_to_sign.as_bytes()));
+    if !constant_time_eq(
+        expected.as_bytes(),
+        auth.signature.to_ascii_lowercase().as_bytes(),
+    ) {
+        return Err(AuthError::Mismatch);
+    }
+    Ok(Verified {
+        access_key_id: auth.access_key_id,
+        region: auth.region,
+        service: auth.service,
+    })
+}
+
+/// The fields of an `Authorization: AWS4-HMAC-SHA256 ...` header.
+#[derive(Debug, PartialEq, Eq)]
+struct Authorization {
+    access_key_id: String,
+    date: String,
+    region: String,
+    service: String,
+    signed_headers: Vec<String>,
+    signature: String,
+}
+
+fn parse_authorization(header: &str) -> Result<Authorization, AuthError> {
+    let rest = header
+        .strip_prefix(ALGORITHM)
+        .filter(|r| r.starts_with(' '))
+        .ok_or_else(|| AuthError::Malformed(format!("the algorithm must be {ALGORITHM}")))?;
+    let mut credential = None;
+    let mut signed = None;
+    let mut signature = None;
+    for part in rest.split(',').map(str::trim) {
+        match part.split_once('=') {
+            Some(("Credential", v)) => credential = Some(v),
+            Some(("SignedHeaders", v)) => signed = Some(v),
+            Some(("Signature", v)) => signature = Some(v),
+            _ => {}
+        }
+    }
+    let missing = |what: &str| AuthError::Malformed(format!("{what} is missing"));
+    let credential = credential.ok_or_else(|| missing("Credential"))?;
+    let mut scope = credential.split('/');
+    let (Some(id), Some(date), Some(region), Some(service), Some("aws4_request"), None) = (
+        scope.next(),
+        scope.next(),
+        scope.next(),
+        scope.next(),
+        scope.next(),
+        scope.next(),
+    ) else {
+        return Err(AuthError::Malformed(format!(
+            "Credential '{credential}' is not AKID/DATE/REGION/SERVICE/aws4_request"
+        )));
+    };
+    let signature = signature.ok_or_else(|| missing("Signature"))?;
+    if signature.len() != 64 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AuthError::Malformed(
+            "Signature must be 64 hex digits".into(),
+        ));
+    }
+    Ok(Authorization {
+        access_key_id: id.to_string(),
+        date: date.to_string(),
+        region: region.to_string(),
+        service: service.to_string(),
+        signed_headers: signed
+            .ok_or_else(|| missing("SignedHeaders"))?
+            .split(';')
+            .map(str::to_ascii_lowercase)
+            .collect(),
+        signature: signature.to_string(),
+    })
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The canonical request, or `None` when a signed header is absent.
+fn canonical_request(
+    req: &RequestParts<'_>,
+    signed_headers: &[String],
+    payload_hash: &str,
+) -> Option<String> {
+    let mut out = String::with_capacity(256);
+    out.push_str(req.method);
+    out.push('\n');
+    out.push_str(&canonical_uri(req.path));
+    out.push('\n');
+    out.push_str(&canonical_query(req.query));
+    out.push('\n');
+    let mut names: Vec<&String> = signed_headers.iter().collect();
+    names.sort();
+    names.dedup();
+    for name in &names {
+        let mut values = Vec::new();
+        for v in req.headers.get_all(name.as_str()) {
+            values.push(fold_spaces(std::str::from_utf8(v.as_bytes()).ok()?));
+        }
+        if values.is_empty() {
+            return None;
+        }
+        out.push_str(name);
+        out.push(':');
+        out.push_str(&values.join(","));
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(
+        &names
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(";"),
+    );
+    out.push('\n');
+    out.push_str(payload_hash);
+    Some(out)
+}
+
+/// Trims and folds runs of whitespace into one space.
+fn fold_spaces(v: &str) -> String {
+    v.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The path with dot and empty segments removed, percent-encoded once more.
+fn canonical_uri(path: &str) -> String {
+    if path.is_empty() {
+        return "/".into();
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut normalized = String::from("/");
+    normalized.push_str(&segments.join("/"));
+    if path.ends_with('/') && !segments.is_empty() {
+        normalized.push('/');
+    }
+    encode(&normalized, true)
+}
+
+/// Query pairs decoded, re-encoded strictly and sorted by name, then value.
+fn canonical_query(query: &str) -> String {
+    let mut pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (encode(&decode(k), false), encode(&decode(v), false))
+        })
+        .collect();
+    pairs.sort();
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes every byte but the unreserved ones (and `/` when `keep_slash`).
+fn encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || (keep_slash && b == b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (not `+`); invalid escapes stay as they are.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hexpair = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hexpair.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `20150830T123600Z` → seconds since the epoch.
+fn parse_amz_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, se) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    let k = hmac_sha256(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k = hmac_sha256(&k, region.as_bytes());
+    let k = hmac_sha256(&k, service.as_bytes());
+    hmac_sha256(&k, b"aws4_request")
+}
+
+/// HMAC-SHA256 (RFC 2104).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    inner.update(message);
+    let inner = inner.finalize();
+    let mut outer = Sha256::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner);
+    outer.finalize().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    const AKID: &str = "AKIDEXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    /// 20150830T123600Z, the time of AWS's test suite.
+    const SUITE_TIME: u64 = 1_440_938_160;
+
+    fn keys() -> AccessKeys {
+        AccessKeys::parse(&format!("{AKID}:{SECRET}")).unwrap()
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn suite_auth(signed: &str, signature: &str) -> String {
+        format!(
+            "AWS4-HMAC-SHA256 Credential={AKID}/20150830/us-east-1/service/aws4_request, \
+             SignedHeaders={signed}, Signature={signature}"
+        )
+    }
+
+    /// One request of AWS's SigV4 test suite, verified at the suite's time.
+    fn suite(
+        method: &str,
+        path: &str,
+        query: &str,
+        signature: &str,
+    ) -> Result<Verified, AuthError> {
+        let h = headers(&[
+            ("host", "example.amazonaws.com"),
+            ("x-amz-date", "20150830T123600Z"),
+            ("authorization", &suite_auth("host;x-amz-date", signature)),
+        ]);
+        let req = RequestParts {
+            method,
+            path,
+            query,
+            headers: &h,
+        };
+        verify(&req, b"", &keys(), at(SUITE_TIME))
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2.
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block.
+        assert_eq!(
+            hex(&hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn aws_test_suite_vectors_verify() {
+        let ok = |r: Result<Verified, AuthError>| {
+            let v = r.unwrap();
+            assert_eq!(v.access_key_id, AKID);
+            assert_eq!(
+                (v.region.as_str(), v.service.as_str()),
+                ("us-east-1", "service")
+            );
+        };
+        // get-vanilla
+        ok(suite(
+            "GET",
+            "/",
+            "",
+            "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+        ));
+        // get-vanilla-query-order-key-case: parameters are sorted.
+        ok(suite(
+            "GET",
+            "/",
+            "Param2=value2&Param1=value1",
+            "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
+        ));
+        // post-vanilla
+        ok(suite(
+            "POST",
+            "/",
+            "",
+            "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b",
+        ));
+        // get-utf8: the path `/ሴ`, encoded for signing.
+        ok(suite(
+            "GET",
+            "/ሴ",
+            "",
+            "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85",
+        ));
+        // get-slash-dot-slash, get-slashes, get-relative: normalisation gives `/`.
+        for path in ["/./", "//", "/example/..", "/example/.."] {
+            ok(suite(
+                "GET",
+                path,
+                "",
+                "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+            ));
+        }
+    }
+
+    #[test]
+    fn tampering_is_refused() {
+        let sig = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+        assert_eq!(suite("POST", "/", "", sig), Err(AuthError::Mismatch));
+        assert_eq!(suite("GET", "/x", "", sig), Err(AuthError::Mismatch));
+        assert_eq!(suite("GET", "/", "a=b", sig), Err(AuthError::Mismatch));
+        let mut bad = sig.to_string();
+        bad.replace_range(0..1, "6");
+        assert_eq!(suite("GET", "/", "", &bad), Err(AuthError::Mismatch));
+    }
+
+    #[test]
+    fn keys_time_and_form_are_checked() {
+        let sig = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+        let h = headers(&[
+            ("host", "example.amazonaws.com"),
+            ("x-amz-date", "20150830T123600Z"),
+            ("authorization", &suite_auth("host;x-amz-date", sig)),
+        ]);
+        let req = RequestParts {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &h,
+        };
+        assert_eq!(
+            verify(&req, b"", &AccessKeys::default(), at(SUITE_TIME)),
+            Err(AuthError::NoKeys)
+        );
+        let other = AccessKeys::parse("AKIDOTHER:secret").unwrap();
+        assert!(matches!(
+            verify(&req, b"", &other, at(SUITE_TIME)),
+            Err(AuthError::UnknownKey(_))
+        ));
+        assert!(verify(&req, b"", &keys(), at(SUITE_TIME + 14 * 60)).is_ok());
+        assert!(matches!(
+            verify(&req, b"", &keys(), at(SUITE_TIME + 16 * 60)),
+            Err(AuthError::Expired(_))
+        ));
+        assert!(matches!(
+            verify(&req, b"", &keys(), at(SUITE_TIME - 16 * 60)),
+            Err(AuthError::Expired(_))
+        ));
+        let unsigned_host = headers(&[
+            ("host", "example.amazonaws.com"),
+            ("x-amz-date", "20150830T123600Z"),
+            ("authorization", &suite_auth("x-amz-date", sig)),
+        ]);
+        let req = RequestParts {
+            headers: &unsigned_host,
+            ..req
+        };
+        assert!(matches!(
+            verify(&req, b"", &keys(), at(SUITE_TIME)),
+            Err(AuthError::Malformed(_))
+        ));
+        let none = HeaderMap::new();
+        let req = RequestParts {
+            headers: &none,
+            ..req
+        };
+        assert_eq!(
+            verify(&req, b"", &keys(), at(SUITE_TIME)),
+            Err(AuthError::Missing)
+        );
+    }
+
+    #[test]
+    fn bodies_are_covered_by_the_signature() {
+        // Sign a POST with a body the way the SDKs do, then change the body.
+        let body = b"Param1=value1";
+        let h = headers(&[
+            ("host", "example.amazonaws.com"),
+            ("x-amz-date", "20150830T123600Z"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ]);
+        let req = RequestParts {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &h,
+        };
+        let signed = vec![
+            "content-type".to_string(),
+            "host".to_string(),
+            "x-amz-date".to_string(),
+        ];
+        let canonical = canonical_request(&req, &signed, &hex(&Sha256::digest(body))).unwrap();
+        let sts = format!(
+            "{ALGORITHM}\n20150830T123600Z\n20150830/us-east-1/lambda/aws4_request\n{}",
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let sig = hex(&hmac_sha256(
+            &signing_key(SECRET, "20150830", "us-east-1", "lambda"),
+            sts.as_bytes(),
+        ));
+        let mut h2 = h.clone();
+        h2.insert(
+            "authorization",
+            HeaderValue::from_str(&format!(
+                "AWS4-HMAC-SHA256 Credential={AKID}/20150830/us-east-1/lambda/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date, Signature={sig}"
+            ))
+            .unwrap(),
+        );
+        let req = RequestParts {
+            headers: &h2,
+            ..req
+        };
+        let v = verify(&req, body, &keys(), at(SUITE_TIME)).unwrap();
+        assert_eq!(v.service, "lambda");
+        assert_eq!(
+            verify(&req, b"Param1=value2", &keys(), at(SUITE_TIME)),
+            Err(AuthError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn canonical_forms() {
+        assert_eq!(canonical_uri("/a b/../c//d/"), "/c/d/");
+        assert_eq!(canonical_uri("/x%20y"), "/x%2520y");
+        assert_eq!(canonical_uri(""), "/");
+        assert_eq!(canonical_query("b=2&a=%7E&a=1&c"), "a=1&a=~&b=2&c=");
+        assert_eq!(canonical_query("q=a%20b&r=%2F"), "q=a%20b&r=%2F");
+        assert_eq!(fold_spaces("  a   b\t c "), "a b c");
+        assert_eq!(parse_amz_date("20150830T123600Z"), Some(SUITE_TIME as i64));
+        assert_eq!(parse_amz_date("2015-08-30T12:36:00Z"), None);
+    }
+
+    #[test]
+    fn access_key_lists() {
+        let k = AccessKeys::parse(" A:s1 , B:s:2 ").unwrap();
+        assert_eq!(k.secret("A"), Some("s1"));
+        assert_eq!(k.secret("B"), Some("s:2"));
+        assert!(AccessKeys::parse("nosecret").is_err());
+        assert!(AccessKeys::parse("").unwrap().is_empty());
+        assert!(!format!("{k:?}").contains("s1"));
+    }
+}
