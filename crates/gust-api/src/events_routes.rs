@@ -1,0 +1,176 @@
+//! Routes of asynchronous invocation: the event-invoke-config operations of the
+//! Lambda API (`/2019-09-25/functions/{name}/event-invoke-config`) and gust's async
+//! listing and built-in queues (`/gust/v1/functions/{name}/async`,
+//! `/gust/v1/queues/...`). `Event` invokes themselves go through `invoke`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use gust_platform::Platform;
+use gust_types::CoreError;
+use gust_wire::events::EventInvokeConfigRequest;
+use http::StatusCode;
+use serde::Deserialize;
+
+use crate::error::error_response;
+use crate::routes::{function_ref, parse_json, reply, request_id, App, QualifierQuery};
+
+/// The routes, to merge into the main router.
+pub fn routes() -> Router<Arc<Platform>> {
+    let config = "/2019-09-25/functions/{name}/event-invoke-config";
+    Router::new()
+        .route(
+            config,
+            get(get_config)
+                .put(put_config)
+                .post(update_config)
+                .delete(delete_config),
+        )
+        .route(&format!("{config}/list"), get(list_configs))
+        .route("/gust/v1/functions/{name}/async", get(list_invocations))
+        .route("/gust/v1/queues", get(list_queues))
+        .route(
+            "/gust/v1/queues/{queue}/messages",
+            get(queue_messages).delete(purge_queue),
+        )
+}
+
+/// An empty body means "no fields" for Put and Update.
+fn config_request(body: &[u8]) -> Result<EventInvokeConfigRequest, CoreError> {
+    if body.is_empty() {
+        Ok(EventInvokeConfigRequest::default())
+    } else {
+        parse_json(body)
+    }
+}
+
+async fn put_config(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let f = function_ref(&name, q.qualifier.as_deref())?;
+        let req = config_request(&body)?;
+        p.put_function_event_invoke_config(&f, &req).await
+    }
+    .await;
+    reply(StatusCode::OK, result)
+}
+
+async fn update_config(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let f = function_ref(&name, q.qualifier.as_deref())?;
+        let req = config_request(&body)?;
+        p.update_function_event_invoke_config(&f, &req).await
+    }
+    .await;
+    reply(StatusCode::OK, result)
+}
+
+async fn get_config(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+) -> Response {
+    let result = function_ref(&name, q.qualifier.as_deref())
+        .and_then(|f| p.get_function_event_invoke_config(&f));
+    reply(StatusCode::OK, result)
+}
+
+async fn delete_config(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+) -> Response {
+    let result = async {
+        let f = function_ref(&name, q.qualifier.as_deref())?;
+        p.delete_function_event_invoke_config(&f).await
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error_response(&e, &request_id()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ConfigListQuery {
+    #[serde(rename = "Marker")]
+    marker: Option<String>,
+    #[serde(rename = "MaxItems")]
+    max_items: Option<i64>,
+}
+
+async fn list_configs(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<ConfigListQuery>,
+) -> Response {
+    let result = function_ref(&name, None)
+        .and_then(|f| p.list_function_event_invoke_configs(&f, q.marker.as_deref(), q.max_items));
+    reply(StatusCode::OK, result)
+}
+
+#[derive(Debug, Deserialize)]
+struct LimitQuery {
+    /// How many, most recent first (default 50, at most 1000).
+    limit: Option<usize>,
+}
+
+async fn list_invocations(
+    State(p): App,
+    Path(name): Path<String>,
+    Query(q): Query<LimitQuery>,
+) -> Response {
+    let result = p.async_invocations(&name, q.limit.unwrap_or(50)).await;
+    reply(StatusCode::OK, result)
+}
+
+async fn list_queues(State(p): App) -> Response {
+    reply(StatusCode::OK, p.queues().await)
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagesQuery {
+    /// Position to read after (0: from the start).
+    after: Option<i64>,
+    /// How many (default 100, at most 10000).
+    limit: Option<usize>,
+}
+
+async fn queue_messages(
+    State(p): App,
+    Path(queue): Path<String>,
+    Query(q): Query<MessagesQuery>,
+) -> Response {
+    let result = p
+        .queue_messages(&queue, q.after.unwrap_or(0), q.limit.unwrap_or(100))
+        .await;
+    reply(StatusCode::OK, result)
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Purged {
+    queue: String,
+    deleted: usize,
+}
+
+async fn purge_queue(State(p): App, Path(queue): Path<String>) -> Response {
+    let result = p.purge_queue(&queue).await.map(|deleted| Purged {
+        queue: queue.clone(),
+        deleted,
+    });
+    reply(StatusCode::OK, result)
+}
