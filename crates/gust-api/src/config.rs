@@ -41,6 +41,8 @@ pub struct ServeConfig {
     pub access_keys: crate::sigv4::AccessKeys,
     /// Accept `rate(N seconds)` schedules: a testing aid.
     pub allow_second_rates: bool,
+    /// Asynchronous (Event) invocation: workers, retry base, group commit.
+    pub events: gust_events::EventsConfig,
 }
 
 /// The account concurrency limit when none is configured (AWS's default quota).

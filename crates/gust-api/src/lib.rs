@@ -12,6 +12,7 @@
 
 mod config;
 mod error;
+mod events_routes;
 mod routes;
 mod schedule_routes;
 pub mod sigv4;
@@ -33,6 +34,7 @@ use gust_types::Region;
 use gust_worker::{RuntimeHost, Worker};
 
 pub use config::{Isolation, ServeConfig, DEFAULT_ACCOUNT_CONCURRENCY};
+pub use gust_events::EventsConfig;
 pub use routes::router;
 
 /// How long in-flight invocations may run on after a shutdown signal before their
@@ -125,12 +127,15 @@ impl Server {
                     allow_second_rates: config.allow_second_rates,
                 },
                 store.clone(),
-                store,
+                store.clone(),
                 Arc::new(archives),
                 scheduler.clone(),
             )
             .map_err(|e| failed("loading functions", e))?,
         );
+        platform
+            .attach_events(store, config.events.clone())
+            .map_err(|e| failed("opening the asynchronous invocation queue", e))?;
         tracing::info!(%addr, data_dir = %data.display(), memory_mb = config.memory_capacity_mb, "gust is serving");
         Ok(Server {
             listener,
@@ -164,6 +169,8 @@ impl Server {
                 .clone()
                 .run_provisioning(Duration::from_millis(250)),
         );
+        platform.start_events();
+        let events = platform.clone();
         // Schedules stop first: a firing is recorded before it is dispatched, and one
         // refused because the scheduler is stopping is un-recorded for the next start.
         let schedules = tokio::spawn(platform.clone().run_schedules());
@@ -173,6 +180,7 @@ impl Server {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight invocations");
             schedules_stop.abort();
+            events.stop_dispatching_events();
             sched.shutdown();
             tokio::spawn(async move {
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -185,6 +193,9 @@ impl Server {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await;
+        // Asynchronous attempts under way end (or are stopped at the grace period's
+        // end and go back to the queue) and are recorded before instances go.
+        platform.shutdown_events().await;
         scheduler.kill_all();
         expiry.abort();
         provisioning.abort();

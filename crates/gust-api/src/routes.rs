@@ -58,6 +58,7 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/gust/v1/functions/{name}/code", get(download_code))
         .merge(crate::versions_routes::routes())
         .merge(crate::url_routes::routes())
+        .merge(crate::events_routes::routes())
         .fallback(unknown_operation)
         .layer(DefaultBodyLimit::max(MANAGEMENT_BODY_MAX))
         .with_state(platform)
@@ -254,7 +255,12 @@ async fn invoke(
     .await;
     match result {
         Ok(None) => {
-            let mut resp = StatusCode::NO_CONTENT.into_response();
+            // Event: queued (202); DryRun: validated (204).
+            let mut resp = if header(paths::INVOCATION_TYPE) == Some("Event") {
+                StatusCode::ACCEPTED.into_response()
+            } else {
+                StatusCode::NO_CONTENT.into_response()
+            };
             set_header(&mut resp, paths::REQUEST_ID, &rid);
             resp
         }

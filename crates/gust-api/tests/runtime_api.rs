@@ -58,6 +58,7 @@ async fn start_server() -> TestServer {
         account_concurrency: 1000,
         access_keys: Default::default(),
         allow_second_rates: false,
+        events: gust_api::EventsConfig::default(),
     })
     .await
     .unwrap();

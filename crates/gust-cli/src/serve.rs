@@ -96,6 +96,15 @@ pub struct ServeArgs {
     #[arg(long, hide = true)]
     allow_second_rates: bool,
 
+    /// Asynchronous (Event) invocations run at once [default: 4 per CPU, at least 8].
+    #[arg(long, value_name = "N")]
+    async_workers: Option<usize>,
+
+    /// Wait before the first retry of a failed asynchronous invocation; the second
+    /// retry waits twice as long (AWS: about a minute).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    async_retry_base: Duration,
+
     /// Log filter for the server's own logs on stderr (error, warn, info, debug,
     /// trace, or a tracing filter such as gust_api=debug).
     #[arg(long, value_name = "FILTER", env = env::LOG_LEVEL, default_value = "info")]
@@ -151,6 +160,15 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
         access_keys: gust_api::sigv4::AccessKeys::parse(&args.access_keys.join(","))
             .map_err(|e| anyhow!("--access-key: {e}"))?,
         allow_second_rates: args.allow_second_rates,
+        events: gust_api::EventsConfig {
+            workers: match args.async_workers {
+                Some(0) => bail!("--async-workers must be at least 1"),
+                Some(n) => n,
+                None => gust_api::EventsConfig::default().workers,
+            },
+            retry_base: args.async_retry_base,
+            ..gust_api::EventsConfig::default()
+        },
     })
 }
 

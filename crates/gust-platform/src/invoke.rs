@@ -60,6 +60,11 @@ impl Platform {
         request_id: Arc<str>,
         req: InvokeRequest,
     ) -> Result<Option<InvokeOutcome>, CoreError> {
+        if req.invocation_type == InvocationType::Event
+            && req.payload.len() > limits::ASYNC_PAYLOAD_MAX
+        {
+            return Err(gust_events::too_large());
+        }
         if req.payload.len() > limits::SYNC_PAYLOAD_MAX {
             return Err(CoreError::RequestTooLarge(format!(
                 "Request must be smaller than {} bytes for the InvokeFunction operation",
@@ -97,11 +102,9 @@ impl Platform {
         match req.invocation_type {
             InvocationType::DryRun => return Ok(None),
             InvocationType::Event => {
-                return Err(CoreError::Unsupported(
-                    "gust does not support Event (asynchronous) invocations yet: invoke with \
-                     RequestResponse"
-                        .into(),
-                ))
+                self.accept_event(&request_id, &req.function, payload)
+                    .await?;
+                return Ok(None);
             }
             InvocationType::RequestResponse => {}
         }

@@ -11,6 +11,7 @@
 //! - `versions`, `aliases`: PublishVersion, ListVersionsByFunction, alias CRUD.
 //! - `concurrency`: reserved, account-wide and provisioned concurrency.
 //! - `invoke`: the invoke path.
+//! - `events`: asynchronous (Event) invocation, event-invoke configs, async listing.
 //! - `urls`: function URL configurations and the url-id lookup.
 //! - `schedules`: rate/cron rules and the runner that fires them.
 
@@ -19,6 +20,7 @@
 mod aliases;
 mod concurrency;
 mod convert;
+mod events;
 mod invoke;
 mod manage;
 mod registry;
@@ -75,6 +77,8 @@ pub struct Platform {
     pub(crate) writes: tokio::sync::Mutex<()>,
     /// Invocations in flight of functions without reserved concurrency.
     pub(crate) unreserved_in_flight: AtomicU32,
+    /// The asynchronous-invocation queue (see `events`), once attached.
+    pub(crate) events: std::sync::OnceLock<gust_events::AsyncEvents>,
     /// Function URLs by url-id (see `urls`).
     pub(crate) url_ids: RwLock<urls::UrlIndex>,
     /// Schedule rules (see `schedules`).
@@ -99,6 +103,7 @@ impl Platform {
             registry: RwLock::new(BTreeMap::new()),
             writes: tokio::sync::Mutex::new(()),
             unreserved_in_flight: AtomicU32::new(0),
+            events: std::sync::OnceLock::new(),
             url_ids: RwLock::default(),
             schedules: schedules::Schedules::default(),
         };

@@ -328,6 +328,7 @@ impl Platform {
         }
         self.store.delete_function(&fref.name, None)?;
         self.settings.delete_function_settings(&fref.name)?;
+        self.forget_event_invoke_configs(&fref.name).await;
         self.registry.write().remove(&fref.name);
         current.latest.pool.retire();
         for e in current.versions.values() {
