@@ -108,8 +108,6 @@ fn run(channel: &OwnedFd) -> i32 {
         );
     };
     let mut clock = Clock::new();
-    // A pooled init was started at a low priority; the function gets the normal one.
-    let _ = sys::set_nice(0);
     let (runtime, signals) = match start_runtime(&prepare, &launch, output, &mut clock) {
         Ok(r) => r,
         Err(failure) => return report_failure(ch, failure),

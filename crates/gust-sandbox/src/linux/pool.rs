@@ -74,7 +74,7 @@ fn fill(shared: &Shared, state: &(Mutex<State>, Condvar), size: usize) {
     // Refilling must not compete with the runtime a launch just started (on small
     // hosts it would slow that cold start down): the thread, and the inits it
     // clones, run at the lowest priority until an init is handed a function.
-    let _ = super::syscall::set_nice(19);
+    let _ = super::syscall::set_nice(0, 19);
     let (lock, cond) = state;
     let mut backoff = Duration::from_millis(100);
     loop {

@@ -126,11 +126,11 @@ pub(crate) fn setrlimit(resource: libc::__rlimit_resource_t, value: u64) -> io::
     cvt(unsafe { libc::setrlimit(resource, &lim) }).map(drop)
 }
 
-/// Sets the nice value of the calling thread (Linux's `setpriority(PRIO_PROCESS, 0)`
-/// applies to the thread; children inherit it).
-pub(crate) fn set_nice(nice: i32) -> io::Result<()> {
+/// Sets the nice value of the thread `tid`, 0 for the calling one (Linux's
+/// `setpriority(PRIO_PROCESS)` applies to one thread; children inherit it).
+pub(crate) fn set_nice(tid: libc::pid_t, nice: i32) -> io::Result<()> {
     // SAFETY: setpriority takes integers.
-    cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }).map(drop)
+    cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) }).map(drop)
 }
 
 /// `kill(2)`.

@@ -1,6 +1,6 @@
 //! Safe wrappers around the raw syscalls of the Linux sandbox. Every `unsafe` block of
-//! the sandbox lives in this file, each one small and documented; the rest of the
-//! module calls these functions.
+//! the sandbox lives in this module, each one small and documented; the rest of the
+//! sandbox calls these functions.
 //!
 //! The mount and filesystem steps that build an instance's root go through the
 //! [`Syscall`] trait, so the plan can be replayed against a recording double in unit

@@ -9,9 +9,11 @@
 //! does before its first `invocation/next`). It prints, for `--isolation none`, the
 //! Linux sandbox without and with a pool: the p50/p90 of that time, the mean of each
 //! step the sandbox reports, and the cost of each namespace on its own. Then the
-//! memory of idle instances (MemAvailable drop per instance).
+//! memory of idle instances (see `memory.rs`).
 //!
 //! Like gust, this binary is its own sandbox init (`coldstart __sandbox-init`).
+
+mod memory;
 
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -35,36 +37,21 @@ fn main() {
     if args.get(1).map(String::as_str) == Some(INIT_ARG) {
         init_main();
     }
+    if args.get(1).map(String::as_str) == Some(memory::CHILD_ARG) {
+        return memory::child(&args[2..]);
+    }
     let iterations: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(50);
     let python = PathBuf::from(
         args.get(2)
             .cloned()
             .unwrap_or_else(|| "/root/.pyenv/versions/3.11.7/bin/python3".into()),
     );
-    let prefix = python
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .to_path_buf();
     let dirs = Dirs::new();
     println!("python {} ({} iterations)\n", python.display(), iterations);
 
     namespace_costs(iterations);
 
-    let spec = |id: usize| LaunchSpec {
-        instance_id: format!("bench-{}-{id}", std::process::id()),
-        entrypoint: Entrypoint::Managed {
-            interpreter: python.clone(),
-            args: vec!["-S".into()],
-            script: "noop.py".into(),
-        },
-        env: vec![],
-        code_dir: dirs.code.path().to_path_buf(),
-        runtime_dir: dirs.runtime.path().to_path_buf(),
-        host_paths: vec![prefix.clone()],
-        memory_mb: 1769,
-        tmp_mb: 512,
-    };
+    let spec = |id: usize| dirs.spec(&python, id);
 
     let sandbox = match LinuxSandbox::probe() {
         Ok(s) => s,
@@ -93,22 +80,36 @@ fn main() {
     }
     drop(pooled);
 
-    memory("none", |i| NoIsolation.launch(&spec(i)).unwrap());
-    memory("linux", |i| sandbox.launch(&spec(i)).unwrap());
-    let before = mem_available();
-    let pool = LinuxSandbox::probe().unwrap().with_pool(50);
-    wait_until(Duration::from_secs(60), || pool.pool_ready() == 50);
-    std::thread::sleep(Duration::from_millis(500));
-    let per = (before - mem_available()) as f64 / 50.0 / 1024.0;
-    println!("memory  idle pooled sandbox (init, no runtime): {per:.2} MiB each (MemAvailable drop over 50)");
+    drop(sandbox);
+    memory::measure(&python);
 }
 
+/// A function: a code directory and a runtime directory holding the no-op runtime.
 struct Dirs {
     code: tempfile::TempDir,
     runtime: tempfile::TempDir,
 }
 
 impl Dirs {
+    /// The launch of instance `id` running the no-op runtime on `python`.
+    fn spec(&self, python: &Path, id: usize) -> LaunchSpec {
+        let prefix = python.parent().and_then(Path::parent).unwrap();
+        LaunchSpec {
+            instance_id: format!("bench-{}-{id}", std::process::id()),
+            entrypoint: Entrypoint::Managed {
+                interpreter: python.to_path_buf(),
+                args: vec!["-S".into()],
+                script: "noop.py".into(),
+            },
+            env: vec![],
+            code_dir: self.code.path().to_path_buf(),
+            runtime_dir: self.runtime.path().to_path_buf(),
+            host_paths: vec![prefix.to_path_buf()],
+            memory_mb: 1769,
+            tmp_mb: 512,
+        }
+    }
+
     fn new() -> Dirs {
         use std::os::unix::fs::PermissionsExt;
         let code = tempfile::tempdir().unwrap();
@@ -234,82 +235,6 @@ fn namespace_costs(n: usize) {
         println!("    {name:<8} {:>8.3} ms", ms(t) - ms(base));
     }
     println!();
-}
-
-/// Memory of idle instances (runtime connected and waiting): the proportional set
-/// size of their processes, the instance's cgroup charge, and the host's
-/// MemAvailable drop per instance (noisy on a busy host).
-fn memory(name: &str, launch: impl Fn(usize) -> Launched) {
-    const N: usize = 20;
-    let before = mem_available();
-    let mut held = Vec::new();
-    for i in 0..N {
-        let l = launch(1000 + i);
-        let c = accept(&l, Duration::from_secs(10)).expect("connected");
-        held.push((l, c));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let after = mem_available();
-    let mut pss = 0u64;
-    let mut cgroup = 0u64;
-    for (l, _) in &held {
-        // The instance's processes: the one gust started and its descendants.
-        for pid in descendants(l.process.pid()) {
-            pss += smaps_kb(pid, "Pss:");
-        }
-        cgroup += l.process.memory_current_bytes().unwrap_or(0);
-    }
-    let mib = |kb: f64| kb / 1024.0;
-    print!(
-        "memory  idle {name} instance: PSS {:.2} MiB",
-        mib(pss as f64 / N as f64)
-    );
-    if name != "none" {
-        print!(
-            ", cgroup {:.2} MiB",
-            cgroup as f64 / N as f64 / (1 << 20) as f64
-        );
-    }
-    println!(
-        ", MemAvailable drop {:.2} MiB",
-        mib((before - after) as f64 / N as f64)
-    );
-}
-
-/// `pid` and every process below it.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut all = vec![pid];
-    let mut i = 0;
-    while i < all.len() {
-        let p = all[i];
-        if let Ok(children) = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")) {
-            all.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
-        }
-        i += 1;
-    }
-    all
-}
-
-fn smaps_kb(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn mem_available() -> i64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
 }
 
 fn wait_until(timeout: Duration, cond: impl Fn() -> bool) {
