@@ -174,23 +174,31 @@ fn tmp_is_limited_to_its_size() {
 fn runs_as_an_unprivileged_user_without_capabilities() {
     let Some(sb) = sandbox() else { return };
     let f = Fixture::new();
-    f.bootstrap("#!/bin/sh\ncat /proc/self/status\n");
+    f.bootstrap("#!/bin/sh\ncat /proc/self/status\necho ---\ncat /proc/1/status\n");
     let run = f.run(sb, f.spec("caps"));
-    let status = |key: &str| {
-        run.output
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
-            .unwrap_or_else(|| panic!("{key} missing in {}", run.output))
-    };
-    assert_eq!(status("Uid"), "993 993 993 993");
-    assert_eq!(status("Gid"), "990 990 990 990");
-    assert_eq!(status("Groups"), "990");
-    for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
-        assert_eq!(status(cap), "0000000000000000", "{cap}");
+    let (runtime, init) = run.output.split_once("---").expect("both status files");
+    // The runtime, and the init once it has set the sandbox up.
+    for (who, status) in [("runtime", runtime), ("init", init)] {
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+                .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|| panic!("{who}: {key} missing in {status}"))
+        };
+        assert_eq!(field("Uid"), "993 993 993 993", "{who}");
+        assert_eq!(field("Gid"), "990 990 990 990", "{who}");
+        assert_eq!(field("Groups"), "990", "{who}");
+        for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            assert_eq!(field(cap), "0000000000000000", "{who} {cap}");
+        }
+        assert_eq!(field("NoNewPrivs"), "1", "{who}");
     }
-    assert_eq!(status("NoNewPrivs"), "1");
-    assert_eq!(status("Seccomp"), "2");
+    let seccomp = runtime
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp:"))
+        .map(str::trim);
+    assert_eq!(seccomp, Some("2"));
 }
 
 #[test]

@@ -112,18 +112,18 @@ fn run(channel: &OwnedFd) -> i32 {
         Ok(r) => r,
         Err(failure) => return report_failure(ch, failure),
     };
+    if let Err(e) = drop_privileges(launch.uid, launch.gid).and_then(|()| sys::set_not_dumpable()) {
+        // Still privileged: better no instance than a root pid 1 next to user code.
+        let _ = sys::kill(runtime, libc::SIGKILL);
+        return report_failure(ch, FromInit::failed("dropping the init's privileges", &e));
+    }
+    clock.lap("init drops privileges");
     let started = FromInit::Started {
         timings: clock.steps,
     };
     if proto::send(ch, &started, &[]).is_err() {
         return 1;
     }
-    if let Err(e) = drop_privileges(launch.uid, launch.gid) {
-        // Still root: better no instance than a privileged pid 1 next to user code.
-        let _ = sys::kill(runtime, libc::SIGKILL);
-        return report_failure(ch, FromInit::failed("dropping the init's privileges", &e));
-    }
-    let _ = sys::set_not_dumpable();
     supervise(ch, runtime, signals.as_fd())
 }
 
