@@ -645,3 +645,68 @@ fn probe_removes_empty_cgroups_left_by_a_dead_gust() {
     assert!(gone, "the empty leftover was not removed");
     assert!(kept, "a cgroup with a process in it was removed");
 }
+
+/// Not a test: the process `a_dead_gusts_pool_leaves_no_cgroup` starts and kills.
+#[test]
+#[ignore = "a helper process of a_dead_gusts_pool_leaves_no_cgroup"]
+fn helper_holding_a_pool() {
+    let Ok(parent) = std::env::var("GUST_TEST_POOL_PARENT") else {
+        return;
+    };
+    let sb = LinuxSandbox::probe_with(gust_sandbox::linux::LinuxSandboxConfig {
+        cgroup_parent: parent.into(),
+        ..config()
+    })
+    .unwrap()
+    .with_pool(2);
+    assert!(wait_for(Duration::from_secs(20), || sb.pool_ready() == 2));
+    println!("POOL READY");
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn a_dead_gusts_pool_leaves_no_cgroup() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    use std::io::BufRead;
+    let parent = format!("gust-test-dead-{}", std::process::id());
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_holding_a_pool",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("GUST_TEST_POOL_PARENT", &parent)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(helper.stdout.take().unwrap()).lines();
+    let ready = lines.any(|l| l.is_ok_and(|l| l.contains("POOL READY")));
+    let roots: Vec<PathBuf> = ["memory", "cpu", "pids", ""]
+        .iter()
+        .map(|c| PathBuf::from("/sys/fs/cgroup").join(c).join(&parent))
+        .filter(|p| p.is_dir())
+        .collect();
+    let children = |root: &PathBuf| {
+        std::fs::read_dir(root)
+            .map(|d| d.flatten().filter(|e| e.path().is_dir()).count())
+            .unwrap_or(0)
+    };
+    let pooled = roots.iter().map(children).sum::<usize>();
+    // gust dies without cleaning up.
+    helper.kill().unwrap();
+    helper.wait().unwrap();
+    let released = wait_for(Duration::from_secs(10), || {
+        roots.iter().all(|r| children(r) == 0)
+    });
+    for r in &roots {
+        let _ = std::fs::remove_dir(r);
+    }
+    assert!(ready, "the helper never filled its pool");
+    assert!(pooled >= 2, "no pooled cgroups under {parent}");
+    assert!(released, "the pooled sandboxes left their cgroups behind");
+}

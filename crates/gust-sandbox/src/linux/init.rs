@@ -95,7 +95,12 @@ fn run(channel: &OwnedFd) -> i32 {
 
     let (launch, mut fds) = match proto::recv::<ToInit>(ch, false) {
         Ok(Some((ToInit::Launch(l), fds))) => (l, fds),
-        _ => return 0, // a pooled init that was never used
+        _ => {
+            // A pooled init whose gust went away (a clean gust kills it first):
+            // still privileged, it takes its cgroup with it.
+            release_cgroup(&prepare);
+            return 0;
+        }
     };
     let Some(output) = fds.pop() else {
         return report_failure(
@@ -125,6 +130,16 @@ fn run(channel: &OwnedFd) -> i32 {
         return 1;
     }
     supervise(ch, runtime, signals.as_fd())
+}
+
+/// Leaves the instance's cgroup for the hierarchy roots and removes it.
+fn release_cgroup(p: &Prepare) {
+    for (procs, _) in &p.cgroup_release {
+        let _ = std::fs::write(procs, "0");
+    }
+    for (_, dir) in &p.cgroup_release {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 fn report_failure(ch: BorrowedFd<'_>, failure: FromInit) -> i32 {

@@ -40,6 +40,9 @@ pub(crate) struct Prepare {
     /// Cgroup v1 `tasks` files the init writes `0` to, entering its cgroup itself
     /// before it does anything else (empty where gust placed it already).
     pub cgroup_tasks: Vec<PathBuf>,
+    /// If gust goes away before a function arrives: the files to write `0` to
+    /// (leaving the instance's cgroup) and the cgroup directories to remove then.
+    pub cgroup_release: Vec<(PathBuf, PathBuf)>,
     /// Host directory where the new root is assembled before `pivot_root`.
     pub rootfs: PathBuf,
     /// The system half of the mount plan.

@@ -115,6 +115,7 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
         .map_err(|e| SandboxError::io("configuring the init's channel", e))?;
     let prepare = ToInit::Prepare(Prepare {
         cgroup_tasks: self_attach,
+        cgroup_release: instance.cgroup.release_plan(),
         rootfs: shared.config.rootfs_dir.clone(),
         ops: shared.system_ops.clone(),
         api_port: shared.config.api_port,

@@ -126,6 +126,10 @@ pub(crate) trait CgroupManager: Send + Sync + Debug {
     fn name(&self) -> &str;
     /// How the first process should enter the cgroup.
     fn entry(&self) -> io::Result<Entry>;
+    /// For a process of this cgroup about to exit on its own: the files to write
+    /// `0` to (its hierarchies' roots) and the directories to remove after, so a
+    /// pooled sandbox whose gust died leaves no cgroup behind.
+    fn release_plan(&self) -> Vec<(PathBuf, PathBuf)>;
     /// Moves a process (and the children it will have) into the cgroup by pid.
     fn add_task(&self, pid: u32) -> io::Result<()>;
     /// Sets the pids limit alone (a pre-created cgroup gets it before its init
@@ -373,6 +377,9 @@ impl CgroupManager for StubCgroup {
     }
     fn entry(&self) -> io::Result<Entry> {
         Ok(Entry::Nothing)
+    }
+    fn release_plan(&self) -> Vec<(PathBuf, PathBuf)> {
+        Vec::new()
     }
     fn add_task(&self, _pid: u32) -> io::Result<()> {
         Ok(())

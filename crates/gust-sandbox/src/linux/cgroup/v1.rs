@@ -33,6 +33,8 @@ impl Controller {
 #[derive(Debug, Clone)]
 pub(crate) struct V1Hierarchy {
     parents: Vec<(Controller, PathBuf)>,
+    /// How many path components the parent adds below each hierarchy's root.
+    depth: usize,
 }
 
 impl V1Hierarchy {
@@ -82,7 +84,10 @@ impl V1Hierarchy {
                 io::Error::new(e.kind(), format!("creating {}: {e}", dir.display()))
             })?;
         }
-        Ok(V1Hierarchy { parents })
+        Ok(V1Hierarchy {
+            parents,
+            depth: parent.components().count(),
+        })
     }
 
     /// The parent cgroup's directory in each hierarchy (co-mounted ones once).
@@ -101,6 +106,7 @@ impl V1Hierarchy {
         check_name(name)?;
         let cg = V1Cgroup {
             parents: self.parents.clone(),
+            depth: self.depth,
             name: name.to_string(),
         };
         let mut made = Vec::new();
@@ -124,6 +130,7 @@ impl V1Hierarchy {
 #[derive(Debug)]
 pub(crate) struct V1Cgroup {
     parents: Vec<(Controller, PathBuf)>,
+    depth: usize,
     name: String,
 }
 
@@ -182,6 +189,16 @@ impl CgroupManager for V1Cgroup {
         Ok(Entry::SelfAttach(
             self.dirs().into_iter().map(|d| d.join("tasks")).collect(),
         ))
+    }
+
+    fn release_plan(&self) -> Vec<(PathBuf, PathBuf)> {
+        self.dirs()
+            .into_iter()
+            .filter_map(|dir| {
+                let root = dir.ancestors().nth(self.depth + 1)?.join("tasks");
+                Some((root, dir))
+            })
+            .collect()
     }
 
     fn add_task(&self, pid: u32) -> io::Result<()> {
@@ -327,6 +344,24 @@ mod tests {
                 "42"
             );
         }
+    }
+
+    #[test]
+    fn a_process_releases_its_cgroup_through_each_hierarchy_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = V1Hierarchy::with_roots(
+            &[
+                (Controller::Memory, tmp.path().join("memory")),
+                (Controller::Cpu, tmp.path().join("cpu")),
+                (Controller::Pids, tmp.path().join("pids")),
+            ],
+            Path::new("a/gust"),
+        )
+        .unwrap();
+        let plan = h.create("pool-1").unwrap().release_plan();
+        let m = tmp.path().join("memory");
+        assert_eq!(plan[0], (m.join("tasks"), m.join("a/gust/pool-1")));
+        assert_eq!(plan.len(), 3);
     }
 
     #[test]

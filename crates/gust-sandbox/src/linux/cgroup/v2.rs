@@ -15,6 +15,8 @@ const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 #[derive(Debug, Clone)]
 pub(crate) struct V2Hierarchy {
     parent: PathBuf,
+    /// How many path components the parent adds below the hierarchy's root.
+    depth: usize,
 }
 
 impl V2Hierarchy {
@@ -62,7 +64,10 @@ impl V2Hierarchy {
             }
             enable_controllers(&dir)?;
         }
-        Ok(V2Hierarchy { parent: dir })
+        Ok(V2Hierarchy {
+            parent: dir,
+            depth: parent.components().count(),
+        })
     }
 
     /// The parent cgroup's directory.
@@ -77,7 +82,10 @@ impl V2Hierarchy {
         std::fs::create_dir(&dir).map_err(|e| {
             io::Error::new(e.kind(), format!("creating cgroup {}: {e}", dir.display()))
         })?;
-        Ok(V2Cgroup { dir })
+        Ok(V2Cgroup {
+            dir,
+            depth: self.depth,
+        })
     }
 }
 
@@ -99,6 +107,7 @@ fn enable_controllers(dir: &Path) -> io::Result<()> {
 #[derive(Debug)]
 pub(crate) struct V2Cgroup {
     dir: PathBuf,
+    depth: usize,
 }
 
 impl V2Cgroup {
@@ -132,6 +141,15 @@ impl CgroupManager for V2Cgroup {
             )
         })?;
         Ok(Entry::CloneInto(dir.into()))
+    }
+
+    fn release_plan(&self) -> Vec<(PathBuf, PathBuf)> {
+        // The root is the only cgroup with controllers enabled below it that may
+        // hold a process.
+        match self.dir.ancestors().nth(self.depth + 1) {
+            Some(root) => vec![(root.join("cgroup.procs"), self.dir.clone())],
+            None => Vec::new(),
+        }
     }
 
     fn add_task(&self, pid: u32) -> io::Result<()> {
