@@ -153,7 +153,8 @@ pub struct Launched {
     pub runtime_api: std::net::TcpListener,
 }
 
-/// Launches instances. Implementations: [`none::NoIsolation`] and the Linux sandbox.
+/// Launches instances. Implementations: [`none::NoIsolation`] and
+/// [`linux::LinuxSandbox`].
 pub trait Sandbox: Send + Sync {
     /// `none` or `linux`: reported in health and logs.
     fn name(&self) -> &'static str;

@@ -16,7 +16,32 @@
 //!   (gust accepts on the listener from outside the namespace). Nothing else is
 //!   reachable: not the host's loopback, not other instances. Outbound NAT per
 //!   function is future work: it would hang a veth pair off this namespace in
-//!   [`spawn::start_init`] after the clone.
+//!   `spawn::start_init` right after the clone.
+//!
+//! # Using it
+//! - gust's `main` must start with
+//!   `if argv[1] == INIT_ARG { gust_sandbox::linux::init_main() }`: each instance's
+//!   init is gust's own binary re-executed (`/proc/self/exe __sandbox-init`).
+//! - [`LinuxSandbox::probe`] once at start; on [`SandboxError::Unavailable`] fall
+//!   back to `none` loudly. [`LinuxSandbox::with_pool`] keeps pre-forked sandboxes.
+//! - `launch` blocks until the runtime is exec'd (about a millisecond from the pool,
+//!   several without) and dropping an instance blocks until the kernel has torn its
+//!   namespaces down (a few milliseconds): call both off the async executor
+//!   (`spawn_blocking`).
+//! - Call [`crate::InstanceProcess::finish_init`] when the runtime asks for its first
+//!   invocation: until then the instance may use one full vCPU (the init boost), then
+//!   its share, memory / 1769 MB of a vCPU, enforced by a CFS quota.
+//! - The exit status is the runtime's: the init relays it, and exits itself with the
+//!   runtime's code or 128 + its signal. An instance killed through
+//!   [`crate::InstanceProcess::kill`] reports SIGKILL; `oom_killed` is set when the
+//!   kernel's OOM killer ended a process of the instance.
+//!
+//! # Not enforced
+//! No `/sys`, and `/proc` is not masked (the runtime is unprivileged, so its root-only
+//! files stay closed); the bind mounts' host source paths show in
+//! `/proc/self/mountinfo`; no outbound network; root is required (no rootless mode);
+//! `RLIMIT_NPROC` is left alone (it counts per uid across instances; the pids cgroup
+//! limits each instance instead).
 //!
 //! # Layout
 //! - [`LinuxSandbox`]: probe, pool, launch; [`LinuxSandboxConfig`] its knobs.
@@ -25,7 +50,7 @@
 //! - `proto`: the messages between gust and an init.
 //! - `plan`: the mount plan, computed in gust, replayed by the init.
 //! - `seccomp`: the runtime's syscall filter, compiled to BPF.
-//! - `cgroup`: the [`CgroupManager`](cgroup) trait with v1, v2 and stub managers.
+//! - `cgroup`: the `CgroupManager` trait with v1, v2 and stub managers.
 //! - `pool`: pre-forked inits waiting for a function.
 //! - `process`: the running instance as [`crate::InstanceProcess`].
 //! - `syscall`: every `unsafe` block, in small safe wrappers.

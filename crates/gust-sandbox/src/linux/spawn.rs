@@ -103,6 +103,9 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
     };
     lap("clone", &mut timings);
     // From here on, dropping `instance` kills the init and removes the cgroup.
+    // Outbound networking, when it comes, starts here: a veth pair with one end
+    // moved into the init's network namespace (the pidfd names it) and NAT on the
+    // host end; the init would configure its end next to `lo`.
     if attach_by_pid {
         instance
             .cgroup
