@@ -425,6 +425,27 @@ fn an_instance_that_exits_normally_is_not_reported_oom() {
 }
 
 #[test]
+fn the_init_reaps_orphans() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    // The subshell exits at once, so its `sleep` is orphaned to pid 1; when that
+    // sleep ends, only pid 1 can reap it.
+    f.bootstrap(
+        "#!/bin/sh\n\
+         (sleep 0.1 &)\n\
+         sleep 1\n\
+         zombies=0\n\
+         for s in /proc/[0-9]*/stat; do\n\
+           case \"$(cut -d' ' -f3 \"$s\" 2>/dev/null)\" in Z) zombies=$((zombies+1));; esac\n\
+         done\n\
+         echo zombies=$zombies\n",
+    );
+    let run = f.run(sb, f.spec("reap"));
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    assert_eq!(field(&run.output, "zombies"), Some("0"), "{}", run.output);
+}
+
+#[test]
 fn termination_signals_are_forwarded_to_the_runtime() {
     let Some(sb) = sandbox() else { return };
     let f = Fixture::new();
