@@ -6,6 +6,9 @@
 //!   serves until shutdown.
 //! - `routes`: HTTP requests → typed [`Platform`](gust_platform::Platform) calls.
 //! - `error`: the one mapping from core errors to Lambda error responses.
+//! - `url_routes`, `schedule_routes`: function URL configurations and schedules.
+//! - `url_serve`, `url_event`: serving function URLs as payload format 2.0 events.
+//! - [`sigv4`]: verifying AWS Signature Version 4.
 //! - [`ServeConfig`]: the validated server configuration.
 
 #![forbid(unsafe_code)]
