@@ -1,0 +1,369 @@
+//! `gust deploy PATH`: zips code when needed, then creates the function or updates
+//! its code (and its configuration, when flags ask for it).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine as _;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Method;
+
+use gust_wire::lambda::{
+    CreateFunctionRequest, Environment, FunctionCode, FunctionConfiguration,
+    UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
+};
+use gust_wire::paths;
+
+use crate::archive;
+use crate::client::{json_body, segment, Client, ClientError, Response};
+use crate::infer::{self, SourceKind};
+use crate::output::{self, Output};
+use crate::units::human_size;
+use crate::Ctx;
+
+/// Archives larger than this get a progress bar while zipping and uploading.
+const PROGRESS_THRESHOLD: u64 = 5 * 1024 * 1024;
+/// Upload time allowed, generous for large archives on slow links.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+/// The role recorded on created functions (gust has no IAM).
+const DEFAULT_ROLE: &str = "arn:aws:iam::000000000000:role/gust";
+
+/// Arguments of `gust deploy`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  gust deploy app.py                      # creates function 'app', handler app.handler
+  gust deploy ./my-service --name api --memory 256 --timeout 30
+  gust deploy target/lambda/bootstrap.zip --name resize
+  gust deploy app.py --env STAGE=dev --env LOG_LEVEL=debug
+
+Runs again with the same name update the code; configuration flags given on an update
+change the configuration too (--env replaces all variables).")]
+pub struct DeployArgs {
+    /// A .zip archive (sent as is), one source file, or a directory (zipped
+    /// recursively, skipping __pycache__, .git and node_modules/.cache).
+    #[arg(value_name = "PATH")]
+    path: PathBuf,
+
+    /// Function name [default: the file stem or directory name].
+    #[arg(long)]
+    name: Option<String>,
+
+    /// Runtime, e.g. python3.11, nodejs20.x, provided.al2023 [default: from the code].
+    #[arg(long)]
+    runtime: Option<String>,
+
+    /// Handler, MODULE.FUNCTION [default: from the only top-level source file].
+    #[arg(long)]
+    handler: Option<String>,
+
+    /// Memory size in MB (128–10240) [server default: 128].
+    #[arg(long, value_name = "MB")]
+    memory: Option<u32>,
+
+    /// Timeout in seconds (1–900) [server default: 3].
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u32>,
+
+    /// Environment variable; repeat for more. Replaces all variables on update.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
+    env: Vec<(String, String)>,
+
+    /// Free-text description.
+    #[arg(long)]
+    description: Option<String>,
+}
+
+impl DeployArgs {
+    fn changes_configuration(&self) -> bool {
+        self.runtime.is_some()
+            || self.handler.is_some()
+            || self.memory.is_some()
+            || self.timeout.is_some()
+            || !self.env.is_empty()
+            || self.description.is_some()
+    }
+
+    fn environment(&self) -> Option<Environment> {
+        (!self.env.is_empty()).then(|| Environment {
+            variables: self.env.iter().cloned().collect::<BTreeMap<_, _>>(),
+        })
+    }
+}
+
+fn parse_env_pair(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got '{raw}'")),
+    }
+}
+
+/// The code to upload and what inference needs to know about it.
+struct Code {
+    kind: SourceKind,
+    /// PATH made absolute, so `.` has a name.
+    path: PathBuf,
+    zip: Vec<u8>,
+    top_level: Vec<String>,
+}
+
+/// Runs `gust deploy`.
+pub fn run(ctx: &Ctx, args: DeployArgs) -> Result<ExitCode> {
+    let code = load_code(&args.path)?;
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => infer::default_name(&code.path, code.kind).map_err(|e| anyhow!(e))?,
+    };
+    let shown = args.path.display().to_string();
+    let client = ctx.client()?;
+
+    let existing = match client.send(client.request(Method::GET, &paths::function(&segment(&name))))
+    {
+        Ok(response) => Some(
+            response
+                .json::<gust_wire::lambda::GetFunctionResponse>()?
+                .configuration,
+        ),
+        Err(e) if e.error_type() == Some("ResourceNotFoundException") => None,
+        Err(e) => return Err(e.into()),
+    };
+
+    let (response, verb) = match existing {
+        None => (create(&client, &args, &name, &code, &shown)?, "created"),
+        Some(current) => {
+            warn_runtime_mismatch(&args, &current, &code, &shown);
+            (update(&client, &args, &name, &code)?, "updated")
+        }
+    };
+
+    match ctx.output {
+        Output::Json => output::print_raw(&response.body)?,
+        Output::Table => print_summary(&response.json::<FunctionConfiguration>()?, verb),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_code(path: &Path) -> Result<Code> {
+    let meta = fs::metadata(path).with_context(|| {
+        format!(
+            "cannot read {}; pass a .zip archive, a source file or a directory",
+            path.display()
+        )
+    })?;
+    let absolute =
+        fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))?;
+    let is_zip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if meta.is_file() && is_zip {
+        let zip = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let top_level = archive::zip_top_level(&zip, path)?;
+        return Ok(Code {
+            kind: SourceKind::Zip,
+            path: absolute,
+            zip,
+            top_level,
+        });
+    }
+    let (kind, entries) = if meta.is_dir() {
+        let entries = archive::collect_dir(path)?;
+        if !entries.iter().any(|e| !e.is_dir) {
+            bail!(
+                "{} has no files to deploy (__pycache__, .git and node_modules/.cache are skipped)",
+                path.display()
+            );
+        }
+        (SourceKind::Dir, entries)
+    } else {
+        (SourceKind::File, vec![archive::single_file_entry(path)?])
+    };
+    let total: u64 = entries.iter().map(|e| e.size).sum();
+    let bar = progress_bar(total, "zipping");
+    let zip = archive::write_zip(&entries, &mut |n| bar.inc(n))?;
+    bar.finish_and_clear();
+    Ok(Code {
+        kind,
+        path: absolute,
+        zip,
+        top_level: archive::entries_top_level(&entries),
+    })
+}
+
+/// A byte progress bar on stderr, shown only for large archives (and only when stderr
+/// is a terminal, which indicatif checks).
+fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    if total <= PROGRESS_THRESHOLD {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn create(
+    client: &Client,
+    args: &DeployArgs,
+    name: &str,
+    code: &Code,
+    shown: &str,
+) -> Result<Response> {
+    let runtime = match &args.runtime {
+        Some(runtime) => runtime.clone(),
+        None => infer::infer_runtime(code.kind, shown, &code.top_level)
+            .map_err(|e| anyhow!(e))?
+            .to_string(),
+    };
+    let handler = match &args.handler {
+        Some(handler) => Some(handler.clone()),
+        None => infer::infer_handler(&runtime, code.kind, shown, &code.top_level)
+            .map_err(|e| anyhow!(e))?,
+    };
+    let request = CreateFunctionRequest {
+        function_name: name.to_string(),
+        runtime: Some(runtime),
+        role: Some(DEFAULT_ROLE.to_string()),
+        handler,
+        code: FunctionCode {
+            zip_file: Some(base64(&code.zip)),
+            ..Default::default()
+        },
+        description: args.description.clone(),
+        timeout: args.timeout,
+        memory_size: args.memory,
+        environment: args.environment(),
+        package_type: Some("Zip".to_string()),
+        ..Default::default()
+    };
+    let body = json_body(&request);
+    Ok(upload(client, Method::POST, paths::LAMBDA_PREFIX, body)?)
+}
+
+fn update(client: &Client, args: &DeployArgs, name: &str, code: &Code) -> Result<Response> {
+    let function = paths::function(&segment(name));
+    let request = UpdateFunctionCodeRequest {
+        zip_file: Some(base64(&code.zip)),
+        ..Default::default()
+    };
+    let mut response = upload(
+        client,
+        Method::PUT,
+        &format!("{function}/code"),
+        json_body(&request),
+    )?;
+    if args.changes_configuration() {
+        let request = UpdateFunctionConfigurationRequest {
+            handler: args.handler.clone(),
+            description: args.description.clone(),
+            timeout: args.timeout,
+            memory_size: args.memory,
+            environment: args.environment(),
+            runtime: args.runtime.clone(),
+            ..Default::default()
+        };
+        let builder = client
+            .request(Method::PUT, &format!("{function}/configuration"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(json_body(&request));
+        response = client.send(builder).context(
+            "the code was updated, but updating the configuration failed; fix the flags and deploy again",
+        )?;
+    }
+    Ok(response)
+}
+
+/// Sends a JSON body carrying an archive, with a progress bar when it is large.
+fn upload(
+    client: &Client,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<Response, ClientError> {
+    let len = body.len() as u64;
+    let bar = progress_bar(len, "uploading");
+    let reader = bar.wrap_read(Cursor::new(body));
+    let builder = client
+        .request(method, path)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .timeout(UPLOAD_TIMEOUT)
+        .body(reqwest::blocking::Body::sized(reader, len));
+    let result = client.send(builder);
+    bar.finish_and_clear();
+    result
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Warns when an update ships code that looks like another runtime than the
+/// function's, a common slip that otherwise shows up only at invoke time.
+fn warn_runtime_mismatch(
+    args: &DeployArgs,
+    current: &FunctionConfiguration,
+    code: &Code,
+    shown: &str,
+) {
+    if args.runtime.is_some() {
+        return;
+    }
+    let Ok(looks_like) = infer::infer_runtime(code.kind, shown, &code.top_level) else {
+        return;
+    };
+    // `python3.11` -> `python`, `provided.al2023` -> `provided`.
+    let family =
+        |rt: &str| -> String { rt.chars().take_while(char::is_ascii_alphabetic).collect() };
+    if family(looks_like) != family(&current.runtime) {
+        eprintln!(
+            "warning: function {} runs {}, but {shown} looks like {looks_like} code; \
+             pass --runtime to change the runtime",
+            current.function_name, current.runtime
+        );
+    }
+}
+
+fn print_summary(config: &FunctionConfiguration, verb: &str) {
+    println!("{verb} function {}", config.function_name);
+    let pairs = [
+        ("  runtime", config.runtime.clone()),
+        (
+            "  handler",
+            config.handler.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("  memory", format!("{} MB", config.memory_size)),
+        ("  timeout", format!("{} s", config.timeout)),
+        ("  code size", human_size(config.code_size)),
+        ("  CodeSha256", config.code_sha256.clone()),
+    ];
+    print!("{}", output::key_values(&pairs));
+    println!("invoke it with: gust invoke {}", config.function_name);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_pairs_split_at_the_first_equals() {
+        assert_eq!(
+            parse_env_pair("URL=postgres://u:p@h/db?x=1"),
+            Ok(("URL".into(), "postgres://u:p@h/db?x=1".into()))
+        );
+        assert_eq!(
+            parse_env_pair("EMPTY="),
+            Ok(("EMPTY".into(), String::new()))
+        );
+        assert!(parse_env_pair("NOVALUE").is_err());
+        assert!(parse_env_pair("=x").is_err());
+    }
+}
