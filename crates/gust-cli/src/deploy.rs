@@ -78,6 +78,10 @@ pub struct DeployArgs {
     /// Free-text description.
     #[arg(long)]
     description: Option<String>,
+
+    /// Give the function a public URL (auth NONE) if it has none yet.
+    #[arg(long)]
+    url: bool,
 }
 
 impl DeployArgs {
@@ -146,6 +150,7 @@ pub fn run(ctx: &Ctx, args: DeployArgs) -> Result<ExitCode> {
         Output::Json => output::print_raw(&response.body)?,
         Output::Table => print_summary(&response.json::<FunctionConfiguration>()?, verb),
     }
+    crate::url::after_deploy(&client, &name, args.url, ctx.output)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,6 +11,7 @@
 //!   environment variable names.
 
 mod archive;
+mod async_cmd;
 mod client;
 mod delete;
 mod deploy;
@@ -22,8 +23,10 @@ mod invoke;
 mod list;
 mod logs;
 mod output;
+mod schedule;
 mod serve;
 mod units;
+mod url;
 
 use std::process::ExitCode;
 
@@ -84,6 +87,12 @@ enum Command {
     Delete(delete::DeleteArgs),
     /// Print a function's logs, or follow them.
     Logs(logs::LogsArgs),
+    /// Give a function an HTTP URL, show it or remove it.
+    Url(url::UrlArgs),
+    /// Invoke functions on a schedule (rate or cron).
+    Schedule(schedule::ScheduleArgs),
+    /// Asynchronous invocations and the built-in queues that keep their records.
+    Async(async_cmd::AsyncArgs),
     /// Check that the server is up and show its capacity.
     #[command(
         after_help = "Examples:\n  gust health\n  gust health --endpoint http://10.0.0.5:9000"
@@ -133,6 +142,9 @@ fn main() -> ExitCode {
         Command::Get(args) => get::run(&ctx, args),
         Command::Delete(args) => delete::run(&ctx, args),
         Command::Logs(args) => logs::run(&ctx, args),
+        Command::Url(args) => url::run(&ctx, args),
+        Command::Schedule(args) => schedule::run(&ctx, args),
+        Command::Async(args) => async_cmd::run(&ctx, args),
         Command::Health => health::run(&ctx),
     };
     match result {
