@@ -124,7 +124,7 @@ async fn list_configs(
 
 #[derive(Debug, Deserialize)]
 struct LimitQuery {
-    /// How many, most recent first (default 50, at most 1000).
+    /// How many, most recent first (default 50, at most 10000).
     limit: Option<usize>,
 }
 

@@ -375,7 +375,7 @@ impl AsyncEvents {
     ) -> Result<Vec<AsyncInvocation>, CoreError> {
         let store = self.shared.store.clone();
         let f = function.to_string();
-        let limit = limit.clamp(1, 1000);
+        let limit = limit.clamp(1, 10_000);
         let rows = blocking(move || store.list_events(&f, limit)).await?;
         Ok(rows.into_iter().map(summary_to_wire).collect())
     }
