@@ -246,6 +246,28 @@ def test_invalid_json_is_refused(server, make_function, probe_zip):
     assert client_error(e)[:2] == ("InvalidRequestContentException", 400)
 
 
+def test_qualified_events_use_the_alias_config_and_report_the_version(server, make_function,
+                                                                   probe_zip):
+    name = make_function("async-alias", probe_zip)
+    lam = server.lambda_
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    done = f"done-{name}"
+    lam.put_function_event_invoke_config(
+        FunctionName=name, Qualifier="live",
+        DestinationConfig={"OnSuccess": {"Destination": queue_arn(done)}})
+    invoke_event(lam, name, {"id": "unqualified"})  # $LATEST: no destination
+    resp = lam.invoke(FunctionName=name, Qualifier="live", InvocationType="Event",
+                      Payload=b'{"id": "aliased"}')
+    assert resp["StatusCode"] == 202
+    (rec,) = records(wait_for_messages(server, done, 1, 60))
+    assert rec["requestPayload"] == {"id": "aliased"}
+    assert rec["requestContext"]["functionArn"] == support.function_arn(name) + ":live"
+    assert rec["responseContext"]["executedVersion"] == version
+    entries = {e["requestId"]: e for e in listing(server, name)}
+    assert {e.get("qualifier") for e in entries.values()} == {None, "live"}
+
+
 # ---------------------------------------------------------------- event-invoke config
 
 
