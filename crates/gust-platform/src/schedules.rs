@@ -38,6 +38,8 @@ pub const STORE_KEY: &str = "@schedules";
 const KIND: &str = "rule";
 /// How far back a missed firing is still made up for (once) after a restart.
 pub const MISSED_GRACE: Duration = Duration::from_secs(15 * 60);
+/// The largest fixed input, as EventBridge's `Input`.
+const MAX_INPUT: usize = 8192;
 /// The runner wakes at least this often, so a wall-clock jump is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
@@ -126,6 +128,13 @@ impl Platform {
             .map_err(|e| CoreError::InvalidParameterValue(e.to_string()))?;
         let fref = FunctionRef::parse(&req.function)?;
         self.function(&fref)?;
+        if let Some(input) = &req.input {
+            if input.to_string().len() > MAX_INPUT {
+                return Err(CoreError::InvalidParameterValue(format!(
+                    "Input must be at most {MAX_INPUT} characters of JSON, as EventBridge allows"
+                )));
+            }
+        }
         if let Some(d) = &req.description {
             if d.len() > 512 {
                 return Err(CoreError::InvalidParameterValue(
@@ -246,7 +255,7 @@ impl Platform {
                 return;
             }
         };
-        let mut req = InvokeRequest {
+        let req = InvokeRequest {
             function,
             payload: Bytes::from(payload),
             invocation_type: InvocationType::Event,
@@ -254,22 +263,16 @@ impl Platform {
             client_context: None,
         };
         let request_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().hyphenated().to_string());
-        let mut result = self.invoke(request_id.clone(), req.clone()).await;
-        if matches!(result, Err(CoreError::Unsupported(_))) {
-            // TODO(async invocations): drop this fallback once `InvocationType::Event`
-            // is always accepted; until then a firing runs as a background
-            // RequestResponse invocation, without retries or destinations.
-            req.invocation_type = InvocationType::RequestResponse;
-            result = self.invoke(request_id, req).await;
-        }
+        // Event: the queue holds the firing durably from here on and runs it at least
+        // once, with the function's retries and destinations.
+        let result = self.invoke(request_id, req).await;
         match result {
-            Ok(Some(out)) if out.function_error.is_some() => {
-                tracing::warn!(rule = %rule.name, "scheduled invocation failed in the function")
-            }
             Ok(_) => tracing::debug!(rule = %rule.name, at, "schedule fired"),
             Err(CoreError::ShuttingDown) => {
                 // Refused because gust is stopping: un-record the firing so the next
-                // start makes up for it (within the grace window).
+                // start makes up for it (within the grace window). Other refusals (the
+                // function is gone, the queue is full) keep it recorded: firing again
+                // would not fix them.
                 self.unrecord(&rule.name, at, previous);
             }
             Err(e) => {
