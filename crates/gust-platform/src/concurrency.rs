@@ -98,11 +98,7 @@ impl Platform {
         let _guard = self.writes.lock().await;
         let f = self.function(fref)?;
         let others = self.reserved_total(Some(f.name()));
-        let unreserved = self
-            .config
-            .account_concurrency
-            .checked_sub(others + n)
-            .unwrap_or(0);
+        let unreserved = self.config.account_concurrency.saturating_sub(others + n);
         if others + n > self.config.account_concurrency || unreserved < self.min_unreserved() {
             return Err(CoreError::InvalidParameterValue(format!(
                 "Specified ReservedConcurrentExecutions for function decreases account's \
