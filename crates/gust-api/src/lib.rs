@@ -222,17 +222,25 @@ fn pick_sandbox(isolation: Isolation, _data: &Path) -> Result<Arc<dyn Sandbox>, 
     };
     let linux = || {
         gust_sandbox::linux::LinuxSandbox::probe().map(|s| {
-            tracing::info!(cgroups = s.cgroup_version(), pool = SANDBOX_POOL, "Linux sandbox on");
+            tracing::info!(
+                cgroups = s.cgroup_version(),
+                pool = SANDBOX_POOL,
+                "Linux sandbox on"
+            );
             Arc::new(s.with_pool(SANDBOX_POOL)) as Arc<dyn Sandbox>
         })
     };
     match isolation {
         Isolation::None => Ok(none()),
         Isolation::Linux => linux().map_err(|e| {
-            ServeError::Failed(format!("--isolation linux: the Linux sandbox is unavailable: {e}"))
+            ServeError::Failed(format!(
+                "--isolation linux: the Linux sandbox is unavailable: {e}"
+            ))
         }),
         Isolation::Auto => linux().or_else(|e| {
-            tracing::warn!("the Linux sandbox is unavailable here ({e}); falling back to no isolation");
+            tracing::warn!(
+                "the Linux sandbox is unavailable here ({e}); falling back to no isolation"
+            );
             Ok(none())
         }),
     }
