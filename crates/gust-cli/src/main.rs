@@ -98,6 +98,9 @@ enum Command {
         after_help = "Examples:\n  gust health\n  gust health --endpoint http://10.0.0.5:9000"
     )]
     Health,
+    /// Run a benchmark protocol of BENCHMARKS.md against a gust it starts (or the
+    /// one at --endpoint), with the direct baseline in the same run.
+    Bench(gust_bench::BenchArgs),
 }
 
 /// What every client command needs: where the server is and how to print.
@@ -128,7 +131,14 @@ fn main() -> ExitCode {
         sandbox_init();
     }
 
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // `gust bench` starts its own server unless --endpoint (or its variable) was given.
+    let endpoint_given = matches!(
+        matches.value_source("endpoint"),
+        Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+    );
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let ctx = Ctx {
         endpoint: cli.endpoint,
         output: cli.output,
@@ -146,6 +156,10 @@ fn main() -> ExitCode {
         Command::Schedule(args) => schedule::run(&ctx, args),
         Command::Async(args) => async_cmd::run(&ctx, args),
         Command::Health => health::run(&ctx),
+        Command::Bench(mut args) => {
+            args.set_endpoint(endpoint_given.then(|| ctx.endpoint.clone()));
+            gust_bench::run(args).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
