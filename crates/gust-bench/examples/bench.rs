@@ -7,12 +7,19 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(name = "gust-bench")]
 struct Cli {
+    /// A running server to measure instead of starting one.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint: Option<String>,
+
     #[command(flatten)]
     bench: gust_bench::BenchArgs,
 }
 
 fn main() -> std::process::ExitCode {
-    match gust_bench::run(Cli::parse().bench) {
+    let cli = Cli::parse();
+    let mut bench = cli.bench;
+    bench.set_endpoint(cli.endpoint);
+    match gust_bench::run(bench) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -16,18 +16,19 @@ pub struct CommonArgs {
     #[arg(long, value_name = "PATH", env = "GUST_BIN")]
     pub gust_bin: Option<PathBuf>,
 
-    /// Measure a running server at this URL (gust or any Lambda-compatible API)
-    /// instead of starting one.
-    #[arg(long, value_name = "URL")]
+    /// A running server to measure instead of starting one (gust or any
+    /// Lambda-compatible API). Set from the CLI's global `--endpoint` when the user
+    /// gave it (see [`crate::BenchArgs::set_endpoint`]), so it is not a flag here.
+    #[arg(skip)]
     pub endpoint: Option<String>,
 
     /// With --endpoint: pid of the server, so its CPU and memory can be sampled.
-    #[arg(long, value_name = "PID", requires = "endpoint")]
+    #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
 
     /// With --endpoint: invoke these existing functions instead of deploying the
     /// noop handler; `{i}` in the name stands for the function's index (0-based).
-    #[arg(long, value_name = "NAME", requires = "endpoint")]
+    #[arg(long, value_name = "NAME")]
     pub function: Option<String>,
 
     /// How the started gust isolates instances (`gust serve --isolation`).
@@ -104,6 +105,19 @@ impl IsolationFlag {
 }
 
 impl CommonArgs {
+    /// Rejects flag combinations that make no sense.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.endpoint.is_none() {
+            if self.server_pid.is_some() {
+                return Err("--server-pid needs --endpoint (a server started by the bench is sampled anyway)".into());
+            }
+            if self.function.is_some() {
+                return Err("--function needs --endpoint (the bench deploys its own functions to the gust it starts)".into());
+            }
+        }
+        Ok(())
+    }
+
     /// The runtimes to measure, or `default` when none was named.
     pub fn runtimes_or(&self, default: &[Runtime]) -> Vec<Runtime> {
         if self.runtimes.is_empty() {

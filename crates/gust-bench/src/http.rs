@@ -16,6 +16,12 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Connect timeout when the caller gave no deadline.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How far past the caller's deadline a socket timeout may be left, to spare a
+/// `setsockopt` per request; a response completed past the deadline is still
+/// reported as a timeout.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
+/// Write timeout of every connection (requests are small: writes never wait long).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pre-built bytes of one request, reused for every send.
 #[derive(Debug, Clone)]
@@ -71,6 +77,8 @@ pub struct Conn {
     body: (usize, usize),
     chunked_body: Vec<u8>,
     body_is_chunked: bool,
+    /// The socket's current read timeout, to set it only when it must change.
+    read_timeout: Option<Duration>,
     /// Connections opened so far (1 for a connection that was never dropped).
     pub connects: u64,
 }
@@ -86,6 +94,7 @@ impl Conn {
             body: (0, 0),
             chunked_body: Vec::new(),
             body_is_chunked: false,
+            read_timeout: None,
             connects: 0,
         }
     }
@@ -98,7 +107,9 @@ impl Conn {
         };
         let stream = TcpStream::connect_timeout(&self.addr, timeout)?;
         stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         self.stream = Some(stream);
+        self.read_timeout = None;
         self.filled = 0;
         self.connects += 1;
         Ok(())
@@ -116,6 +127,10 @@ impl Conn {
     pub fn call(&mut self, req: &Request, deadline: Option<Instant>) -> io::Result<Reply> {
         let reused = self.stream.is_some();
         match self.try_call(req, deadline) {
+            Ok(_) if deadline.is_some_and(|d| Instant::now() > d) => Err(io::Error::new(
+                ErrorKind::TimedOut,
+                "answered after the deadline",
+            )),
             Ok(reply) => Ok(reply),
             Err(e) if reused && is_stale(&e) => {
                 self.close();
@@ -141,10 +156,10 @@ impl Conn {
         if self.stream.is_none() {
             self.connect(deadline)?;
         }
-        let stream = self.stream.as_mut().expect("connected above");
         if let Some(d) = deadline {
-            stream.set_write_timeout(Some(remaining(d)?))?;
+            remaining(d)?;
         }
+        let stream = self.stream.as_mut().expect("connected above");
         stream.write_all(&req.bytes)?;
         self.read_response(deadline)
     }
@@ -220,14 +235,38 @@ impl Conn {
             .stream
             .as_mut()
             .ok_or_else(|| io::Error::new(ErrorKind::NotConnected, "not connected"))?;
-        if let Some(d) = deadline {
-            stream.set_read_timeout(Some(remaining(d)?))?;
-        }
         if self.buf.len() - self.filled < 4096 {
             let grown = self.buf.len() * 2;
             self.buf.resize(grown, 0);
         }
-        let n = stream.read(&mut self.buf[self.filled..])?;
+        let n = loop {
+            match deadline {
+                Some(d) => {
+                    let left = remaining(d)?;
+                    // Keep the socket's timeout unless it would overshoot the deadline
+                    // by more than the slack or fire far too early.
+                    let keep = self
+                        .read_timeout
+                        .is_some_and(|t| t <= left + TIMEOUT_SLACK && t >= left / 2);
+                    if !keep {
+                        stream.set_read_timeout(Some(left))?;
+                        self.read_timeout = Some(left);
+                    }
+                }
+                None if self.read_timeout.is_some() => {
+                    stream.set_read_timeout(None)?;
+                    self.read_timeout = None;
+                }
+                None => {}
+            }
+            match stream.read(&mut self.buf[self.filled..]) {
+                // The socket's timeout fired before the deadline: wait for the rest.
+                Err(e) if is_timeout(&e) && deadline.is_some_and(|d| Instant::now() < d) => {
+                    self.read_timeout = None;
+                }
+                other => break other?,
+            }
+        };
         self.filled += n;
         if n == 0 {
             return Err(io::Error::new(

@@ -46,8 +46,8 @@ use clap::{Args, Subcommand};
 /// Arguments of `gust bench`.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
-Each protocol starts its own gust (this executable, or --gust-bin) unless --endpoint
-names a running server, measures the direct baseline in the same run, and writes
+Each protocol starts its own gust (this executable, or --gust-bin) unless the global
+--endpoint names a running server (gust or another Lambda-compatible API), measures the direct baseline in the same run, and writes
 result.json and PNG plots to --out (default bench-results/<protocol>-<timestamp>).
 
 Examples:
@@ -77,8 +77,29 @@ pub enum Protocol {
     Utilization(utilization::UtilizationArgs),
 }
 
+impl BenchArgs {
+    /// Measures the server at `url` instead of starting one. The gust CLI has a
+    /// global `--endpoint`; it passes it here only when the user gave it.
+    pub fn set_endpoint(&mut self, url: Option<String>) {
+        self.common_mut().endpoint = url;
+    }
+
+    fn common_mut(&mut self) -> &mut args::CommonArgs {
+        match &mut self.protocol {
+            Protocol::Overhead(a) => &mut a.common,
+            Protocol::Concurrency(a) => &mut a.common,
+            Protocol::Backoff(a) => &mut a.common,
+            Protocol::Coldstart(a) => &mut a.common,
+            Protocol::Utilization(a) => &mut a.common,
+        }
+    }
+}
+
 /// Runs `gust bench <protocol>`.
-pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub fn run(mut args: BenchArgs) -> anyhow::Result<()> {
+    args.common_mut()
+        .validate()
+        .map_err(|e| anyhow::anyhow!(e))?;
     match args.protocol {
         Protocol::Overhead(a) => overhead::run(a),
         Protocol::Concurrency(a) => concurrency::run(a),

@@ -66,6 +66,13 @@ fn meminfo_kb(text: &str, key: &str) -> Option<u64> {
         .ok()
 }
 
+/// The 1, 5 and 15-minute load averages.
+pub fn loadavg() -> Option<[f64; 3]> {
+    let text = fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = text.split_whitespace().map(|v| v.parse::<f64>().ok());
+    Some([it.next()??, it.next()??, it.next()??])
+}
+
 /// Resident set size of `pid`, in MB.
 pub fn rss_mb(pid: u32) -> Option<f64> {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -202,5 +209,6 @@ mod tests {
         assert!(rss_mb(me).unwrap() > 0.0);
         assert!(cpu_seconds(me, false).is_some());
         assert!(memory_mb().1 > 0.0);
+        assert!(loadavg().is_some());
     }
 }

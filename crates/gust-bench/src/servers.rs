@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
@@ -93,6 +94,33 @@ pub struct Direct {
     pub addr: SocketAddr,
 }
 
+/// The runtime's interpreter as an absolute path, found the way gust finds it (by
+/// asking the interpreter, which sees through shims such as pyenv's, whose start-up
+/// would otherwise be charged to the baseline's cold start); the bare name when
+/// that fails.
+pub fn interpreter(runtime: Runtime) -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    static NODE: OnceLock<String> = OnceLock::new();
+    let (cell, candidates, args): (_, &[&str], &[&str]) = match runtime {
+        Runtime::Python => (
+            &PYTHON,
+            &["python3.11", "python3"],
+            &["-c", "import sys; print(sys.executable)"],
+        ),
+        Runtime::Node => (&NODE, &["node"], &["-e", "console.log(process.execPath)"]),
+    };
+    cell.get_or_init(|| {
+        candidates
+            .iter()
+            .find_map(|c| {
+                let out = Command::new(c).args(args).output().ok()?;
+                let path = String::from_utf8(out.stdout).ok()?.trim().to_string();
+                (out.status.success() && !path.is_empty()).then_some(path)
+            })
+            .unwrap_or_else(|| candidates[candidates.len() - 1].to_string())
+    })
+}
+
 /// Files and command line of a runtime's direct server, written under `dir`.
 pub struct DirectCommand {
     /// Program.
@@ -106,10 +134,11 @@ pub fn direct_command(runtime: Runtime, dir: &Path) -> Result<DirectCommand> {
     std::fs::create_dir_all(dir)?;
     let handler = dir.join(runtime.handler_file());
     std::fs::write(&handler, runtime.handler_source())?;
-    let (program, file, source) = match runtime {
-        Runtime::Python => ("python3", "server.py", DIRECT_PY),
-        Runtime::Node => ("node", "server.js", DIRECT_JS),
+    let (file, source) = match runtime {
+        Runtime::Python => ("server.py", DIRECT_PY),
+        Runtime::Node => ("server.js", DIRECT_JS),
     };
+    let program = interpreter(runtime);
     let server = dir.join(file);
     std::fs::write(&server, source)?;
     Ok(DirectCommand {

@@ -100,6 +100,8 @@ pub struct Session {
     pub health: Option<Health>,
     /// gust's idle TTL (when started here).
     pub idle_ttl: Option<Duration>,
+    /// 1, 5 and 15-minute load averages when the run started.
+    pub loadavg_at_start: Option<[f64; 3]>,
     gust: GustSide,
     direct: Vec<(Runtime, Direct)>,
     peer: Option<Peer>,
@@ -179,6 +181,7 @@ impl Session {
                 .unwrap_or_default(),
             health: None,
             idle_ttl,
+            loadavg_at_start: crate::procfs::loadavg(),
             gust,
             direct: Vec::new(),
             peer: None,
@@ -401,6 +404,9 @@ impl Session {
             "host": {
                 "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
                 "mem_total_mb": mem_total_mb,
+                // Other work on the machine while this ran (it is shared and noisy).
+                "loadavg_at_start": self.loadavg_at_start,
+                "loadavg_at_end": crate::procfs::loadavg(),
             },
             "gust": {
                 "endpoint": format!("http://{}", self.gust.addr),
