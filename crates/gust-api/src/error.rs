@@ -36,6 +36,27 @@ pub fn error_response(err: &CoreError, request_id: &str) -> Response {
         }
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "ServiceException"),
     };
+    aws_error(
+        status,
+        error_type,
+        err.to_string(),
+        match err {
+            CoreError::TooManyRequests { reason, .. } => Some((*reason).to_string()),
+            _ => None,
+        },
+        request_id,
+    )
+}
+
+/// An error response in AWS's shape: status, `x-amzn-ErrorType`, and
+/// `{"Type","message"[,"Reason"]}`.
+pub fn aws_error(
+    status: StatusCode,
+    error_type: &'static str,
+    message: String,
+    reason: Option<String>,
+    request_id: &str,
+) -> Response {
     let body = ErrorBody {
         kind: if status.is_server_error() {
             "Service"
@@ -43,11 +64,8 @@ pub fn error_response(err: &CoreError, request_id: &str) -> Response {
             "User"
         }
         .to_string(),
-        message: err.to_string(),
-        reason: match err {
-            CoreError::TooManyRequests { reason, .. } => Some((*reason).to_string()),
-            _ => None,
-        },
+        message,
+        reason,
     };
     if status.is_server_error() {
         tracing::warn!(%error_type, message = %body.message, "request failed");

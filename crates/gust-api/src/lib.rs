@@ -13,12 +13,14 @@
 
 #![forbid(unsafe_code)]
 
+mod auth;
 mod config;
 mod error;
 mod events_routes;
 mod routes;
 mod schedule_routes;
 pub mod sigv4;
+pub mod sigv4_sign;
 mod url_event;
 mod url_routes;
 mod url_serve;
@@ -113,6 +115,14 @@ impl Server {
                 idle_ttl: config.idle_ttl,
             },
         );
+        if !config.listen.ip().is_loopback() && config.access_keys.is_empty() {
+            return Err(ServeError::Failed(format!(
+                "refusing to listen on {} without credentials: anyone who can reach it could \
+                 deploy and run code. Give --access-key AKID:SECRET (or GUST_ACCESS_KEYS) so \
+                 every request must be signed, or listen on 127.0.0.1",
+                config.listen
+            )));
+        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| failed(&format!("listening on {}", config.listen), e))?;
@@ -191,7 +201,15 @@ impl Server {
             });
         };
         // Function URLs are served in front of the API, on the same listener.
-        let app = url_serve::in_front_of(router(platform.clone()), platform.clone(), access_keys)
+        let api = if access_keys.is_empty() {
+            router(platform.clone())
+        } else {
+            router(platform.clone()).layer(axum::middleware::from_fn_with_state(
+                Arc::new(access_keys.clone()),
+                auth::require_signature,
+            ))
+        };
+        let app = url_serve::in_front_of(api, platform.clone(), access_keys)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(signal)

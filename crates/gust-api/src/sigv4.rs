@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 /// How far a request's `x-amz-date` may be from the server's clock.
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// The access keys whose signatures the server accepts, id → secret.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -263,7 +263,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The canonical request, or `None` when a signed header is absent.
-fn canonical_request(
+pub(crate) fn canonical_request(
     req: &RequestParts<'_>,
     signed_headers: &[String],
     payload_hash: &str,
@@ -414,7 +414,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
     let k = hmac_sha256(format!("AWS4{secret}").as_bytes(), date.as_bytes());
     let k = hmac_sha256(&k, region.as_bytes());
     let k = hmac_sha256(&k, service.as_bytes());
@@ -422,7 +422,7 @@ fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32
 }
 
 /// HMAC-SHA256 (RFC 2104).
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut block = [0u8; BLOCK];
     if key.len() > BLOCK {
@@ -440,7 +440,7 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     outer.finalize().into()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

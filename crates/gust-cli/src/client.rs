@@ -88,6 +88,13 @@ impl ClientError {
                 "gust had no capacity for the request in time; retry, or restart \
                  `gust serve` with a larger --memory or a longer --queue-timeout",
             ),
+            "MissingAuthenticationTokenException"
+            | "InvalidSignatureException"
+            | "UnrecognizedClientException"
+            | "IncompleteSignatureException" => Some(
+                "this server requires signed requests: set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY to one of the keys it was started with (--access-key)",
+            ),
             _ => None,
         }
     }
@@ -129,6 +136,28 @@ pub struct Client {
     endpoint: String,
     /// Print each request and its status to stderr.
     verbose: bool,
+    /// Signs every request (SigV4) when set: a server with access keys requires it.
+    credentials: Option<gust_api::sigv4_sign::Credentials>,
+}
+
+/// The key pair the CLI signs with: `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`,
+/// as boto3 and the aws CLI read them, scoped to `AWS_REGION` (default us-east-1).
+fn credentials_from_env() -> Option<gust_api::sigv4_sign::Credentials> {
+    let id = std::env::var("AWS_ACCESS_KEY_ID")
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".to_string());
+    Some(gust_api::sigv4_sign::Credentials {
+        access_key_id: id,
+        secret_access_key: secret,
+        region,
+        service: "lambda".to_string(),
+    })
 }
 
 impl Client {
@@ -146,6 +175,7 @@ impl Client {
             http,
             endpoint,
             verbose,
+            credentials: credentials_from_env(),
         })
     }
 
@@ -157,10 +187,13 @@ impl Client {
 
     /// Sends a request and reads the answer; non-2xx answers become [`ClientError`]s.
     pub fn send(&self, builder: RequestBuilder) -> Result<Response, ClientError> {
-        let request = builder.build().map_err(|e| ClientError::Transport {
+        let mut request = builder.build().map_err(|e| ClientError::Transport {
             what: "building the request".into(),
             detail: e.to_string(),
         })?;
+        if let Some(creds) = &self.credentials {
+            sign(&mut request, creds);
+        }
         let what = format!("{} {}", request.method(), request.url().path());
         let timeout = request.timeout().copied().unwrap_or(DEFAULT_TIMEOUT);
         if self.verbose {
@@ -216,6 +249,38 @@ impl Client {
 }
 
 /// Accepts `http://host:port[/]` and `host:port`; refuses what this build cannot speak.
+/// Adds a SigV4 signature (and the `host` header it covers) to a built request.
+fn sign(request: &mut reqwest::blocking::Request, creds: &gust_api::sigv4_sign::Credentials) {
+    let url = request.url().clone();
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => return,
+    };
+    // A streamed body (an upload with a progress bar) declared its hash up front.
+    let hash = match request.body().and_then(|b| b.as_bytes()) {
+        Some(bytes) => gust_api::sigv4_sign::payload_hash(bytes),
+        None => match request.headers().get("x-amz-content-sha256") {
+            Some(h) => h.to_str().unwrap_or_default().to_string(),
+            None => gust_api::sigv4_sign::payload_hash(&[]),
+        },
+    };
+    let method = request.method().as_str().to_string();
+    let headers = request.headers_mut();
+    if let Ok(v) = reqwest::header::HeaderValue::from_str(&host) {
+        headers.insert(reqwest::header::HOST, v);
+    }
+    gust_api::sigv4_sign::sign_hashed(
+        &method,
+        url.path(),
+        url.query().unwrap_or(""),
+        headers,
+        &hash,
+        creds,
+        std::time::SystemTime::now(),
+    );
+}
+
 fn normalize_endpoint(raw: &str) -> anyhow::Result<String> {
     let raw = raw.trim();
     let with_scheme = if raw.contains("://") {

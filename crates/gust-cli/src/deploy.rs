@@ -295,11 +295,15 @@ fn upload(
     body: Vec<u8>,
 ) -> Result<Response, ClientError> {
     let len = body.len() as u64;
+    // The body streams through the progress bar, so its hash goes ahead of it for
+    // a signing client (and the server checks the body against it).
+    let hash = gust_api::sigv4_sign::payload_hash(&body);
     let bar = progress_bar(len, "uploading");
     let reader = bar.wrap_read(Cursor::new(body));
     let builder = client
         .request(method, path)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("x-amz-content-sha256", hash)
         .timeout(UPLOAD_TIMEOUT)
         .body(reqwest::blocking::Body::sized(reader, len));
     let result = client.send(builder);
