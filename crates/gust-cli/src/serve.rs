@@ -85,9 +85,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = gust_api::DEFAULT_ACCOUNT_CONCURRENCY)]
     account_concurrency: u32,
 
-    /// An access key whose SigV4 signatures AWS_IAM function URLs accept, as
-    /// ACCESS_KEY_ID:SECRET; repeat, or list several comma-separated in the variable.
-    /// gust has no IAM: without one, AWS_IAM URLs answer 403.
+    /// An access key, as ACCESS_KEY_ID:SECRET; repeat, or list several comma-separated
+    /// in the variable. With any key set, every API request must carry a valid AWS
+    /// SigV4 signature made with one of them (boto3, the aws CLI and `gust` with
+    /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY sign), and AWS_IAM function URLs accept
+    /// them. Required when listening beyond loopback. gust has no IAM: without a key,
+    /// the API is open to whoever reaches it and AWS_IAM URLs answer 403.
     #[arg(long = "access-key", value_name = "AKID:SECRET", env = env::ACCESS_KEYS, value_delimiter = ',', hide_env_values = true)]
     access_keys: Vec<String>,
 
