@@ -433,7 +433,8 @@ def sign(method: str, url: str, body: bytes, key: str, secret: str, host: str) -
 
 
 def test_aws_iam_urls_need_a_valid_signature(start_server):
-    srv = start_server("--access-key", "AKIDGUSTTEST:gust-test-secret")
+    # test:test is the boto3 client's key: with keys configured, the API needs them too.
+    srv = start_server("--access-key", "AKIDGUSTTEST:gust-test-secret", "--access-key", "test:test")
     srv.create_function("url-iam", support.make_zip({"app.py": ECHO_APP}))
     url = create_url(srv.lambda_, "url-iam", AuthType="AWS_IAM")
     client = UrlClient(url)
