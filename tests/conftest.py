@@ -177,6 +177,7 @@ class GustServer:
             env=support.env_for_subprocess(),
             cwd=self.workdir,
         )
+        self._listening.clear()
         threading.Thread(target=self._read_stdout, daemon=True).start()
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not self._listening.wait(0.1):
@@ -192,6 +193,18 @@ class GustServer:
                     f"stdout:\n{''.join(self.stdout_lines)[-4000:]}\nstderr:\n{self.stderr_tail()}"
                 )
         return self
+
+    def restart_fresh(self) -> None:
+        """Replaces a server that died with a new one on a fresh data directory."""
+        self._lambda = None
+        self.stopped = False
+        self.signalled = False
+        self.stdout_lines = []
+        self.data_dir = self.workdir / f"data-{uuid.uuid4().hex[:8]}"
+        self.data_dir.mkdir(parents=True)
+        self.args[self.args.index("--data-dir") + 1] = str(self.data_dir)
+        self.stderr_path = self.workdir / f"server-{uuid.uuid4().hex[:8]}.stderr"
+        self.start()
 
     def _read_stdout(self) -> None:
         assert self.proc and self.proc.stdout
@@ -367,8 +380,27 @@ def server(gust_bin: Path, tmp_path_factory) -> Iterator[GustServer]:
     srv = GustServer(gust_bin, tmp_path_factory.mktemp("gust-session"),
                      ["--memory", "8192", "--idle-ttl", "30s"])
     srv.start()
+    _SESSION_SERVERS.append(srv)
     yield srv
     srv.stop()
+
+
+_SESSION_SERVERS: list[GustServer] = []
+
+
+@pytest.fixture(autouse=True)
+def _shared_server_survives():
+    """Fails the test during which the shared server exited, with its stderr, and
+    starts a fresh one so that later tests are not failed by the same outage."""
+    yield
+    for srv in _SESSION_SERVERS:
+        if srv.proc is not None and not srv.stopped and srv.proc.poll() is not None:
+            code = srv.proc.returncode
+            tail = srv.stderr_tail()
+            srv._stderr.close()
+            srv.restart_fresh()
+            pytest.fail(f"the shared gust server exited with {code} during this test; "
+                        f"a fresh one was started for the tests after it.\nstderr:\n{tail}")
 
 
 @pytest.fixture
