@@ -316,12 +316,6 @@ impl LinuxSandbox {
         let mut timings = Vec::new();
         let mut prepared = match pooled {
             Some(p) => {
-                // Pooled inits wait at the lowest priority; the function runs at the
-                // normal one. Raised from here, so that even on a busy host the init
-                // is not left waiting for a CPU to read its Launch message.
-                if let Err(e) = syscall::set_nice(p.instance.pid as libc::pid_t, 0) {
-                    tracing::warn!(error = %e, "could not raise a pooled sandbox's priority");
-                }
                 timings.push((
                     "take pooled sandbox".to_string(),
                     start.elapsed().as_micros() as u64,
