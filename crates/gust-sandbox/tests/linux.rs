@@ -538,6 +538,35 @@ fn finish_init_lowers_the_cpu_quota_to_the_memory_share() {
 }
 
 #[test]
+fn the_init_boost_ends_by_itself_when_nobody_calls_finish_init() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let mut config = config();
+    config.cpu.init_boost_max = Duration::from_millis(200);
+    let sb = LinuxSandbox::probe_with(config).unwrap();
+    if sb.cgroup_version() != "v1" {
+        eprintln!("SKIPPED: reads cgroup v1 files");
+        return;
+    }
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\nsleep 600\n");
+    let spec = f.spec("boost");
+    let quota = std::path::Path::new("/sys/fs/cgroup/cpu/gust")
+        .join(&spec.instance_id)
+        .join("cpu.cfs_quota_us");
+    let _launched = sb.launch(&spec).unwrap();
+    let read = || std::fs::read_to_string(&quota).unwrap().trim().to_string();
+    assert_eq!(read(), "100000");
+    assert!(
+        wait_for(Duration::from_secs(5), || read() == "7235"),
+        "quota still {}",
+        read()
+    );
+}
+
+#[test]
 fn launch_errors_say_what_is_wrong_and_leave_nothing() {
     let Some(sb) = sandbox() else { return };
     let f = Fixture::new();

@@ -55,6 +55,7 @@
 //! - `process`: the running instance as [`crate::InstanceProcess`].
 //! - `syscall`: every `unsafe` block, in small safe wrappers.
 
+mod boost;
 mod cgroup;
 mod init;
 mod plan;
@@ -385,10 +386,19 @@ impl LinuxSandbox {
             .set_nonblocking(true)
             .map_err(|e| SandboxError::io("configuring the Runtime API listener", e))?;
         timings.push(("total".to_string(), start.elapsed().as_micros() as u64));
+        let steady_quota_us = cpu.steady_quota_us(spec.memory_mb);
+        if limits.cpu_quota_us != steady_quota_us {
+            boost::end_after(
+                cpu.init_boost_max,
+                Arc::downgrade(&prepared.instance.cgroup),
+                steady_quota_us,
+                cpu.period_us,
+            );
+        }
         let process = LinuxProcess {
             instance: prepared.instance,
             exit: Mutex::new(None),
-            steady_quota_us: cpu.steady_quota_us(spec.memory_mb),
+            steady_quota_us,
             period_us: cpu.period_us,
         };
         Ok((
@@ -416,7 +426,10 @@ impl Sandbox for LinuxSandbox {
 /// failure leaves the generic name, which is only cosmetic.
 fn rename_cgroup(prepared: &mut spawn::PreparedInit, instance_id: &str) {
     let base = cgroup_name_for(instance_id);
-    let cg = &mut prepared.instance.cgroup;
+    // Nothing else holds the cgroup before the launch hands the instance out.
+    let Some(cg) = Arc::get_mut(&mut prepared.instance.cgroup) else {
+        return;
+    };
     if cg.rename(&base).is_ok() {
         return;
     }

@@ -5,7 +5,7 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::cgroup::CgroupManager;
 use super::proto::{self, FromInit};
@@ -17,7 +17,7 @@ pub(crate) struct Instance {
     pub pid: u32,
     pub pidfd: OwnedFd,
     pub channel: OwnedFd,
-    pub cgroup: Box<dyn CgroupManager>,
+    pub cgroup: Arc<dyn CgroupManager>,
     /// Set once the init is reaped: its pid may then belong to someone else.
     pub reaped: AtomicBool,
 }

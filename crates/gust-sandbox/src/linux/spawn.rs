@@ -6,9 +6,10 @@
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::cgroup::Entry;
+use super::cgroup::{CgroupManager, Entry};
 use super::process::Instance;
 use super::proto::{self, FromInit, Prepare, ToInit};
 use super::syscall as sys;
@@ -48,9 +49,10 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
         last = now;
     };
 
-    let cgroup = shared
+    let cgroup: Arc<dyn CgroupManager> = shared
         .cgroups
         .create(cgroup_name)
+        .map(Arc::from)
         .map_err(|e| SandboxError::io("creating the instance's cgroup", e))?;
     if let Err(e) = cgroup.apply_pids(shared.config.pids_max) {
         let _ = cgroup.remove();

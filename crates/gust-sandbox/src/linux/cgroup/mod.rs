@@ -48,6 +48,9 @@ pub struct CpuPolicy {
     /// [`crate::InstanceProcess::finish_init`]), if more than its steady share; `None`
     /// applies the steady share from the start.
     pub init_boost_vcpus: Option<f64>,
+    /// The longest the init boost lasts without `finish_init` (Lambda ends the init
+    /// phase after 10 seconds).
+    pub init_boost_max: std::time::Duration,
 }
 
 impl Default for CpuPolicy {
@@ -56,6 +59,7 @@ impl Default for CpuPolicy {
             mb_per_vcpu: 1769,
             period_us: 100_000,
             init_boost_vcpus: Some(1.0),
+            init_boost_max: std::time::Duration::from_secs(10),
         }
     }
 }
