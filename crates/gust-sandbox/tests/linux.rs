@@ -567,6 +567,44 @@ fn the_init_boost_ends_by_itself_when_nobody_calls_finish_init() {
 }
 
 #[test]
+fn a_spinning_function_is_held_to_its_cpu_share() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    // Two spinners: together they could take both cores of a small host.
+    f.bootstrap("#!/bin/sh\n(while :; do :; done) &\nwhile :; do :; done\n");
+    let spec = f.spec("spin"); // 128 MB: 7% of a vCPU
+    let stat = match sb.cgroup_version() {
+        "v1" => PathBuf::from("/sys/fs/cgroup/cpu/gust"),
+        _ => PathBuf::from("/sys/fs/cgroup/gust"),
+    }
+    .join(&spec.instance_id)
+    .join("cpu.stat");
+    let launched = sb.launch(&spec).unwrap();
+    launched.process.finish_init();
+    let start = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(600));
+    // The instance's CPU time, from the host's view of its processes.
+    let cpu_ms: u64 = cgroup_pids(sb, &spec.instance_id)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .map(|s| {
+            let fields: Vec<&str> = s.rsplit(')').next().unwrap().split_whitespace().collect();
+            // utime and stime, in clock ticks (100 per second).
+            (fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()) * 10
+        })
+        .sum();
+    let wall_ms = start.elapsed().as_millis() as u64;
+    let throttled = keyed(&stat, "nr_throttled").unwrap_or(0);
+    drop(launched);
+    assert!(throttled > 0, "never throttled");
+    // 7% of the wall time, with room for the first period's full quota and ticks.
+    assert!(
+        cpu_ms < wall_ms / 4,
+        "used {cpu_ms} ms of CPU in {wall_ms} ms"
+    );
+}
+
+#[test]
 fn launch_errors_say_what_is_wrong_and_leave_nothing() {
     let Some(sb) = sandbox() else { return };
     let f = Fixture::new();
