@@ -210,7 +210,14 @@ fn start_runtime(
     let signals = sys::signalfd(&set).map_err(|e| FromInit::failed("creating a signalfd", &e))?;
 
     let argv: Vec<&str> = l.argv.iter().map(String::as_str).collect();
-    let image = ExecImage::new(Path::new(&l.argv[0]), &argv, &l.env)
+    let Some(program) = argv.first() else {
+        return Err(FromInit::Failed {
+            step: "starting the runtime".into(),
+            errno: None,
+            message: "empty command line".into(),
+        });
+    };
+    let image = ExecImage::new(Path::new(program), &argv, &l.env)
         .map_err(|e| FromInit::failed("preparing the runtime's arguments", &e))?;
     let filter = seccomp::runtime_filter();
     let (err_read, err_write) =
