@@ -76,11 +76,19 @@ pub(super) fn plan(
     zip: &[u8],
     limits: &Limits,
 ) -> Result<Plan, StoreError> {
-    if archive.len() > limits.entries_max {
+    let records = central_records(zip, archive.central_directory_start()).max(archive.len());
+    if records > limits.entries_max {
         return Err(unzip_error(format!(
-            "The archive has {} entries; at most {} are allowed.",
-            archive.len(),
+            "The archive has {records} entries; at most {} are allowed.",
             limits.entries_max
+        )));
+    }
+    if records > archive.len() {
+        // The zip reader keeps one entry per name (the last): refuse rather than
+        // extract something other than what a listing of the archive shows.
+        return Err(unzip_error(format!(
+            "The archive lists {} names more than once.",
+            records - archive.len()
         )));
     }
     let mut nodes = BTreeMap::new();
@@ -272,6 +280,25 @@ fn read_target(archive: &mut Archive<'_>, index: usize, name: &str) -> Result<St
         return Err(refuse("has a NUL byte in its target"));
     }
     String::from_utf8(target).map_err(|_| refuse("has a target that is not UTF-8"))
+}
+
+/// How many records the central directory starting at `start` holds, walking them
+/// by their signatures and lengths. This can exceed what the zip reader lists, which
+/// keeps one entry per name.
+fn central_records(zip: &[u8], start: u64) -> usize {
+    const SIGNATURE: &[u8; 4] = b"PK\x01\x02";
+    const FIXED: usize = 46;
+    let field = |h: &[u8], at: usize| u16::from_le_bytes([h[at], h[at + 1]]) as usize;
+    let mut at = usize::try_from(start).unwrap_or(usize::MAX);
+    let mut count = 0;
+    while let Some(header) = zip.get(at..at.saturating_add(FIXED)) {
+        if &header[..4] != SIGNATURE {
+            break;
+        }
+        count += 1;
+        at = at.saturating_add(FIXED + field(header, 28) + field(header, 30) + field(header, 32));
+    }
+    count
 }
 
 /// Adds `node` at `path`, creating implied parent directories, and refuses clashes:

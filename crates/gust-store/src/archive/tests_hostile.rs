@@ -173,3 +173,17 @@ fn archives_without_files_are_refused() {
         "Uploaded file must be a non-empty zip",
     );
 }
+
+#[test]
+fn a_name_listed_twice_is_refused() {
+    // The zip writer will not repeat a name: write two, then rename the second.
+    let mut zip = build(&[
+        E::File("a.py", b"first", None),
+        E::File("b.py", b"second", None),
+    ]);
+    for at in [central(&zip, 1) + 46, local(&zip, 1) + 30] {
+        assert_eq!(&zip[at..at + 4], b"b.py");
+        zip[at..at + 4].copy_from_slice(b"a.py");
+    }
+    refused(&zip, "lists 1 names more than once");
+}
