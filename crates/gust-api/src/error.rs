@@ -1,5 +1,7 @@
 //! The one mapping from core errors to Lambda error responses.
 
+use axum::extract::Request;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use gust_types::CoreError;
@@ -24,6 +26,10 @@ pub fn error_response(err: &CoreError, request_id: &str) -> Response {
         CoreError::RequestTooLarge(_) => {
             (StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLargeException")
         }
+        CoreError::RequestEntityTooLarge(_) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException",
+        ),
         CoreError::PreconditionFailed(_) => (
             StatusCode::PRECONDITION_FAILED,
             "PreconditionFailedException",
@@ -81,6 +87,62 @@ pub fn aws_error(
     resp
 }
 
+/// How much of a rejection's plain-text body is kept as the error message.
+const REJECTION_TEXT_MAX: usize = 1024;
+
+/// Middleware giving the responses axum makes on its own (a body over the limit, a
+/// path or query string that does not decode, a method the route lacks) AWS's error
+/// shape, so that every 4xx a client sees carries a Lambda error type. Responses
+/// that already have one pass untouched. `body_max` is the management body limit.
+pub async fn aws_shaped_rejections(body_max: usize, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    if !resp.status().is_client_error() || resp.headers().contains_key("x-amzn-errortype") {
+        return resp;
+    }
+    let status = resp.status();
+    let text = axum::body::to_bytes(resp.into_body(), REJECTION_TEXT_MAX)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    error_response(
+        &rejection(status, &method, &path, text, body_max),
+        &crate::routes::request_id(),
+    )
+}
+
+/// The core error standing for one of axum's own rejections.
+fn rejection(
+    status: StatusCode,
+    method: &http::Method,
+    path: &str,
+    text: String,
+    body_max: usize,
+) -> CoreError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            let operation = match (method.as_str(), path.trim_end_matches('/')) {
+                ("POST", "/2015-03-31/functions") => " for the CreateFunction operation",
+                ("PUT", p) if p.starts_with("/2015-03-31/functions/") && p.ends_with("/code") => {
+                    " for the UpdateFunctionCode operation"
+                }
+                _ => "",
+            };
+            CoreError::RequestEntityTooLarge(format!(
+                "Request must be smaller than {body_max} bytes{operation}"
+            ))
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            CoreError::ResourceNotFound(format!("Unknown operation: {method} {path}"))
+        }
+        _ if text.is_empty() => {
+            CoreError::InvalidParameterValue(format!("The request was refused ({status})"))
+        }
+        _ => CoreError::InvalidParameterValue(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +161,63 @@ mod tests {
             resp.headers()["x-amzn-errortype"],
             "TooManyRequestsException"
         );
+    }
+
+    fn header(resp: &Response) -> &str {
+        resp.headers()["x-amzn-errortype"].to_str().unwrap()
+    }
+
+    #[test]
+    fn an_oversize_body_is_request_entity_too_large_naming_the_operation() {
+        let e = rejection(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &http::Method::POST,
+            "/2015-03-31/functions/",
+            "length limit exceeded".into(),
+            1000,
+        );
+        assert_eq!(
+            e,
+            CoreError::RequestEntityTooLarge(
+                "Request must be smaller than 1000 bytes for the CreateFunction operation".into()
+            )
+        );
+        let resp = error_response(&e, "r");
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(header(&resp), "RequestEntityTooLargeException");
+        let e = rejection(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &http::Method::PUT,
+            "/2015-03-31/functions/f/code",
+            String::new(),
+            1000,
+        );
+        assert!(e
+            .to_string()
+            .ends_with("for the UpdateFunctionCode operation"));
+    }
+
+    #[test]
+    fn other_rejections_keep_their_text_or_say_the_operation_is_unknown() {
+        let bad_path = rejection(
+            StatusCode::BAD_REQUEST,
+            &http::Method::GET,
+            "/2015-03-31/functions/%FF",
+            "Invalid URL: Invalid UTF-8 in `name`".into(),
+            1000,
+        );
+        assert_eq!(
+            bad_path,
+            CoreError::InvalidParameterValue("Invalid URL: Invalid UTF-8 in `name`".into())
+        );
+        let method = rejection(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &http::Method::PATCH,
+            "/2015-03-31/functions/f",
+            String::new(),
+            1000,
+        );
+        assert_eq!(error_response(&method, "r").status(), StatusCode::NOT_FOUND);
+        assert!(method.to_string().contains("PATCH /2015-03-31/functions/f"));
     }
 }

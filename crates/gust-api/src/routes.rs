@@ -61,6 +61,9 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .merge(crate::events_routes::routes())
         .fallback(unknown_operation)
         .layer(DefaultBodyLimit::max(MANAGEMENT_BODY_MAX))
+        .layer(axum::middleware::from_fn(|req, next| {
+            crate::error::aws_shaped_rejections(MANAGEMENT_BODY_MAX, req, next)
+        }))
         .with_state(platform)
 }
 

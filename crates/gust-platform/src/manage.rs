@@ -364,20 +364,30 @@ fn decode_zip(b64: Option<&str>) -> Result<Vec<u8>, CoreError> {
     let b64 = b64.ok_or_else(|| {
         CoreError::InvalidParameterValue("Code.ZipFile is required: the zip archive, base64".into())
     })?;
-    if b64.len() > limits::ZIPPED_CODE_MAX.div_ceil(3) * 4 + 4 {
-        return Err(CoreError::RequestTooLarge(format!(
-            "Zipped code exceeds the maximum allowed size of {} bytes",
-            limits::ZIPPED_CODE_MAX
-        )));
+    // Checked on the text first, so an oversize upload is refused before decoding.
+    if b64.trim().len() > limits::ZIPPED_CODE_MAX.div_ceil(3) * 4 {
+        return Err(zip_too_large());
     }
-    base64::engine::general_purpose::STANDARD
+    let zip = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|e| {
             CoreError::InvalidParameterValue(format!(
                 "Could not unzip uploaded file. Please check your file, then try to upload \
                  again. (ZipFile is not valid base64: {e})"
             ))
-        })
+        })?;
+    if zip.len() > limits::ZIPPED_CODE_MAX {
+        return Err(zip_too_large());
+    }
+    Ok(zip)
+}
+
+/// A zip over the direct-upload limit, as AWS answers it.
+fn zip_too_large() -> CoreError {
+    CoreError::RequestEntityTooLarge(format!(
+        "Zipped size must be smaller than {} bytes",
+        limits::ZIPPED_CODE_MAX
+    ))
 }
 
 /// Validates a DeadLetterConfig target: an SQS queue ARN (gust's built-in queues) or
@@ -475,4 +485,49 @@ pub(crate) fn decode_marker(marker: &str) -> Result<String, CoreError> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| CoreError::InvalidParameterValue(format!("Invalid Marker: {marker}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(len: usize) -> String {
+        base64::engine::general_purpose::STANDARD.encode(vec![0u8; len])
+    }
+
+    #[test]
+    fn zips_up_to_the_limit_decode() {
+        let zip = decode_zip(Some(&b64(limits::ZIPPED_CODE_MAX))).unwrap();
+        assert_eq!(zip.len(), limits::ZIPPED_CODE_MAX);
+    }
+
+    #[test]
+    fn zips_over_the_limit_are_entity_too_large_whatever_their_padding() {
+        for len in [
+            limits::ZIPPED_CODE_MAX + 1,
+            limits::ZIPPED_CODE_MAX + 2,
+            60 << 20,
+        ] {
+            let e = decode_zip(Some(&b64(len))).unwrap_err();
+            assert_eq!(
+                e,
+                CoreError::RequestEntityTooLarge(
+                    "Zipped size must be smaller than 52428800 bytes".into()
+                ),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_base64_is_an_invalid_parameter() {
+        assert!(matches!(
+            decode_zip(Some("!!not base64")),
+            Err(CoreError::InvalidParameterValue(_))
+        ));
+        assert!(matches!(
+            decode_zip(None),
+            Err(CoreError::InvalidParameterValue(_))
+        ));
+    }
 }

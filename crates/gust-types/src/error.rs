@@ -20,6 +20,10 @@ pub enum CoreError {
     /// The request payload is over the limit.
     #[error("{0}")]
     RequestTooLarge(String),
+    /// A management request, or the code archive it carries, is over the limit (AWS's
+    /// `RequestEntityTooLargeException`, which Invoke does not use).
+    #[error("{0}")]
+    RequestEntityTooLarge(String),
     /// The uploaded archive is not a valid, safe zip file.
     #[error("{0}")]
     InvalidZipFile(String),
