@@ -78,26 +78,20 @@ impl Platform {
         let payload = if req.payload.is_empty() {
             Bytes::from_static(b"{}")
         } else {
-            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&req.payload) {
-                return Err(CoreError::InvalidRequestContent(format!(
-                    "Could not parse request body into json: {e}"
-                )));
-            }
+            crate::payload::check_json(&req.payload)?;
             req.payload
         };
         let client_context = match req.client_context.as_deref() {
             None => None,
-            Some(b64) => Some(
-                base64::engine::general_purpose::STANDARD
+            Some(b64) => {
+                let json = base64::engine::general_purpose::STANDARD
                     .decode(b64)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| {
-                        CoreError::InvalidRequestContent(
-                            "Client context must be a valid Base64-encoded JSON object.".into(),
-                        )
-                    })?,
-            ),
+                    .unwrap_or_default();
+                crate::payload::check_client_context(&json)?;
+                Some(json)
+            }
         };
         match req.invocation_type {
             InvocationType::DryRun => return Ok(None),

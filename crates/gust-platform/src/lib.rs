@@ -10,7 +10,7 @@
 //! - `manage`: Create/Get/List/Update/Delete.
 //! - `versions`, `aliases`: PublishVersion, ListVersionsByFunction, alias CRUD.
 //! - `concurrency`: reserved, account-wide and provisioned concurrency.
-//! - `invoke`: the invoke path.
+//! - `invoke`: the invoke path; `payload`: what a payload must be to get there.
 //! - `events`: asynchronous (Event) invocation, event-invoke configs, async listing.
 //! - `urls`: function URL configurations and the url-id lookup.
 //! - `schedules`: rate/cron rules and the runner that fires them.
@@ -23,6 +23,7 @@ mod convert;
 mod events;
 mod invoke;
 mod manage;
+mod payload;
 mod registry;
 mod schedules;
 mod urls;
