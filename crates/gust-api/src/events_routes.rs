@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
@@ -16,8 +16,7 @@ use gust_wire::events::EventInvokeConfigRequest;
 use http::StatusCode;
 use serde::Deserialize;
 
-use crate::error::error_response;
-use crate::routes::{function_ref, parse_json, reply, request_id, App, QualifierQuery};
+use crate::routes::{function_ref, no_content, parse_json, reply, App, QualifierQuery};
 
 /// The routes, to merge into the main router.
 pub fn routes() -> Router<Arc<Platform>> {
@@ -98,10 +97,7 @@ async fn delete_config(
         p.delete_function_event_invoke_config(&f).await
     }
     .await;
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error_response(&e, &request_id()),
-    }
+    no_content(result)
 }
 
 #[derive(Debug, Deserialize)]

@@ -94,6 +94,14 @@ pub(crate) fn reply<T: serde::Serialize>(
     }
 }
 
+/// 204 on success, the Lambda error otherwise: the answer of every delete.
+pub(crate) fn no_content(result: Result<(), CoreError>) -> Response {
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error_response(&e, &request_id()),
+    }
+}
+
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
     if body.is_empty() {
         return Err(CoreError::InvalidRequestContent(
@@ -193,16 +201,13 @@ async fn delete_function(
     Path(name): Path<String>,
     Query(q): Query<QualifierQuery>,
 ) -> Response {
-    let rid = request_id();
+    let _rid = request_id();
     let result = async {
         let f = function_ref(&name, q.qualifier.as_deref())?;
         p.delete_function(&f).await
     }
     .await;
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error_response(&e, &rid),
-    }
+    no_content(result)
 }
 
 /// Reads an invoke body up to the sync limit. Oversize bodies are read on (up to

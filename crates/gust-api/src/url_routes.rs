@@ -4,15 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use gust_platform::Platform;
 use http::StatusCode;
 
-use crate::error::error_response;
-use crate::routes::{function_ref, parse_json, reply, request_id, App, ListQuery, QualifierQuery};
+use crate::routes::{function_ref, no_content, parse_json, reply, App, ListQuery, QualifierQuery};
 
 /// The routes, to merge into the main router.
 pub fn routes() -> Router<Arc<Platform>> {
@@ -78,10 +77,7 @@ async fn delete_url(
         p.delete_function_url_config(&f).await
     }
     .await;
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error_response(&e, &request_id()),
-    }
+    no_content(result)
 }
 
 async fn list_urls(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
 use bytes::Bytes;
@@ -13,8 +13,7 @@ use gust_wire::versions::PutProvisionedConcurrencyRequest;
 use http::StatusCode;
 use serde::Deserialize;
 
-use crate::error::error_response;
-use crate::routes::{function_ref, parse_json, reply, request_id, App, ListQuery, QualifierQuery};
+use crate::routes::{function_ref, no_content, parse_json, reply, App, ListQuery, QualifierQuery};
 
 /// The routes, to merge into the main router.
 pub fn routes() -> Router<Arc<Platform>> {
@@ -48,13 +47,6 @@ pub fn routes() -> Router<Arc<Platform>> {
                 .get(get_provisioned)
                 .delete(delete_provisioned),
         )
-}
-
-fn no_content(result: Result<(), CoreError>) -> Response {
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error_response(&e, &request_id()),
-    }
 }
 
 async fn publish_version(State(p): App, Path(name): Path<String>, body: Bytes) -> Response {
