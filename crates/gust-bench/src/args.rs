@@ -77,9 +77,11 @@ pub struct CommonArgs {
     #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
     pub sample_interval: Duration,
 
-    /// Read PSS (smaps_rollup of every server process) on every Nth sample.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub pss_every: u32,
+    /// Read PSS (smaps_rollup of every server process) and count the server's
+    /// processes on every Nth sample; 0: never. Costly with many instances
+    /// [default: 4 for utilization, 0 for the others].
+    #[arg(long, value_name = "N")]
+    pub pss_every: Option<u32>,
 }
 
 /// `--isolation` of the started gust.

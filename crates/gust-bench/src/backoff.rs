@@ -105,6 +105,7 @@ pub fn run(args: BackoffArgs) -> Result<()> {
             idle_ttl: ttl,
             memory_mb: 4096,
             queue_timeout: Duration::from_secs(10),
+            pss_every: 0,
         },
     )?;
     let peer_functions: Vec<PeerFunction> = runtimes

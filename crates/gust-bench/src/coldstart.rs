@@ -90,16 +90,22 @@ pub fn run(args: ColdstartArgs) -> Result<()> {
             idle_ttl: Duration::from_secs(600),
             memory_mb: ((burst + callers + 16) as u64 * 128).max(4096),
             queue_timeout: Duration::from_secs(10),
+            pss_every: 0,
         },
     )?;
-    let peer_functions: Vec<PeerFunction> = runtimes
-        .iter()
-        .flat_map(|&rt| {
+    // The peer's start-up check invokes its first function: a probe that no sample
+    // uses, so every sampled function is still cold.
+    let probe = PeerFunction {
+        key: "probe".into(),
+        runtime: runtimes[0],
+    };
+    let peer_functions: Vec<PeerFunction> = std::iter::once(probe.clone())
+        .chain(runtimes.iter().flat_map(|&rt| {
             (0..samples + burst).map(move |i| PeerFunction {
                 key: format!("cold{i}{}", rt.name()),
                 runtime: rt,
             })
-        })
+        }))
         .collect();
     s.start_peer(&peer_functions, None);
 
@@ -115,7 +121,8 @@ pub fn run(args: ColdstartArgs) -> Result<()> {
             callers,
             &mut client,
         )?);
-        if let Some(peer) = s.peer_target(rt, &peer_functions) {
+        if let Some(mut peer) = s.peer_target(rt, &peer_functions) {
+            peer.functions.retain(|f| *f != probe.lambda_name());
             results.push(measure_functions(
                 &mut s,
                 &peer,
@@ -329,7 +336,7 @@ fn measure_direct(
 
 fn plot_results(s: &Session, results: &[TargetResult]) -> Result<()> {
     let chart = Chart {
-        title: "Cold start: first-invocation latency (sorted samples)".into(),
+        title: "Cold start: first-invocation latency (sorted samples, log scale)".into(),
         x_label: "percentile of samples".into(),
         y_label: "latency (ms)".into(),
         series: results
@@ -349,7 +356,7 @@ fn plot_results(s: &Session, results: &[TargetResult]) -> Result<()> {
             .collect(),
         vline: None,
         x_ticks: None,
-        y_log: false,
+        y_log: true,
     };
     plot::save(&s.out_dir.join("coldstart.png"), &[chart], 900, 500)
 }

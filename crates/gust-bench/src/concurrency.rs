@@ -108,6 +108,7 @@ pub fn run(args: ConcurrencyArgs) -> Result<()> {
             idle_ttl: Duration::from_secs(600),
             memory_mb: (max as u64 * 128 * runtimes.len() as u64).max(4096),
             queue_timeout: Duration::from_secs(10),
+            pss_every: 0,
         },
     )?;
     let peer_functions: Vec<PeerFunction> = runtimes

@@ -96,6 +96,7 @@ pub fn run(args: OverheadArgs) -> Result<()> {
             idle_ttl: Duration::from_secs(600),
             memory_mb: 4096,
             queue_timeout: Duration::from_secs(10),
+            pss_every: 0,
         },
     )?;
     let peer_functions: Vec<PeerFunction> = runtimes

@@ -160,9 +160,11 @@ fn draw(chart: &Chart, area: &Area<'_>, text: bool) -> Result<(), Box<dyn std::e
     }
     for (i, s) in chart.series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
+        // Thick polylines get miter spikes at sharp turns: dense series use 1 px.
+        let width = if s.points.len() > 200 { 1 } else { 2 };
         let drawn = ctx.draw_series(LineSeries::new(
             s.points.iter().copied(),
-            colour.stroke_width(2),
+            colour.stroke_width(width),
         ))?;
         if text {
             drawn.label(s.name.as_str()).legend(move |(x, y)| {

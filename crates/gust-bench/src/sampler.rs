@@ -46,8 +46,10 @@ pub struct ServerSample {
     /// `pss_every`-th sample, because reading many `smaps_rollup` files costs CPU.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tree_pss_mb: Option<f64>,
-    /// Processes below the root.
-    pub processes: usize,
+    /// Processes below the root (on the same samples as the PSS: finding them
+    /// reads every `/proc/PID/stat`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<usize>,
 }
 
 /// Shared state between the sampler thread and the driver.
@@ -67,13 +69,14 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling every `interval`, reading PSS on every `pss_every`-th sample.
+    /// Starts sampling every `interval`, reading PSS and process counts on every
+    /// `pss_every`-th sample (never with 0).
     pub fn start(interval: Duration, pss_every: u32) -> Sampler {
         let shared = Arc::new(Shared::default());
         let inner = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("bench-sampler".into())
-            .spawn(move || sample_loop(&inner, interval, pss_every.max(1)))
+            .spawn(move || sample_loop(&inner, interval, pss_every))
             .expect("spawning the sampler thread");
         Sampler {
             shared,
@@ -134,7 +137,7 @@ fn sample_loop(shared: &Shared, interval: Duration, pss_every: u32) {
         next += interval;
         let cpu = CpuTimes::now();
         let (mem_used_mb, _) = procfs::memory_mb();
-        let with_pss = n.is_multiple_of(pss_every);
+        let with_pss = pss_every > 0 && n.is_multiple_of(pss_every);
         n = n.wrapping_add(1);
         let watched = shared.watched.lock().unwrap().clone();
         let servers = watched
@@ -142,9 +145,9 @@ fn sample_loop(shared: &Shared, interval: Duration, pss_every: u32) {
             .map(|w| {
                 let (pss, processes) = if with_pss {
                     let (pss, count) = procfs::tree_pss_mb(w.pid);
-                    (Some(pss), count)
+                    (Some(pss), Some(count))
                 } else {
-                    (None, procfs::descendants(w.pid).len())
+                    (None, None)
                 };
                 ServerSample {
                     name: w.name.clone(),

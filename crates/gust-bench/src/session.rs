@@ -63,6 +63,8 @@ pub struct GustDefaults {
     pub memory_mb: u64,
     /// `--queue-timeout`.
     pub queue_timeout: Duration,
+    /// Default of `--pss-every` for this protocol.
+    pub pss_every: u32,
 }
 
 /// The gust side of a run.
@@ -131,7 +133,10 @@ impl Session {
             .prefix("gust-bench-")
             .tempdir()
             .context("creating a scratch directory")?;
-        let sampler = Sampler::start(common.sample_interval, common.pss_every);
+        let sampler = Sampler::start(
+            common.sample_interval,
+            common.pss_every.unwrap_or(defaults.pss_every),
+        );
         let (gust, idle_ttl) = match &common.endpoint {
             Some(url) => {
                 let addr = parse_endpoint(url)?;

@@ -85,7 +85,7 @@ struct TargetResult {
     total: Counts,
     drop_rate_pct: f64,
     latency: Summary,
-    /// Slope of tree PSS over warm functions (instances for gust, processes else), MB.
+    /// Slope of tree PSS over warm functions (one per client so far), MB.
     marginal_pss_mb_per_function: Option<f64>,
     /// The seed's way: (PSS at the last level - PSS at the first) / functions added.
     marginal_pss_mb_seed_method: Option<f64>,
@@ -106,6 +106,7 @@ pub fn run(args: UtilizationArgs) -> Result<()> {
             memory_mb: ((functions * runtimes.len() + 8) as u64 * 128).max(4096),
             // Shed what cannot be served in time, as the seed recommends.
             queue_timeout: args.timeout,
+            pss_every: 4,
         },
     )?;
     let peer_functions: Vec<PeerFunction> = runtimes
@@ -257,7 +258,11 @@ fn measure(
     }
     bar.finish_and_clear();
     s.phase("");
-    let warm = |l: &Level| l.instances.unwrap_or(l.processes) as f64;
+    // Functions warmed so far: each client has its own function and the levels only
+    // grow, so after a level as many functions are warm as it had clients (the
+    // seed's divisor). Process counts would not do: a runtime may use several
+    // processes per function.
+    let warm = |l: &Level| l.clients as f64;
     let fit_points: Vec<(f64, f64)> = out.iter().map(|l| (warm(l), l.tree_pss_mb)).collect();
     let marginal_fit = (target.kind != Kind::Direct)
         .then(|| linear_fit(&fit_points).map(|(slope, _)| slope))
