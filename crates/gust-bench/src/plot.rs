@@ -181,7 +181,7 @@ fn draw(chart: &Chart, area: &Area<'_>, text: bool) -> Result<(), Box<dyn std::e
         if text {
             ctx.draw_series(std::iter::once(Text::new(
                 label.clone(),
-                (*x, y1 - 0.05 * (y1 - y0)),
+                (*x + 0.01 * (x1 - x0), y1 - 0.05 * (y1 - y0)),
                 ("sans-serif", 13),
             )))?;
         }
