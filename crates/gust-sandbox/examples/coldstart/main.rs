@@ -12,6 +12,24 @@
 //! memory of idle instances (see `memory.rs`).
 //!
 //! Like gust, this binary is its own sandbox init (`coldstart __sandbox-init`).
+//!
+//! # Results on the development VM
+//! 2 vCPUs, cgroup v1, Python 3.11 with `-S`, 60 rounds at a load average of
+//! about 1.4 (other builds running; numbers move with the host's load):
+//!
+//! | | p50 | p90 | sandbox steps (mean) |
+//! |---|---|---|---|
+//! | none | 15.0 ms | 18.7 ms | |
+//! | linux, no pool | 20.4 ms | 24.0 ms | 6.1 ms |
+//! | linux, pool of 4 | 17.2 ms | 20.1 ms | 2.6 ms |
+//!
+//! Without the pool: cgroup creation 0.26 ms, clone into five new namespaces
+//! 1.1 ms (the network namespace is most of it: 0.76 ms alone), the init's exec
+//! and preparation 2.8 ms (of which system mounts 0.86 ms, entering the cgroup
+//! 0.19 ms), limits 0.2 ms, then the launch proper 1.6 ms (function mounts and
+//! `pivot_root` 0.34 ms, fork and exec of the runtime 1.0 ms). The pool leaves only
+//! the limits and the launch proper. Idle memory: a plain Python process 2.9 MiB,
+//! the same isolated 3.3 MiB, a pooled sandbox without runtime 0.5 MiB.
 
 mod memory;
 
