@@ -33,48 +33,58 @@ fn gust_bin() -> Option<PathBuf> {
     bin.exists().then_some(bin)
 }
 
-/// Runs `gust bench <protocol> --quick ...` and returns result.json, or None when no
-/// gust binary is available.
-fn run_quick(protocol: &str, extra: &[&str]) -> Option<(Value, PathBuf)> {
+fn no_gust(what: &str) {
+    eprintln!(
+        "skipping {what}: no gust binary (set GUST_BIN or build it with `cargo build -p gust-cli`)"
+    );
+}
+
+/// Runs `gust bench <protocol> --quick ...` against a gust it starts and returns
+/// result.json and the output directory, or None when no gust binary is available.
+fn run_quick(protocol: &str, extra: &[&str]) -> Option<(Value, tempfile::TempDir)> {
     let Some(bin) = gust_bin() else {
-        eprintln!(
-            "skipping `gust bench {protocol} --quick`: no gust binary (set GUST_BIN or \
-             build it with `cargo build -p gust-cli`)"
-        );
+        no_gust(&format!("`gust bench {protocol} --quick`"));
         return None;
     };
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let out = tempfile::tempdir().unwrap().keep();
-    let out_str = out.display().to_string();
     let bin_str = bin.display().to_string();
+    let mut args = vec!["--isolation", "none", "--gust-bin", &bin_str];
+    args.extend_from_slice(extra);
+    let (json, out) = bench(protocol, &args, None);
+    assert!(json["gust"]["started_by_bench"].as_bool().unwrap());
+    Some((json, out))
+}
+
+/// Runs `gust bench <protocol> --quick --out TMP ARGS...` (against `endpoint` if
+/// given) and checks the envelope of its result.json.
+fn bench(protocol: &str, args: &[&str], endpoint: Option<String>) -> (Value, tempfile::TempDir) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    let out_str = out.path().display().to_string();
     let mut argv = vec![
         "bench",
         protocol,
         "--quick",
-        "--isolation",
-        "none",
-        "--gust-bin",
-        &bin_str,
         "--out",
         &out_str,
         "--sample-interval",
         "50ms",
     ];
-    argv.extend_from_slice(extra);
-    let cli = Cli::try_parse_from(&argv).expect("valid arguments");
+    argv.extend_from_slice(args);
+    let mut cli = Cli::try_parse_from(&argv).expect("valid arguments");
+    cli.bench.set_endpoint(endpoint);
     gust_bench::run(cli.bench).unwrap_or_else(|e| panic!("gust bench {protocol}: {e:#}"));
-    let text = std::fs::read_to_string(out.join("result.json")).expect("result.json written");
+    let text =
+        std::fs::read_to_string(out.path().join("result.json")).expect("result.json written");
     let json: Value = serde_json::from_str(&text).expect("result.json is JSON");
     assert_eq!(json["protocol"], protocol);
     assert_eq!(json["quick"], true);
-    assert!(json["gust"]["started_by_bench"].as_bool().unwrap());
     assert_eq!(json["gust"]["health"]["isolation"], "none");
     assert!(
         !json["samples"].as_array().unwrap().is_empty(),
         "the host was sampled"
     );
     assert!(json["client"]["requests"].as_u64().unwrap() > 0);
-    Some((json, out))
+    (json, out)
 }
 
 fn num(v: &Value) -> f64 {
@@ -102,8 +112,8 @@ fn kinds(ts: &[Value]) -> Vec<&str> {
     ts.iter().map(|t| t["kind"].as_str().unwrap()).collect()
 }
 
-fn assert_png(dir: &std::path::Path, name: &str) {
-    let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|_| panic!("{name} written"));
+fn assert_png(dir: &tempfile::TempDir, name: &str) {
+    let bytes = std::fs::read(dir.path().join(name)).unwrap_or_else(|_| panic!("{name} written"));
     assert_eq!(&bytes[1..4], b"PNG", "{name} is a PNG");
 }
 
@@ -222,4 +232,56 @@ fn utilization_quick_ramps_clients_over_functions() {
     assert!(r[0]["marginal_pss_mb_per_function"].is_number());
     assert_png(&out, "utilization.png");
     assert_png(&out, "utilization-time.png");
+}
+
+#[test]
+fn overhead_quick_against_a_running_gust_leaves_it_as_it_was() {
+    let Some(bin) = gust_bin() else {
+        no_gust("`gust bench overhead --endpoint`");
+        return;
+    };
+    let logs = tempfile::tempdir().unwrap();
+    let flags = gust_bench::servers::GustFlags {
+        bin,
+        isolation: "none".into(),
+        idle_ttl: std::time::Duration::from_secs(60),
+        memory_mb: 1024,
+        queue_timeout: std::time::Duration::from_secs(10),
+        extra: Vec::new(),
+    };
+    let gust = gust_bench::servers::start_gust(&flags, logs.path()).expect("gust starts");
+    let url = format!("http://{}", gust.addr);
+    let pid = gust.process.pid().to_string();
+    let (json, _out) = bench(
+        "overhead",
+        &["--runtime", "python", "--no-baseline", "--server-pid", &pid],
+        Some(url),
+    );
+    assert!(!json["gust"]["started_by_bench"].as_bool().unwrap());
+    let r = &json["results"][0];
+    assert_eq!(kinds(targets(r)), ["gust"]);
+    assert_summary(&r["targets"][0]["latency"]);
+    assert!(
+        r["targets"][0]["server_cpu_us_per_request"].is_number(),
+        "--server-pid lets the bench measure the server's CPU"
+    );
+    // The bench deleted the function it deployed.
+    let mut manager = gust_bench::lambda::Manager::new(gust.addr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let health = manager.health().expect("gust still answers");
+        if health.instances == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deleted function's instance is still there: {health:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut conn = gust_bench::http::Conn::new(gust.addr);
+    let list = gust_bench::http::Request::new("GET", gust.addr, "/2015-03-31/functions", b"");
+    assert_eq!(conn.call(&list, None).unwrap().status, 200);
+    let listed: Value = serde_json::from_slice(conn.body()).unwrap();
+    assert_eq!(listed["Functions"], serde_json::json!([]), "{listed}");
 }
