@@ -47,8 +47,9 @@ use clap::{Args, Subcommand};
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
 Each protocol starts its own gust (this executable, or --gust-bin) unless the global
---endpoint names a running server (gust or another Lambda-compatible API), measures the direct baseline in the same run, and writes
-result.json and PNG plots to --out (default bench-results/<protocol>-<timestamp>).
+--endpoint names a running server (gust or another Lambda-compatible API), measures
+the direct baseline in the same run, and writes result.json and PNG plots to --out
+(default bench-results/<protocol>-<timestamp>).
 
 Examples:
   gust bench overhead
