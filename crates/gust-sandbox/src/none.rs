@@ -50,15 +50,15 @@ impl Sandbox for NoIsolation {
             .stdin(Stdio::null())
             .stdout(Stdio::from(out_write))
             .stderr(Stdio::from(err_write));
-        // SAFETY: the closure runs between fork and exec and calls only async-signal-safe
-        // functions (setsid, prctl, getppid), allocating nothing.
+        // No PR_SET_PDEATHSIG: it fires when the spawning *thread* exits, and launches
+        // run on tokio's blocking threads, which exit when idle. An instance outlives a
+        // killed gust only briefly: its Runtime API listener closes with gust, and the
+        // bootstraps exit when the Runtime API goes away.
+        // SAFETY: the closure runs between fork and exec and calls only setsid, which
+        // is async-signal-safe, allocating nothing.
         unsafe {
             cmd.pre_exec(|| {
                 if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The instance dies with gust instead of outliving it.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
