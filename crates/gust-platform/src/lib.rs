@@ -43,6 +43,7 @@ use gust_worker::{FunctionLog, InstanceSpec};
 use parking_lot::RwLock;
 
 pub use invoke::{InvocationType, InvokeRequest};
+pub use payload::{check_json as check_payload, MAX_DEPTH as PAYLOAD_MAX_DEPTH};
 use registry::{Entry, Function, Meta, Shared};
 pub use schedules::MISSED_GRACE;
 pub use urls::{ResolvedUrl, UrlAuth};

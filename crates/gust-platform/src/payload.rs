@@ -11,10 +11,10 @@ use gust_types::CoreError;
 /// Deepest nesting of arrays and objects accepted. AWS's JSON parser refuses
 /// documents nested deeper than 1000 levels; the managed runtimes' decoders give up
 /// around there too.
-pub(crate) const MAX_DEPTH: usize = 1000;
+pub const MAX_DEPTH: usize = 1000;
 
 /// Checks that `bytes` is one JSON value, in UTF-8, nested at most [`MAX_DEPTH`] deep.
-pub(crate) fn check_json(bytes: &[u8]) -> Result<(), CoreError> {
+pub fn check_json(bytes: &[u8]) -> Result<(), CoreError> {
     let text =
         std::str::from_utf8(bytes).map_err(|e| unparseable(format!("invalid UTF-8: {e}")))?;
     let depth = max_depth(text.as_bytes());
