@@ -124,9 +124,16 @@ impl Worker {
                     Runtime::Python311 => PYTHON_SCRIPT,
                     _ => NODE_SCRIPT,
                 };
+                // Python skips `site` (-S): it costs tens of milliseconds per cold
+                // start (site-packages' .pth files), and a function should see only
+                // its own code and the standard library, as on Lambda.
+                let args = match config.runtime {
+                    Runtime::Python311 => vec!["-S".to_string()],
+                    _ => vec![],
+                };
                 Entrypoint::Managed {
                     interpreter: interp.executable.clone(),
-                    args: vec![],
+                    args,
                     script: script.to_string(),
                 }
             }

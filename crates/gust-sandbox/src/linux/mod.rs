@@ -400,6 +400,7 @@ impl LinuxSandbox {
             exit: Mutex::new(None),
             steady_quota_us,
             period_us: cpu.period_us,
+            peak_file: std::sync::OnceLock::new(),
         };
         Ok((
             Launched {

@@ -55,6 +55,9 @@ pub(crate) struct LinuxProcess {
     /// CPU quota after the init boost, and its period.
     pub steady_quota_us: u64,
     pub period_us: u64,
+    /// The cgroup's memory-peak file, opened on first use and re-read with `pread`
+    /// for every invocation's REPORT line.
+    pub peak_file: std::sync::OnceLock<Option<std::fs::File>>,
 }
 
 impl LinuxProcess {
@@ -107,7 +110,16 @@ impl InstanceProcess for LinuxProcess {
     }
 
     fn memory_peak_bytes(&self) -> Option<u64> {
-        self.instance.cgroup.memory_peak()
+        let file = self.peak_file.get_or_init(|| {
+            self.instance
+                .cgroup
+                .memory_peak_file()
+                .and_then(|p| std::fs::File::open(p).ok())
+        });
+        match file {
+            Some(f) => super::cgroup::pread_u64(f),
+            None => self.instance.cgroup.memory_peak(),
+        }
     }
 
     fn memory_current_bytes(&self) -> Option<u64> {

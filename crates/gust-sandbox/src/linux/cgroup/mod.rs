@@ -148,6 +148,11 @@ pub(crate) trait CgroupManager: Send + Sync + Debug {
     fn rename(&mut self, new_name: &str) -> io::Result<()>;
     /// Peak memory use in bytes since creation.
     fn memory_peak(&self) -> Option<u64>;
+    /// The file [`memory_peak`](Self::memory_peak) reads, for callers that keep it
+    /// open and re-read it (once per invocation) instead of opening it each time.
+    fn memory_peak_file(&self) -> Option<PathBuf> {
+        None
+    }
     /// Current memory use in bytes.
     fn memory_current(&self) -> Option<u64>;
     /// How many processes the kernel's OOM killer ended in this cgroup.
@@ -304,6 +309,14 @@ pub(crate) fn write_value(path: &Path, value: &str) -> io::Result<()> {
 /// Reads a control file holding one number.
 pub(crate) fn read_u64(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Re-reads a counter file that is kept open: one `pread`, no open or close.
+pub(crate) fn pread_u64(file: &std::fs::File) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 32];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
 }
 
 /// Reads `key value` lines (memory.events, memory.oom_control) and returns `key`'s.
@@ -481,5 +494,22 @@ mod tests {
         for bad in ["", ".", "..", "a/b"] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod pread_tests {
+    use super::pread_u64;
+
+    #[test]
+    fn a_kept_open_counter_reads_its_current_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memory.peak");
+        std::fs::write(&path, "4096\n").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        assert_eq!(pread_u64(&file), Some(4096));
+        // Rewritten in place (as the kernel updates the counter): same open file.
+        std::fs::write(&path, "123456789\n").unwrap();
+        assert_eq!(pread_u64(&file), Some(123456789));
     }
 }

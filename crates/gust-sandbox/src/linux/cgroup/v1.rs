@@ -260,6 +260,13 @@ impl CgroupManager for V1Cgroup {
         )
     }
 
+    fn memory_peak_file(&self) -> Option<PathBuf> {
+        Some(
+            self.dir(Controller::Memory)
+                .join("memory.max_usage_in_bytes"),
+        )
+    }
+
     fn memory_current(&self) -> Option<u64> {
         read_u64(&self.dir(Controller::Memory).join("memory.usage_in_bytes"))
     }

@@ -195,6 +195,10 @@ impl CgroupManager for V2Cgroup {
         read_u64(&self.file("memory.peak"))
     }
 
+    fn memory_peak_file(&self) -> Option<PathBuf> {
+        Some(self.file("memory.peak"))
+    }
+
     fn memory_current(&self) -> Option<u64> {
         read_u64(&self.file("memory.current"))
     }
