@@ -55,6 +55,10 @@ pub fn router(platform: Arc<Platform>) -> Router {
         )
         .route("/gust/v1/health", get(health))
         .route("/gust/v1/functions/{name}/logs", get(logs))
+        .route(
+            "/gust/v1/functions/{name}/network",
+            get(get_network).put(put_network),
+        )
         .route("/gust/v1/functions/{name}/code", get(download_code))
         .merge(crate::versions_routes::routes())
         .merge(crate::url_routes::routes())
@@ -315,6 +319,19 @@ async fn logs(State(p): App, Path(name): Path<String>, Query(q): Query<LogsQuery
     let result = p
         .logs(&name, q.after.unwrap_or(0), q.limit.unwrap_or(100), wait)
         .await;
+    reply(StatusCode::OK, result)
+}
+
+async fn get_network(State(p): App, Path(name): Path<String>) -> Response {
+    reply(StatusCode::OK, p.function_network(&name))
+}
+
+async fn put_network(State(p): App, Path(name): Path<String>, body: Bytes) -> Response {
+    let result = async {
+        let req = parse_json(&body)?;
+        p.put_function_network(&name, req).await
+    }
+    .await;
     reply(StatusCode::OK, result)
 }
 

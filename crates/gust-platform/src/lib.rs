@@ -13,6 +13,7 @@
 //! - `invoke`: the invoke path; `payload`: what a payload must be to get there.
 //! - `events`: asynchronous (Event) invocation, event-invoke configs, async listing.
 //! - `urls`: function URL configurations and the url-id lookup.
+//! - `network`: the gust-only outbound network setting.
 //! - `schedules`: rate/cron rules and the runner that fires them.
 
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ mod convert;
 mod events;
 mod invoke;
 mod manage;
+mod network;
 mod payload;
 mod registry;
 mod schedules;
@@ -130,11 +132,14 @@ impl Platform {
                 log: Arc::new(FunctionLog::new(self.config.log_bytes_per_function)),
                 in_flight: AtomicU32::new(0),
             });
+            let mut settings = settings.remove(&name).unwrap_or_default();
+            // The network setting decides how the entries' instances start.
+            let network = network::take(&mut settings);
             let mut latest = None;
             let mut versions = BTreeMap::new();
             for cfg in configs {
                 let version = cfg.version.clone();
-                let entry = self.new_entry(Arc::new(cfg), &shared.log);
+                let entry = self.new_entry(Arc::new(cfg), &shared.log, network.outbound);
                 match version.parse::<u64>() {
                     Ok(v) => {
                         versions.insert(v, entry);
@@ -154,9 +159,10 @@ impl Platform {
                 meta: Meta::default(),
                 reserved: None,
                 urls: BTreeMap::new(),
+                network,
                 shared,
             };
-            for s in settings.remove(&name).unwrap_or_default() {
+            for s in settings {
                 if let Err(e) = apply_setting(&mut function, &s) {
                     tracing::warn!(function = %name, kind = %s.kind, error = %e, "unreadable setting skipped");
                 }
@@ -171,16 +177,19 @@ impl Platform {
         Ok(())
     }
 
-    /// A version's live state with a fresh warm stack.
+    /// A version's live state with a fresh warm stack; `outbound` is the function's
+    /// network setting, which its instances start with.
     pub(crate) fn new_entry(
         &self,
         config: Arc<FunctionConfig>,
         log: &Arc<FunctionLog>,
+        outbound: bool,
     ) -> Arc<Entry> {
         let spec = Arc::new(InstanceSpec {
             config: config.clone(),
             code_dir: self.archives.code_dir(&config.code_digest),
             log: log.clone(),
+            outbound,
         });
         Arc::new(Entry {
             config,

@@ -113,13 +113,14 @@ impl Platform {
             in_flight: AtomicU32::new(0),
         });
         let function = Function {
-            latest: self.new_entry(Arc::new(config), &shared.log),
+            latest: self.new_entry(Arc::new(config), &shared.log, false),
             versions: BTreeMap::new(),
             aliases: BTreeMap::new(),
             provisioned: BTreeMap::new(),
             meta: Meta::default(),
             reserved: None,
             urls: BTreeMap::new(),
+            network: Default::default(),
             shared,
         };
         let function = self.publish_snapshot(function);
@@ -305,7 +306,11 @@ impl Platform {
         self.store
             .update_function(&config, &current.latest.config.revision_id)?;
         let mut next = (**current).clone();
-        next.latest = self.new_entry(Arc::new(config), &current.shared.log);
+        next.latest = self.new_entry(
+            Arc::new(config),
+            &current.shared.log,
+            current.network.outbound,
+        );
         let next = self.publish_snapshot(next);
         current.latest.pool.retire();
         self.collect_garbage();

@@ -62,6 +62,8 @@ pub(crate) struct Function {
     pub reserved: Option<u32>,
     /// Function URLs by qualifier (`""` for none).
     pub urls: BTreeMap<String, crate::urls::StoredUrl>,
+    /// The gust-only network setting every version's instances start with.
+    pub network: crate::network::Network,
     pub shared: Arc<Shared>,
 }
 

@@ -79,8 +79,10 @@ impl Platform {
         }
         self.store.insert_function(&config)?;
         let wire = to_wire(&config, &self.config.region);
-        next.versions
-            .insert(number, self.new_entry(Arc::new(config), &f.shared.log));
+        next.versions.insert(
+            number,
+            self.new_entry(Arc::new(config), &f.shared.log, f.network.outbound),
+        );
         self.publish_snapshot(next);
         tracing::info!(function = %f.name(), version = number, "version published");
         Ok(wire)

@@ -89,6 +89,10 @@ pub struct LaunchSpec {
     pub memory_mb: u32,
     /// Size of `/tmp` in MB.
     pub tmp_mb: u32,
+    /// Whether the instance may send traffic beyond its Runtime API (through NAT).
+    /// Without it an isolated instance has only its loopback; `none` always has the
+    /// host's network.
+    pub outbound: bool,
 }
 
 /// How an instance ended.

@@ -200,6 +200,7 @@ mod tests {
             host_paths: vec![],
             memory_mb: 128,
             tmp_mb: 512,
+            outbound: false,
         };
         let launched = NoIsolation.launch(&spec).unwrap();
         let port = launched.runtime_api.local_addr().unwrap().port();

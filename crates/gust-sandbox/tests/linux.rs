@@ -802,3 +802,88 @@ fn a_dead_gusts_pool_leaves_no_cgroup() {
     assert!(pooled >= 2, "no pooled cgroups under {parent}");
     assert!(released, "the pooled sandboxes left their cgroups behind");
 }
+
+/// Whether every one of `programs` is on the PATH.
+fn installed(programs: &[&str]) -> bool {
+    programs.iter().all(|p| {
+        std::process::Command::new(p)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok()
+    })
+}
+
+#[test]
+fn an_outbound_instance_reaches_the_host_through_its_own_link_only() {
+    let Some(sb) = sandbox() else { return };
+    if !installed(&["ip", "nsenter", "nft"]) {
+        eprintln!("SKIPPED: outbound network needs ip, nsenter and nft on the host");
+        return;
+    }
+    // A service on all the host's addresses: the instance reaches it through the
+    // host end of its link, and not through the host's loopback.
+    let service = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = service.local_addr().unwrap().port();
+    let accepted = std::thread::spawn(move || {
+        let (mut conn, peer) = service.accept().unwrap();
+        let mut got = String::new();
+        conn.read_to_string(&mut got).unwrap();
+        (peer.ip().to_string(), got)
+    });
+    let f = Fixture::new();
+    let mut spec = f.python_spec(
+        "outbound",
+        r#"
+import os, socket
+port = int(os.environ["HOST_PORT"])
+print("ifaces=" + ",".join(sorted(n for _, n in socket.if_nameindex())))
+gateway = None
+for line in open("/proc/net/route").read().splitlines()[1:]:
+    fields = line.split()
+    if fields[1] == "00000000":
+        gateway = socket.inet_ntoa(bytes.fromhex(fields[2])[::-1])
+print("gateway=" + str(gateway))
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=2)
+    print("loopback=connected")
+except OSError as e:
+    print("loopback=" + type(e).__name__)
+s = socket.create_connection((gateway, port), timeout=5)
+print("me=" + s.getsockname()[0])
+s.sendall(b"hello over the link")
+s.close()
+"#,
+    );
+    spec.outbound = true;
+    spec.env = vec![("HOST_PORT".into(), port.to_string())];
+    let run = f.run(sb, spec);
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    assert_eq!(
+        field(&run.output, "ifaces"),
+        Some("eth0,lo"),
+        "{}",
+        run.output
+    );
+    assert_eq!(
+        field(&run.output, "loopback"),
+        Some("ConnectionRefusedError"),
+        "{}",
+        run.output
+    );
+    let gateway = field(&run.output, "gateway").unwrap().to_string();
+    assert!(gateway.starts_with("10.213."), "{}", run.output);
+    let (peer, got) = accepted.join().unwrap();
+    assert_eq!(got, "hello over the link");
+    assert_eq!(Some(peer.as_str()), field(&run.output, "me"));
+    // The link went with the instance's namespace.
+    let gone = wait_for(Duration::from_secs(10), || {
+        let out = std::process::Command::new("ip")
+            .args(["-4", "-o", "addr", "show"])
+            .output()
+            .unwrap();
+        !String::from_utf8_lossy(&out.stdout).contains(&format!("inet {gateway}/"))
+    });
+    assert!(gone, "the host end {gateway} outlived the instance");
+}

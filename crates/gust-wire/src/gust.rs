@@ -44,3 +44,14 @@ pub struct LogsResponse {
     /// The `after` to pass next time.
     pub next_seq: u64,
 }
+
+/// `PUT`/`GET /gust/v1/functions/{name}/network`: what a function's instances may
+/// reach beyond their Runtime API. Lambda has no field for it (its equivalent is a
+/// VPC configuration), hence a gust-only endpoint.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Outbound traffic through NAT from the host: anywhere the host reaches,
+    /// except the host's loopback and other instances. Off by default.
+    pub outbound: bool,
+}

@@ -29,6 +29,9 @@ pub struct InstanceSpec {
     pub code_dir: PathBuf,
     /// Where the instance's output goes.
     pub log: Arc<FunctionLog>,
+    /// Whether the function may send traffic beyond its Runtime API (a gust-only
+    /// per-function setting, `PUT /gust/v1/functions/{name}/network`).
+    pub outbound: bool,
 }
 
 /// One invocation's input.
@@ -170,6 +173,7 @@ impl Worker {
             host_paths,
             memory_mb: config.memory_mb,
             tmp_mb: config.ephemeral_mb,
+            outbound: spec.outbound,
         };
         let launched_at = Instant::now();
         // Launching makes blocking syscalls (clone, mounts, cgroup writes: 1-6 ms);

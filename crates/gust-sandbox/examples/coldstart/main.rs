@@ -7,9 +7,10 @@
 //! A "cold start" here is from `launch` to the runtime's first connection to its
 //! Runtime API listener, with a Python runtime that only connects (what a bootstrap
 //! does before its first `invocation/next`). It prints, for `--isolation none`, the
-//! Linux sandbox without and with a pool: the p50/p90 of that time, the mean of each
-//! step the sandbox reports, and the cost of each namespace on its own. Then the
-//! memory of idle instances (see `memory.rs`).
+//! Linux sandbox without and with a pool, and with a pool for a function with
+//! outbound network (where `ip`, `nsenter` and `nft` are installed): the p50/p90 of
+//! that time, the mean of each step the sandbox reports, and the cost of each
+//! namespace on its own. Then the memory of idle instances (see `memory.rs`).
 //!
 //! Like gust, this binary is its own sandbox init (`coldstart __sandbox-init`).
 //!
@@ -85,15 +86,37 @@ fn main() {
         Mode::new("none"),
         Mode::new("linux, no pool"),
         Mode::new("linux, pool of 4"),
+        Mode::new("linux, pool of 4, outbound network"),
     ];
+    // Outbound network needs ip, nsenter and nft: measured where they are.
+    let outbound = ["ip", "nsenter", "nft"].iter().all(|p| {
+        std::process::Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok()
+    });
     for i in 0..iterations {
-        modes[0].run(|| (NoIsolation.launch(&spec(3 * i)).unwrap(), vec![]));
-        modes[1].run(|| sandbox.launch_timed(&spec(3 * i + 1)).unwrap());
+        modes[0].run(|| (NoIsolation.launch(&spec(4 * i)).unwrap(), vec![]));
+        modes[1].run(|| sandbox.launch_timed(&spec(4 * i + 1)).unwrap());
         // A steady, low rate: every launch finds the pool full.
         wait_until(Duration::from_secs(10), || pooled.pool_ready() == 4);
-        modes[2].run(|| pooled.launch_timed(&spec(3 * i + 2)).unwrap());
+        modes[2].run(|| pooled.launch_timed(&spec(4 * i + 2)).unwrap());
+        if outbound {
+            wait_until(Duration::from_secs(10), || pooled.pool_ready() == 4);
+            let spec = LaunchSpec {
+                outbound: true,
+                ..spec(4 * i + 3)
+            };
+            modes[3].run(|| pooled.launch_timed(&spec).unwrap());
+        }
     }
-    for mode in &mut modes {
+    let modes = if outbound {
+        &mut modes[..]
+    } else {
+        println!("(outbound network not measured: it needs ip, nsenter and nft)\n");
+        &mut modes[..3]
+    };
+    for mode in modes.iter_mut() {
         mode.report(iterations);
     }
     drop(pooled);
@@ -125,6 +148,7 @@ impl Dirs {
             host_paths: vec![prefix.to_path_buf()],
             memory_mb: 1769,
             tmp_mb: 512,
+            outbound: false,
         }
     }
 

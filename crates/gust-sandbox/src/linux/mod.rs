@@ -14,9 +14,9 @@
 //!   the function's memory), a fresh `/proc`, a minimal `/dev`;
 //! - a network with only `lo`, on which the Runtime API listens at `127.0.0.1:9001`
 //!   (gust accepts on the listener from outside the namespace). Nothing else is
-//!   reachable: not the host's loopback, not other instances. Outbound NAT per
-//!   function is future work: it would hang a veth pair off this namespace in
-//!   `spawn::start_init` right after the clone.
+//!   reachable: not the host's loopback, not other instances. A launch with
+//!   [`crate::LaunchSpec::outbound`] also gets `eth0`, a veth to the host with NAT
+//!   beyond it (see `net`), set up at launch, so only opted-in functions pay for it.
 //!
 //! # Using it
 //! - gust's `main` must start with
@@ -39,7 +39,7 @@
 //! # Not enforced
 //! No `/sys`, and `/proc` is not masked (the runtime is unprivileged, so its root-only
 //! files stay closed); the bind mounts' host source paths show in
-//! `/proc/self/mountinfo`; no outbound network; root is required (no rootless mode);
+//! `/proc/self/mountinfo`; root is required (no rootless mode);
 //! `RLIMIT_NPROC` is left alone (it counts per uid across instances; the pids cgroup
 //! limits each instance instead).
 //!
@@ -52,12 +52,14 @@
 //! - `seccomp`: the runtime's syscall filter, compiled to BPF.
 //! - `cgroup`: the `CgroupManager` trait with v1, v2 and stub managers.
 //! - `pool`: pre-forked inits waiting for a function.
+//! - `net`: outbound network (veth, NAT) for the instances that opt in.
 //! - `process`: the running instance as [`crate::InstanceProcess`].
 //! - `syscall`: every `unsafe` block, in small safe wrappers.
 
 mod boost;
 mod cgroup;
 mod init;
+mod net;
 mod plan;
 mod pool;
 mod process;
@@ -115,6 +117,9 @@ pub struct LinuxSandboxConfig {
     /// removed: leftovers of a gust that died without cleaning up. (Younger ones
     /// may belong to another gust starting an instance right now.)
     pub stale_cgroup_age: std::time::Duration,
+    /// The private /16 from which each instance of a function allowed outbound
+    /// traffic gets a /30 (see `net`).
+    pub outbound_subnet: std::net::Ipv4Addr,
 }
 
 impl Default for LinuxSandboxConfig {
@@ -132,6 +137,7 @@ impl Default for LinuxSandboxConfig {
             cpu: CpuPolicy::default(),
             api_port: 9001,
             stale_cgroup_age: std::time::Duration::from_secs(60),
+            outbound_subnet: std::net::Ipv4Addr::new(10, 213, 0, 0),
         }
     }
 }
@@ -145,6 +151,8 @@ pub(crate) struct Shared {
     /// Instance paths that mirror the host after the system half.
     visible: Vec<PathBuf>,
     init_image: syscall::ExecImage,
+    /// Links to the host for the launches that ask for outbound traffic.
+    outbound: net::Outbound,
 }
 
 /// Makes cgroup names unique within this process (the pid makes them unique
@@ -240,12 +248,14 @@ impl LinuxSandbox {
         argv.extend(config.init_args.iter().map(String::as_str));
         let init_image = syscall::ExecImage::new(&config.init_program, &argv, &[])
             .map_err(|e| SandboxError::io("preparing the init's command line", e))?;
+        let outbound = net::Outbound::new(config.outbound_subnet);
         let shared = Shared {
             config,
             cgroups,
             system_ops,
             visible,
             init_image,
+            outbound,
         };
         // The real test: one sandbox, prepared and thrown away.
         let test = spawn::start_init(&shared, &shared.pool_cgroup_name())
@@ -360,6 +370,14 @@ impl LinuxSandbox {
             gid: shared.config.gid,
             nofile: shared.config.nofile,
         });
+        // Before the runtime starts, so that its network is complete when it runs.
+        let network = if spec.outbound {
+            let lease = shared.outbound.attach(prepared.instance.pid)?;
+            record("outbound network (veth, addresses, route)", &mut timings);
+            Some(lease)
+        } else {
+            None
+        };
         let ch = prepared.instance.channel.as_fd();
         proto::send(ch, &launch, &[out_write.as_fd()])
             .map_err(|e| SandboxError::io("sending the function to the sandbox init", e))?;
@@ -401,6 +419,7 @@ impl LinuxSandbox {
             steady_quota_us,
             period_us: cpu.period_us,
             peak_file: std::sync::OnceLock::new(),
+            _network: network,
         };
         Ok((
             Launched {
@@ -513,6 +532,7 @@ mod tests {
             host_paths: vec![],
             memory_mb: 128,
             tmp_mb: 16,
+            outbound: false,
         };
         let env = runtime_env(&spec, 9001);
         assert_eq!(

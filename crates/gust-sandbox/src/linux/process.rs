@@ -58,6 +58,9 @@ pub(crate) struct LinuxProcess {
     /// The cgroup's memory-peak file, opened on first use and re-read with `pread`
     /// for every invocation's REPORT line.
     pub peak_file: std::sync::OnceLock<Option<std::fs::File>>,
+    /// The outbound link's address slot, if the function has one. Declared after
+    /// `instance`, so it is freed only once the namespace (and the link) is gone.
+    pub _network: Option<super::net::Lease>,
 }
 
 impl LinuxProcess {

@@ -105,9 +105,8 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
     };
     lap("clone", &mut timings);
     // From here on, dropping `instance` kills the init and removes the cgroup.
-    // Outbound networking, when it comes, starts here: a veth pair with one end
-    // moved into the init's network namespace (the pidfd names it) and NAT on the
-    // host end; the init would configure its end next to `lo`.
+    // (A function's outbound link is added at launch, not here: a pooled sandbox
+    // does not know yet whether its function wants one.)
     if attach_by_pid {
         instance
             .cgroup

@@ -96,6 +96,7 @@ impl Fixture {
             host_paths: vec![],
             memory_mb: 128,
             tmp_mb: 16,
+            outbound: false,
         }
     }
 
