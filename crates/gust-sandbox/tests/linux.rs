@@ -887,3 +887,64 @@ s.close()
     });
     assert!(gone, "the host end {gateway} outlived the instance");
 }
+
+#[test]
+fn the_pool_links_sandboxes_ahead_once_outbound_network_is_in_use() {
+    if !is_root() || !installed(&["ip", "nsenter", "nft"]) {
+        eprintln!("SKIPPED: needs root, ip, nsenter and nft");
+        return;
+    }
+    // A subnet of its own, so that the links it leaves (none) can be told from other
+    // gusts' on this host.
+    let sb = LinuxSandbox::probe_with(gust_sandbox::linux::LinuxSandboxConfig {
+        outbound_subnet: std::net::Ipv4Addr::new(10, 219, 0, 0),
+        ..config()
+    })
+    .unwrap()
+    .with_pool(2);
+    assert!(wait_for(Duration::from_secs(60), || sb.pool_ready() == 2));
+    // No function has asked for a link yet: no sandbox has one.
+    assert_eq!(sb.pool_ready_linked(), 0);
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\nls /sys/class/net 2>/dev/null || cat /proc/net/dev\n");
+    let outbound = |id: &str| gust_sandbox::LaunchSpec {
+        outbound: true,
+        ..f.spec(id)
+    };
+    // The first outbound launch links a generic sandbox on its way...
+    let (first, timings) = sb.launch_timed(&outbound("link-now")).unwrap();
+    assert!(
+        timings
+            .iter()
+            .any(|(s, _)| s.starts_with("outbound network")),
+        "{timings:?}"
+    );
+    let run = finish(first, Duration::from_secs(30));
+    assert!(run.output.contains("eth0"), "{}", run.output);
+    // ...and from then on the pool keeps linked ones, which the next takes as is.
+    assert!(wait_for(Duration::from_secs(60), || sb.pool_ready_linked() == 1));
+    let (second, timings) = sb.launch_timed(&outbound("linked-ahead")).unwrap();
+    assert_eq!(
+        timings[0].0, "take pooled sandbox (outbound link made ahead)",
+        "{timings:?}"
+    );
+    assert!(!timings
+        .iter()
+        .any(|(s, _)| s.starts_with("outbound network")));
+    let run = finish(second, Duration::from_secs(30));
+    assert!(run.output.contains("eth0"), "{}", run.output);
+    // A function without outbound network still gets a sandbox without a link.
+    let run = f.run(&sb, f.spec("no-link"));
+    assert!(!run.output.contains("eth0"), "{}", run.output);
+    // Dropping the pool takes its linked sandboxes' links with it.
+    assert!(wait_for(Duration::from_secs(60), || sb.pool_ready_linked() == 1));
+    drop(sb);
+    let gone = wait_for(Duration::from_secs(10), || {
+        let out = std::process::Command::new("ip")
+            .args(["-4", "-o", "addr", "show"])
+            .output()
+            .unwrap();
+        !String::from_utf8_lossy(&out.stdout).contains("inet 10.219.")
+    });
+    assert!(gone, "the pool's links outlived it");
+}

@@ -86,7 +86,8 @@ fn main() {
         Mode::new("none"),
         Mode::new("linux, no pool"),
         Mode::new("linux, pool of 4"),
-        Mode::new("linux, pool of 4, outbound network"),
+        Mode::new("linux, no pool, outbound network (link made at launch)"),
+        Mode::new("linux, pool of 4, outbound network (link made ahead)"),
     ];
     // Outbound network needs ip, nsenter and nft: measured where they are.
     let outbound = ["ip", "nsenter", "nft"].iter().all(|p| {
@@ -95,19 +96,26 @@ fn main() {
             .output()
             .is_ok()
     });
+    let with_link = |id: usize| LaunchSpec {
+        outbound: true,
+        ..spec(id)
+    };
+    if outbound {
+        // The first outbound launch makes the pool keep linked sandboxes.
+        drop(pooled.launch(&with_link(usize::MAX / 2)).unwrap());
+    }
     for i in 0..iterations {
-        modes[0].run(|| (NoIsolation.launch(&spec(4 * i)).unwrap(), vec![]));
-        modes[1].run(|| sandbox.launch_timed(&spec(4 * i + 1)).unwrap());
+        modes[0].run(|| (NoIsolation.launch(&spec(5 * i)).unwrap(), vec![]));
+        modes[1].run(|| sandbox.launch_timed(&spec(5 * i + 1)).unwrap());
         // A steady, low rate: every launch finds the pool full.
         wait_until(Duration::from_secs(10), || pooled.pool_ready() == 4);
-        modes[2].run(|| pooled.launch_timed(&spec(4 * i + 2)).unwrap());
+        modes[2].run(|| pooled.launch_timed(&spec(5 * i + 2)).unwrap());
         if outbound {
-            wait_until(Duration::from_secs(10), || pooled.pool_ready() == 4);
-            let spec = LaunchSpec {
-                outbound: true,
-                ..spec(4 * i + 3)
-            };
-            modes[3].run(|| pooled.launch_timed(&spec).unwrap());
+            modes[3].run(|| sandbox.launch_timed(&with_link(5 * i + 3)).unwrap());
+            wait_until(Duration::from_secs(10), || {
+                pooled.pool_ready() == 4 && pooled.pool_ready_linked() == 2
+            });
+            modes[4].run(|| pooled.launch_timed(&with_link(5 * i + 4)).unwrap());
         }
     }
     let modes = if outbound {

@@ -16,7 +16,8 @@
 //!   (gust accepts on the listener from outside the namespace). Nothing else is
 //!   reachable: not the host's loopback, not other instances. A launch with
 //!   [`crate::LaunchSpec::outbound`] also gets `eth0`, a veth to the host with NAT
-//!   beyond it (see `net`), set up at launch, so only opted-in functions pay for it.
+//!   beyond it (see `net`), made at launch, or ahead of demand by the pool once such
+//!   a function has been launched: functions without it never pay for it.
 //!
 //! # Using it
 //! - gust's `main` must start with
@@ -275,9 +276,15 @@ impl LinuxSandbox {
         self
     }
 
-    /// How many pre-forked sandboxes are ready now.
+    /// How many pre-forked generic sandboxes are ready now.
     pub fn pool_ready(&self) -> usize {
         self.pool.as_ref().map_or(0, pool::Pool::ready)
+    }
+
+    /// How many pre-forked sandboxes with an outbound link are ready now (the pool
+    /// keeps some once a function with outbound network has been launched).
+    pub fn pool_ready_linked(&self) -> usize {
+        self.pool.as_ref().map_or(0, pool::Pool::ready_linked)
     }
 
     /// `v1`, `v2` or `none`: the cgroup hierarchy in use.
@@ -323,14 +330,20 @@ impl LinuxSandbox {
             )
         })?;
 
-        let pooled = self.pool.as_ref().and_then(pool::Pool::take);
+        // A function with outbound network takes a sandbox already linked if there is
+        // one, else a generic one, linked below.
+        let pooled = self.pool.as_ref().and_then(|p| match spec.outbound {
+            true => p.take_linked().or_else(|| p.take()),
+            false => p.take(),
+        });
         let mut timings = Vec::new();
         let mut prepared = match pooled {
             Some(p) => {
-                timings.push((
-                    "take pooled sandbox".to_string(),
-                    start.elapsed().as_micros() as u64,
-                ));
+                let step = match p.network {
+                    Some(_) => "take pooled sandbox (outbound link made ahead)",
+                    None => "take pooled sandbox",
+                };
+                timings.push((step.to_string(), start.elapsed().as_micros() as u64));
                 p
             }
             None => {
@@ -371,12 +384,14 @@ impl LinuxSandbox {
             nofile: shared.config.nofile,
         });
         // Before the runtime starts, so that its network is complete when it runs.
-        let network = if spec.outbound {
-            let lease = shared.outbound.attach(prepared.instance.pid)?;
-            record("outbound network (veth, addresses, route)", &mut timings);
-            Some(lease)
-        } else {
-            None
+        let network = match prepared.network.take() {
+            Some(made_ahead) => Some(made_ahead),
+            None if spec.outbound => {
+                let lease = shared.outbound.attach(prepared.instance.pid)?;
+                record("outbound network (veth, addresses, route)", &mut timings);
+                Some(lease)
+            }
+            None => None,
         };
         let ch = prepared.instance.channel.as_fd();
         proto::send(ch, &launch, &[out_write.as_fd()])

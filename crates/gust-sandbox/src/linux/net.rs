@@ -13,13 +13,17 @@
 //!
 //! # How
 //! - Once per process, at the first opted-in launch: IPv4 forwarding on, and the
-//!   nftables table `ip gust` (re-declared whole, so every gust on the host agrees
-//!   on it). Both stay after gust exits: other gusts may be using them, and they
-//!   concern only the instances' subnet.
+//!   nftables table `ip gust` (re-declared whole, naming links rather than
+//!   addresses, so every gust on the host declares the same one). Both stay after
+//!   gust exits: other gusts may be using them, and they concern only instances'
+//!   links.
 //! - Per launch: one `ip -batch` on the host creates the pair (its peer directly in
 //!   the init's namespace) and sets the host end up; one `ip -batch` entered into
 //!   that namespace (`nsenter --net`) configures `eth0`. Both happen before the
-//!   function's runtime starts, while a pooled init waits for its `Launch`.
+//!   function's runtime starts: at launch, or earlier, in the pool's thread, which
+//!   keeps a few linked sandboxes once outbound network is in use (a link takes the
+//!   kernel's network configuration lock, which namespace teardowns on the host hold
+//!   for a while: on the cold path that lock can cost hundreds of milliseconds).
 //! - The pair goes away with the namespace when the instance ends; its [`Lease`]
 //!   then frees `N`. Names are unique host-wide (`ip link add` refuses a name in
 //!   use), so gusts sharing a host skip each other's indexes.
@@ -71,16 +75,18 @@ fn instance_batch(host: Ipv4Addr, instance: Ipv4Addr) -> String {
     )
 }
 
-/// The nftables table, declared whole: masquerade what the instances send out of
-/// any other interface, drop what one instance sends towards another.
-fn ruleset(subnet: Ipv4Addr) -> String {
+/// The nftables table, declared whole: masquerade what comes in from an instance's
+/// link and leaves through any other interface, drop what goes from one instance's
+/// link to another's. It names links, not addresses, so every gust on the host
+/// declares the same table whatever its subnet.
+fn ruleset() -> String {
     format!(
         "table ip gust {{}}\n\
          flush table ip gust\n\
          table ip gust {{\n\
          \tchain postrouting {{\n\
          \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\tip saddr {subnet}/{SUBNET_PREFIX} oifname != \"{LINK_PREFIX}*\" masquerade\n\
+         \t\tiifname \"{LINK_PREFIX}*\" oifname != \"{LINK_PREFIX}*\" masquerade\n\
          \t}}\n\
          \tchain forward {{\n\
          \t\ttype filter hook forward priority filter; policy accept;\n\
@@ -180,7 +186,7 @@ impl Outbound {
         let ready = self.host_ready.get_or_init(|| {
             std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
                 .map_err(|e| format!("enabling IPv4 forwarding: {e}"))?;
-            run("nft", &["-f", "-"], &ruleset(self.subnet))?;
+            run("nft", &["-f", "-"], &ruleset())?;
             tracing::info!(subnet = %format!("{}/{SUBNET_PREFIX}", self.subnet),
                 "outbound network for opted-in functions: forwarding on, nftables table `ip gust`");
             Ok(())
@@ -301,10 +307,10 @@ mod tests {
     }
 
     #[test]
-    fn the_ruleset_masquerades_the_subnet_and_isolates_instances() {
-        let rules = ruleset(Ipv4Addr::new(10, 213, 0, 0));
+    fn the_ruleset_masquerades_instance_links_and_isolates_them() {
+        let rules = ruleset();
         assert!(rules.starts_with("table ip gust {}\nflush table ip gust\n"));
-        assert!(rules.contains("ip saddr 10.213.0.0/16 oifname != \"gv*\" masquerade"));
+        assert!(rules.contains("iifname \"gv*\" oifname != \"gv*\" masquerade"));
         assert!(rules.contains("iifname \"gv*\" oifname \"gv*\" drop"));
     }
 }

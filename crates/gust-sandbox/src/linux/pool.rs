@@ -2,6 +2,12 @@
 //! root assembled and Runtime API listener bound, waiting for a function. A launch
 //! takes one, and a background thread starts the next. This removes namespace and
 //! cgroup creation, the init's exec and the system mounts from the cold-start path.
+//!
+//! Once a function with outbound network has been launched, the pool also keeps a
+//! few sandboxes with their outbound link already made (see `net`): creating a
+//! link takes the kernel's network configuration lock, which every namespace torn
+//! down on the host holds for a while, so it is kept off the cold path too. Until
+//! then no sandbox gets a link: functions without outbound network pay nothing.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -14,12 +20,18 @@ use super::Shared;
 /// The pool's state, shared with its filler thread.
 struct State {
     ready: VecDeque<PreparedInit>,
+    /// Sandboxes with an outbound link, for functions that have one.
+    linked: VecDeque<PreparedInit>,
+    /// How many linked sandboxes to keep: 0 until the first outbound launch.
+    linked_target: usize,
     stopping: bool,
 }
 
 pub(crate) struct Pool {
     state: Arc<(Mutex<State>, Condvar)>,
     filler: Option<JoinHandle<()>>,
+    /// How many linked sandboxes to keep once outbound network is in use.
+    linked_size: usize,
 }
 
 impl Pool {
@@ -28,6 +40,8 @@ impl Pool {
         let state = Arc::new((
             Mutex::new(State {
                 ready: VecDeque::with_capacity(size),
+                linked: VecDeque::new(),
+                linked_target: 0,
                 stopping: false,
             }),
             Condvar::new(),
@@ -40,6 +54,7 @@ impl Pool {
         Pool {
             state,
             filler: Some(filler),
+            linked_size: size.div_ceil(2),
         }
     }
 
@@ -52,6 +67,25 @@ impl Pool {
             .unwrap_or_else(|p| p.into_inner())
             .ready
             .pop_front()
+    }
+
+    /// Takes a sandbox whose outbound link is made, if one is ready, and from now on
+    /// keeps some ready.
+    pub(crate) fn take_linked(&self) -> Option<PreparedInit> {
+        let (lock, _) = &*self.state;
+        let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+        s.linked_target = self.linked_size;
+        s.linked.pop_front()
+    }
+
+    /// How many linked sandboxes are waiting.
+    pub(crate) fn ready_linked(&self) -> usize {
+        self.state
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .linked
+            .len()
     }
 
     /// Wakes the filler to replace what was taken.
@@ -78,28 +112,45 @@ fn fill(shared: &Shared, state: &(Mutex<State>, Condvar), size: usize) {
     let (lock, cond) = state;
     let mut backoff = Duration::from_millis(100);
     loop {
-        {
+        // Generic sandboxes first: every function needs those.
+        let link = {
             let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
-            while !s.stopping && s.ready.len() >= size {
+            while !s.stopping && s.ready.len() >= size && s.linked.len() >= s.linked_target {
                 s = cond.wait(s).unwrap_or_else(|p| p.into_inner());
             }
             if s.stopping {
                 return;
             }
-        }
-        match start_init(shared, &shared.pool_cgroup_name()) {
+            s.ready.len() >= size
+        };
+        let prepared = start_init(shared, &shared.pool_cgroup_name()).and_then(|mut init| {
+            if link {
+                init.network = Some(shared.outbound.attach(init.instance.pid)?);
+            }
+            Ok(init)
+        });
+        match prepared {
             Ok(init) => {
                 backoff = Duration::from_millis(100);
                 let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
                 if s.stopping {
                     return; // `init` is dropped: killed and cleaned up
                 }
-                s.ready.push_back(init);
+                if link {
+                    s.linked.push_back(init);
+                } else {
+                    s.ready.push_back(init);
+                }
                 cond.notify_all();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not pre-create a sandbox for the pool");
-                let s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                if link {
+                    // Outbound network does not work here: stop linking until the
+                    // next launch that wants it (which will say why it fails).
+                    s.linked_target = 0;
+                }
                 let _ = cond.wait_timeout(s, backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
@@ -113,7 +164,8 @@ impl Drop for Pool {
         let drained: Vec<PreparedInit> = {
             let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
             s.stopping = true;
-            s.ready.drain(..).collect()
+            let linked: Vec<PreparedInit> = s.linked.drain(..).collect();
+            s.ready.drain(..).chain(linked).collect()
         };
         cond.notify_all();
         drop(drained);

@@ -34,6 +34,9 @@ pub(crate) struct PreparedInit {
     pub listener: TcpListener,
     /// What each step cost, gust's and the init's, in microseconds.
     pub timings: Vec<(String, u64)>,
+    /// An outbound link made ahead of demand by the pool (see `net`). Last, so it
+    /// is freed after the instance.
+    pub network: Option<super::net::Lease>,
 }
 
 /// Starts and prepares one init in a new cgroup called `cgroup_name`.
@@ -150,6 +153,7 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
                 instance,
                 listener,
                 timings,
+                network: None,
             })
         }
         other => Err(failure(other)),
