@@ -243,8 +243,18 @@ fn pick_sandbox(isolation: Isolation, _data: &Path) -> Result<Arc<dyn Sandbox>, 
             tracing::info!(
                 cgroups = s.cgroup_version(),
                 pool = SANDBOX_POOL,
+                rootless = s.privilege() != gust_sandbox::linux::Privilege::Root,
                 "Linux sandbox on"
             );
+            let gaps = s.not_enforced();
+            if !gaps.is_empty() {
+                tracing::warn!(
+                    "gust is not root: the Linux sandbox runs in user namespaces (namespaces, \
+                     read-only root, unprivileged user, seccomp and per-instance process \
+                     limits are enforced). NOT enforced: {}",
+                    gaps.join("; ")
+                );
+            }
             Arc::new(s.with_pool(SANDBOX_POOL)) as Arc<dyn Sandbox>
         })
     };

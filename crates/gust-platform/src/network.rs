@@ -58,6 +58,15 @@ impl Platform {
         if current.network == wanted {
             return Ok(req);
         }
+        if let Some(why) = wanted
+            .outbound
+            .then(|| self.scheduler.worker().outbound_unavailable())
+            .flatten()
+        {
+            return Err(CoreError::InvalidParameterValue(format!(
+                "Outbound network is unavailable on this server: {why}."
+            )));
+        }
         if wanted == Network::default() {
             self.settings.delete_setting(current.name(), KIND, "")?;
         } else {

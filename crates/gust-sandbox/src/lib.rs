@@ -160,10 +160,15 @@ pub struct Launched {
 /// Launches instances. Implementations: [`none::NoIsolation`] and
 /// [`linux::LinuxSandbox`].
 pub trait Sandbox: Send + Sync {
-    /// `none` or `linux`: reported in health and logs.
+    /// `none`, `linux` or `linux-rootless`: reported in health and logs.
     fn name(&self) -> &'static str;
     /// Starts one instance.
     fn launch(&self, spec: &LaunchSpec) -> Result<Launched, SandboxError>;
+    /// Why this sandbox cannot give instances outbound network
+    /// ([`LaunchSpec::outbound`]), if it cannot. Default: it can.
+    fn outbound_unavailable(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Resolves the entrypoint to an argv, given where the sandbox shows the runtime

@@ -104,6 +104,11 @@ impl Worker {
         self.sandbox.name()
     }
 
+    /// Why instances cannot have outbound network here, if they cannot.
+    pub fn outbound_unavailable(&self) -> Option<&'static str> {
+        self.sandbox.outbound_unavailable()
+    }
+
     /// Launches an instance and waits until its runtime asks for the first invocation.
     /// Output during initialisation is attributed to `first` (the invocation that
     /// caused the cold start), whose log tail includes it. Without `first` the

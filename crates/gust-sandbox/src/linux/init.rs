@@ -122,7 +122,11 @@ fn run(channel: &OwnedFd) -> i32 {
         Ok(r) => r,
         Err(failure) => return report_failure(ch, failure),
     };
-    if let Err(e) = drop_privileges(launch.uid, launch.gid).and_then(|()| sys::set_not_dumpable()) {
+    // Rootless, the init stays root of its user namespace (the only uid mapped
+    // there), without capabilities; with the host's root it becomes the runtime's
+    // unprivileged user.
+    let switch_to = (!launch.nested_user_namespace).then_some((launch.uid, launch.gid));
+    if let Err(e) = drop_privileges(switch_to).and_then(|()| sys::set_not_dumpable()) {
         // Still privileged: better no instance than a root pid 1 next to user code.
         let _ = sys::kill(runtime, libc::SIGKILL);
         return report_failure(ch, FromInit::failed("dropping the init's privileges", &e));
@@ -274,7 +278,18 @@ fn runtime_child(
             .map_err(step(&format!("entering {}", l.cwd.display())))?;
         sys::setrlimit(libc::RLIMIT_NOFILE, l.nofile).map_err(step("limiting open files"))?;
         sys::setrlimit(libc::RLIMIT_CORE, 0).map_err(step("disabling core dumps"))?;
-        drop_privileges(l.uid, l.gid).map_err(step("dropping privileges"))?;
+        sys::prefer_for_oom_kill().map_err(step("raising the OOM score"))?;
+        let switch_to = if l.nested_user_namespace {
+            if let Some(nproc) = l.nproc {
+                sys::setrlimit(libc::RLIMIT_NPROC, nproc).map_err(step("limiting processes"))?;
+            }
+            sys::enter_nested_user_namespace(l.uid, l.gid)
+                .map_err(step("entering the runtime's user namespace"))?;
+            None
+        } else {
+            Some((l.uid, l.gid))
+        };
+        drop_privileges(switch_to).map_err(step("dropping privileges"))?;
         sys::install_seccomp(filter).map_err(step("installing the seccomp filter"))?;
         Err(sys::execve(image)).map_err(step(&format!("executing {}", l.argv[0])))
     })();
@@ -284,11 +299,14 @@ fn runtime_child(
     }
 }
 
-/// Root to nothing: no capability in any set (bounding and ambient included), an
-/// unprivileged uid and gid, and no way to regain privileges through exec.
-fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
+/// Root to nothing: no capability in any set (bounding and ambient included), the
+/// unprivileged uid and gid `switch_to` if given (else the current ones, already
+/// unprivileged on the host), and no way to regain privileges through exec.
+fn drop_privileges(switch_to: Option<(u32, u32)>) -> io::Result<()> {
     sys::drop_bounding_set()?;
-    sys::switch_user(uid, gid)?;
+    if let Some((uid, gid)) = switch_to {
+        sys::switch_user(uid, gid)?;
+    }
     sys::clear_caps()?;
     sys::clear_ambient_caps()?;
     sys::set_no_new_privs()

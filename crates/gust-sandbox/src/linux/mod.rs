@@ -40,9 +40,9 @@
 //! # Not enforced
 //! No `/sys`, and `/proc` is not masked (the runtime is unprivileged, so its root-only
 //! files stay closed); the bind mounts' host source paths show in
-//! `/proc/self/mountinfo`; root is required (no rootless mode);
-//! `RLIMIT_NPROC` is left alone (it counts per uid across instances; the pids cgroup
-//! limits each instance instead).
+//! `/proc/self/mountinfo`; with root, `RLIMIT_NPROC` is left alone (it counts per
+//! uid across instances; the pids cgroup limits each instance instead). Without root
+//! the sandbox runs in user namespaces, with the gaps listed in `rootless`.
 //!
 //! # Layout
 //! - [`LinuxSandbox`]: probe, pool, launch; [`LinuxSandboxConfig`] its knobs.
@@ -55,6 +55,7 @@
 //! - `pool`: pre-forked inits waiting for a function.
 //! - `net`: outbound network (veth, NAT) for the instances that opt in.
 //! - `process`: the running instance as [`crate::InstanceProcess`].
+//! - `rootless`: user namespaces when gust is not root, and what they do not enforce.
 //! - `syscall`: every `unsafe` block, in small safe wrappers.
 
 mod boost;
@@ -65,6 +66,7 @@ mod plan;
 mod pool;
 mod process;
 mod proto;
+mod rootless;
 mod seccomp;
 mod spawn;
 mod syscall;
@@ -78,6 +80,7 @@ use std::time::Instant;
 
 pub use cgroup::CpuPolicy;
 pub use init::init_main;
+pub use rootless::{not_enforced, Privilege};
 
 use crate::{output_pipe, resolve_argv, Entrypoint, LaunchSpec, Launched, Sandbox, SandboxError};
 use cgroup::{Hierarchy, Limits};
@@ -154,6 +157,10 @@ pub(crate) struct Shared {
     init_image: syscall::ExecImage,
     /// Links to the host for the launches that ask for outbound traffic.
     outbound: net::Outbound,
+    /// Root, or user namespaces.
+    privilege: Privilege,
+    /// What a rootless init writes to its user namespace's maps.
+    id_maps: Option<syscall::IdMaps>,
 }
 
 /// Makes cgroup names unique within this process (the pid makes them unique
@@ -190,26 +197,43 @@ impl LinuxSandbox {
         Self::probe_with(LinuxSandboxConfig::default())
     }
 
-    /// Checks that this host can run the sandbox: root (rootless operation through
-    /// user namespaces is not implemented), usable cgroups (v1 or v2), and a test
-    /// instance that starts in new namespaces and builds its root. Returns
-    /// [`SandboxError::Unavailable`] saying what is missing otherwise, so gust can
-    /// fall back to `--isolation none` with a warning.
-    pub fn probe_with(config: LinuxSandboxConfig) -> Result<LinuxSandbox, SandboxError> {
+    /// Checks that this host can run the sandbox: root, or unprivileged user
+    /// namespaces (rootless, see [`Privilege`]); usable cgroups (v1 or v2; without
+    /// root, a delegated v2 subtree if there is one, else none, which
+    /// [`not_enforced`] then says); and a test instance that starts in new
+    /// namespaces and builds its root. Returns [`SandboxError::Unavailable`] saying
+    /// what is missing otherwise, so gust can fall back to `--isolation none` with a
+    /// warning.
+    pub fn probe_with(mut config: LinuxSandboxConfig) -> Result<LinuxSandbox, SandboxError> {
         if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
             return Err(SandboxError::Unavailable(
                 "the Linux sandbox supports x86_64 and aarch64 only".into(),
             ));
         }
         let euid = syscall::geteuid();
-        if euid != 0 {
-            return Err(SandboxError::Unavailable(format!(
-                "the Linux sandbox needs root to create namespaces, mount and manage \
-                 cgroups; gust runs as uid {euid} (rootless mode is not implemented)"
-            )));
-        }
-        let cgroups = match Hierarchy::detect(&config.cgroup_parent) {
+        let privilege = match euid {
+            0 => Privilege::Root,
+            _ => {
+                rootless::check_user_namespaces()?;
+                if config.rootfs_dir == LinuxSandboxConfig::default().rootfs_dir {
+                    config.rootfs_dir = rootless::rootfs_dir(euid);
+                }
+                Privilege::UserNamespace {
+                    outer_uid: euid,
+                    outer_gid: syscall::getegid(),
+                }
+            }
+        };
+        let detected = match privilege {
+            Privilege::Root => Hierarchy::detect(&config.cgroup_parent),
+            Privilege::UserNamespace { .. } => Hierarchy::detect_delegated(&config.cgroup_parent),
+        };
+        let cgroups = match detected {
             Ok(h) => h,
+            Err(missing) if privilege.is_rootless() => {
+                tracing::info!("rootless sandbox without cgroups: {missing}");
+                Hierarchy::Stub
+            }
             Err(missing) if config.require_cgroups => {
                 return Err(SandboxError::Unavailable(format!(
                     "no usable cgroups: {missing}"
@@ -240,6 +264,9 @@ impl LinuxSandbox {
                     SandboxError::io(format!("creating {}", config.rootfs_dir.display()), e)
                 })?;
         }
+        if privilege.is_rootless() {
+            rootless::check_owned(&config.rootfs_dir, euid)?;
+        }
         let identity = plan::Identity {
             uid: config.uid,
             gid: config.gid,
@@ -257,6 +284,8 @@ impl LinuxSandbox {
             visible,
             init_image,
             outbound,
+            id_maps: privilege.id_maps(),
+            privilege,
         };
         // The real test: one sandbox, prepared and thrown away.
         let test = spawn::start_init(&shared, &shared.pool_cgroup_name())
@@ -285,6 +314,21 @@ impl LinuxSandbox {
     /// keeps some once a function with outbound network has been launched).
     pub fn pool_ready_linked(&self) -> usize {
         self.pool.as_ref().map_or(0, pool::Pool::ready_linked)
+    }
+
+    /// Root, or user namespaces (rootless).
+    pub fn privilege(&self) -> Privilege {
+        self.shared.privilege
+    }
+
+    /// What this sandbox does not enforce that it would with root (empty with root).
+    pub fn not_enforced(&self) -> Vec<&'static str> {
+        match self.shared.privilege {
+            Privilege::Root => Vec::new(),
+            Privilege::UserNamespace { .. } => {
+                not_enforced(!matches!(self.shared.cgroups, Hierarchy::Stub))
+            }
+        }
     }
 
     /// `v1`, `v2` or `none`: the cgroup hierarchy in use.
@@ -323,6 +367,11 @@ impl LinuxSandbox {
             tmp_mb: spec.tmp_mb,
             shm_mb: spec.memory_mb,
         };
+        if let Some(why) = spec.outbound.then(|| self.outbound_unavailable()).flatten() {
+            return Err(SandboxError::Unavailable(format!(
+                "this function asks for outbound network: {why}"
+            )));
+        }
         let ops = plan::instance_plan(&RealHost, &paths, &shared.visible).map_err(|m| {
             SandboxError::io(
                 "planning the instance's mounts",
@@ -382,6 +431,11 @@ impl LinuxSandbox {
             uid: shared.config.uid,
             gid: shared.config.gid,
             nofile: shared.config.nofile,
+            nested_user_namespace: shared.privilege.is_rootless(),
+            nproc: shared
+                .privilege
+                .is_rootless()
+                .then_some(shared.config.pids_max),
         });
         // Before the runtime starts, so that its network is complete when it runs.
         let network = match prepared.network.take() {
@@ -449,11 +503,21 @@ impl LinuxSandbox {
 
 impl Sandbox for LinuxSandbox {
     fn name(&self) -> &'static str {
-        "linux"
+        match self.shared.privilege {
+            Privilege::Root => "linux",
+            Privilege::UserNamespace { .. } => "linux-rootless",
+        }
     }
 
     fn launch(&self, spec: &LaunchSpec) -> Result<Launched, SandboxError> {
         self.launch_timed(spec).map(|(launched, _)| launched)
+    }
+
+    fn outbound_unavailable(&self) -> Option<&'static str> {
+        self.shared.privilege.is_rootless().then_some(
+            "gust gives outbound network only when it runs as root (veths and NAT); it \
+             runs rootless here",
+        )
     }
 }
 

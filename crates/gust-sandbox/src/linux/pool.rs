@@ -108,7 +108,10 @@ fn fill(shared: &Shared, state: &(Mutex<State>, Condvar), size: usize) {
     // Refilling must not compete with the runtime a launch just started (on small
     // hosts it would slow that cold start down): the thread, and the inits it
     // clones, run at the lowest priority until an init is handed a function.
-    let _ = super::syscall::set_nice(0, 19);
+    // (Not rootless: an init without the host's root could not raise it back.)
+    if !shared.privilege.is_rootless() {
+        let _ = super::syscall::set_nice(0, 19);
+    }
     let (lock, cond) = state;
     let mut backoff = Duration::from_millis(100);
     loop {

@@ -121,12 +121,19 @@ impl InstanceProcess for LinuxProcess {
         });
         match file {
             Some(f) => super::cgroup::pread_u64(f),
-            None => self.instance.cgroup.memory_peak(),
+            None => self
+                .instance
+                .cgroup
+                .memory_peak()
+                .or_else(|| runtime_status_bytes(self.instance.pid, "VmHWM:")),
         }
     }
 
     fn memory_current_bytes(&self) -> Option<u64> {
-        self.instance.cgroup.memory_current()
+        self.instance
+            .cgroup
+            .memory_current()
+            .or_else(|| runtime_status_bytes(self.instance.pid, "VmRSS:"))
     }
 
     fn finish_init(&self) {
@@ -138,4 +145,22 @@ impl InstanceProcess for LinuxProcess {
             tracing::warn!(error = %e, "could not end an instance's CPU init boost");
         }
     }
+}
+
+/// Without a memory cgroup (rootless, no delegation): a figure of the runtime process
+/// itself, the init's first child, from its `/proc` status (its children are not
+/// counted).
+fn runtime_status_bytes(init_pid: u32, key: &str) -> Option<u64> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{init_pid}/task/{init_pid}/children")).ok()?;
+    let runtime = children.split_whitespace().next()?;
+    let status = std::fs::read_to_string(format!("/proc/{runtime}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }

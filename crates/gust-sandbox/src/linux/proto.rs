@@ -67,6 +67,13 @@ pub(crate) struct Launch {
     pub gid: u32,
     /// `RLIMIT_NOFILE` of the runtime.
     pub nofile: u64,
+    /// Rootless: the init is root of a user namespace that maps only gust's uid, so
+    /// the runtime becomes `uid`/`gid` by entering a nested user namespace instead of
+    /// switching users (see `rootless`), and the init keeps its uid.
+    pub nested_user_namespace: bool,
+    /// `RLIMIT_NPROC` of the runtime, where it bounds one instance (its own user
+    /// namespace) and no cgroup does.
+    pub nproc: Option<u64>,
 }
 
 /// init → gust.

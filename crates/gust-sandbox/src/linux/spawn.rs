@@ -75,17 +75,20 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
         }
     };
     let image = &shared.init_image;
+    let flags = NAMESPACES | shared.privilege.clone_flags();
+    let id_maps = shared.id_maps.as_ref();
     let mut spawned = sys::spawn_in_namespaces(
-        NAMESPACES,
+        flags,
         image,
         theirs.as_fd(),
         clone_into.as_ref().map(|d| d.as_fd()),
+        id_maps,
     );
     let mut attach_by_pid = false;
     if clone_into.is_some() && matches!(&spawned, Err(e) if e.raw_os_error() == Some(libc::ENOSYS))
     {
         // No clone3 here: start outside and move the init by pid.
-        spawned = sys::spawn_in_namespaces(NAMESPACES, image, theirs.as_fd(), None);
+        spawned = sys::spawn_in_namespaces(flags, image, theirs.as_fd(), None, id_maps);
         attach_by_pid = true;
     }
     drop(theirs);

@@ -199,6 +199,25 @@ impl Hierarchy {
         }
     }
 
+    /// Without root: the cgroup v2 subtree gust was started in, if it is delegated to
+    /// gust's user (as systemd's `Delegate=yes` does) and offers the controllers.
+    /// `Err` says why not; the rootless sandbox then runs without cgroups.
+    pub(crate) fn detect_delegated(parent: &Path) -> Result<Hierarchy, String> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        let Some((_, mount)) = cgroup_mounts(&mountinfo)
+            .into_iter()
+            .find(|(fs, _)| fs == "cgroup2")
+        else {
+            return Err("no cgroup v2 hierarchy to be delegated (cgroup v1 is root's only)".into());
+        };
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let rel = own_v2_cgroup(&own).ok_or("gust's own cgroup v2 is unknown")?;
+        let dir = mount.join(rel.trim_start_matches('/'));
+        V2Hierarchy::open_delegated(&dir, parent).map(Hierarchy::V2)
+    }
+
     /// `v1`, `v2` or `none`, for logs.
     pub(crate) fn version(&self) -> &'static str {
         match self {
@@ -255,6 +274,14 @@ impl Hierarchy {
             })),
         }
     }
+}
+
+/// The process's cgroup v2 path from a `/proc/<pid>/cgroup` text (the `0::` line).
+pub(crate) fn own_v2_cgroup(proc_cgroup: &str) -> Option<&str> {
+    proc_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .filter(|p| p.starts_with('/'))
 }
 
 /// `(fstype, mount point)` of every cgroup filesystem in a mountinfo text.
@@ -432,6 +459,14 @@ impl CgroupManager for StubCgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_own_cgroup_v2_path() {
+        let hybrid = "12:pids:/user.slice\n1:name=systemd:/user.slice\n0::/user.slice/app.scope\n";
+        assert_eq!(own_v2_cgroup(hybrid), Some("/user.slice/app.scope"));
+        assert_eq!(own_v2_cgroup("0::/\n"), Some("/"));
+        assert_eq!(own_v2_cgroup("4:memory:/x\n"), None);
+    }
 
     #[test]
     fn cpu_follows_memory_like_lambda() {

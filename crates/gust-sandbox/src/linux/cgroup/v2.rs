@@ -23,26 +23,38 @@ impl V2Hierarchy {
     /// Checks that the hierarchy mounted at `root` offers the controllers, creates
     /// `parent` under it and enables the controllers on the way down.
     pub(crate) fn open(root: &Path, parent: &Path) -> Result<Self, String> {
-        let available = std::fs::read_to_string(root.join("cgroup.controllers"))
-            .map_err(|e| format!("cgroup v2 at {}: {e}", root.display()))?;
-        let missing: Vec<&str> = CONTROLLERS
-            .iter()
-            .copied()
-            .filter(|c| !available.split_whitespace().any(|a| a == *c))
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "cgroup v2 at {} does not offer the {} controller(s)",
-                root.display(),
-                missing.join(", ")
-            ));
-        }
+        check_controllers(root)?;
         Self::prepare(root, parent).map_err(|e| {
             format!(
                 "cgroup v2: {e} (a cgroup that holds processes cannot delegate \
                  controllers: start gust in a delegated cgroup or choose another parent)"
             )
         })
+    }
+
+    /// Without root: opens the subtree `dir` that gust runs in and that is delegated
+    /// to its user. A cgroup holding processes cannot enable controllers for its
+    /// children, so gust first moves itself into `dir/gust-supervisor`; instances go
+    /// under `dir/parent`.
+    pub(crate) fn open_delegated(dir: &Path, parent: &Path) -> Result<Self, String> {
+        check_controllers(dir)?;
+        let not_delegated = |e: io::Error| {
+            format!(
+                "cgroup v2 {} is not delegated to gust's user ({e}); start gust with \
+                 `systemd-run --user -p Delegate=yes` or in a cgroup it may write",
+                dir.display()
+            )
+        };
+        if !super::read_procs(&dir.join("cgroup.procs")).is_empty() {
+            let supervisor = dir.join("gust-supervisor");
+            match std::fs::create_dir(&supervisor) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(not_delegated(e)),
+            }
+            write_value(&supervisor.join("cgroup.procs"), "0").map_err(not_delegated)?;
+        }
+        Self::prepare(dir, parent).map_err(not_delegated)
     }
 
     /// Creates `parent` under `root`, enabling the controllers in every cgroup from
@@ -87,6 +99,25 @@ impl V2Hierarchy {
             depth: self.depth,
         })
     }
+}
+
+/// Checks that the cgroup `dir` offers the controllers to its children.
+fn check_controllers(dir: &Path) -> Result<(), String> {
+    let available = std::fs::read_to_string(dir.join("cgroup.controllers"))
+        .map_err(|e| format!("cgroup v2 at {}: {e}", dir.display()))?;
+    let missing: Vec<&str> = CONTROLLERS
+        .iter()
+        .copied()
+        .filter(|c| !available.split_whitespace().any(|a| a == *c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "cgroup v2 at {} does not offer the {} controller(s)",
+            dir.display(),
+            missing.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn enable_controllers(dir: &Path) -> io::Result<()> {

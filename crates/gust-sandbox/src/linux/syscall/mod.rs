@@ -70,18 +70,36 @@ impl Syscall for LinuxSyscall {
         let fstype = fstype.map(|s| cstr(OsStr::new(s))).transpose()?;
         let data = data.map(|s| cstr(OsStr::new(s))).transpose()?;
         let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-        // SAFETY: every pointer is either null or a NUL-terminated string that outlives
-        // the call; mount reads them and keeps none.
-        let rc = unsafe {
-            libc::mount(
-                ptr(&source),
-                target.as_ptr(),
-                ptr(&fstype),
-                flags,
-                ptr(&data).cast(),
-            )
+        let call = |flags: libc::c_ulong| {
+            // SAFETY: every pointer is either null or a NUL-terminated string that
+            // outlives the call; mount reads them and keeps none.
+            let rc = unsafe {
+                libc::mount(
+                    ptr(&source),
+                    target.as_ptr(),
+                    ptr(&fstype),
+                    flags,
+                    ptr(&data).cast(),
+                )
+            };
+            cvt(rc).map(drop)
         };
-        cvt(rc).map(drop)
+        const BIND_REMOUNT: libc::c_ulong = libc::MS_BIND | libc::MS_REMOUNT;
+        match call(flags) {
+            // In a user namespace, a bind mount keeps the flags of the host mount it
+            // came from locked (noexec, say): a remount must repeat them.
+            Err(e)
+                if e.raw_os_error() == Some(libc::EPERM)
+                    && flags & BIND_REMOUNT == BIND_REMOUNT =>
+            {
+                let locked = locked_mount_flags(&target)?;
+                if flags | locked == flags {
+                    return Err(e);
+                }
+                call(flags | locked)
+            }
+            other => other,
+        }
     }
 
     fn mkdir_all(&self, path: &Path, mode: u32) -> io::Result<()> {
@@ -127,6 +145,32 @@ impl Syscall for LinuxSyscall {
     }
 }
 
+/// The flags of the mount at `target` that a remount from a user namespace may not
+/// clear, as `MS_*` flags.
+fn locked_mount_flags(target: &CString) -> io::Result<libc::c_ulong> {
+    // SAFETY: an all-zero statvfs is valid; statvfs fills it in.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a valid statvfs pointer.
+    cvt(unsafe { libc::statvfs(target.as_ptr(), &mut st) })?;
+    Ok(statvfs_to_mount_flags(st.f_flag))
+}
+
+/// `statvfs`'s `ST_*` flags as the `MS_*` flags a remount must keep.
+fn statvfs_to_mount_flags(st: libc::c_ulong) -> libc::c_ulong {
+    [
+        (libc::ST_RDONLY, libc::MS_RDONLY),
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ]
+    .iter()
+    .filter(|(st_flag, _)| st & st_flag != 0)
+    .fold(0, |acc, (_, ms_flag)| acc | ms_flag)
+}
+
 /// A path or string as a C string; an interior NUL is an invalid-input error.
 pub(crate) fn cstr(s: &OsStr) -> io::Result<CString> {
     CString::new(s.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
@@ -145,5 +189,19 @@ pub(crate) fn cvt_long(rc: libc::c_long) -> io::Result<libc::c_long> {
         Err(io::Error::last_os_error())
     } else {
         Ok(rc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statvfs_flags_become_the_mount_flags_a_remount_keeps() {
+        assert_eq!(statvfs_to_mount_flags(0), 0);
+        assert_eq!(
+            statvfs_to_mount_flags(libc::ST_NOEXEC | libc::ST_NOSUID | libc::ST_RELATIME),
+            libc::MS_NOEXEC | libc::MS_NOSUID | libc::MS_RELATIME
+        );
     }
 }

@@ -113,6 +113,12 @@ pub(crate) fn geteuid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Effective gid of the calling process.
+pub(crate) fn getegid() -> u32 {
+    // SAFETY: getegid cannot fail.
+    unsafe { libc::getegid() }
+}
+
 /// Writes all of `data` to a raw descriptor (used on the exec-error pipe).
 pub(crate) fn write_all(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
     use std::io::Write;
@@ -122,4 +128,23 @@ pub(crate) fn write_all(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
         unsafe { std::fs::File::from_raw_fd(fd.as_raw_fd()) },
     );
     f.write_all(data)
+}
+
+/// Moves the calling process into a new user namespace in which it is `uid`/`gid`,
+/// both mapped to its current ids (which must be root of the current user
+/// namespace). Used where gust has no root of its own: the sandbox's user namespace
+/// maps only gust's own uid, as its root, so the runtime becomes an unprivileged user
+/// by nesting one more namespace instead of switching users. The process holds every
+/// capability of the new namespace afterwards; drop them as usual.
+pub(crate) fn enter_nested_user_namespace(uid: u32, gid: u32) -> io::Result<()> {
+    super::unshare(libc::CLONE_NEWUSER)?;
+    std::fs::write("/proc/self/uid_map", format!("{uid} 0 1"))?;
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} 0 1"))
+}
+
+/// Makes the calling process the OOM killer's first choice on the host (raising the
+/// score needs no privilege): a host out of memory loses a function, not gust.
+pub(crate) fn prefer_for_oom_kill() -> io::Result<()> {
+    std::fs::write("/proc/self/oom_score_adj", "1000")
 }

@@ -45,6 +45,47 @@ pub(crate) fn execve(image: &ExecImage) -> io::Error {
     io::Error::last_os_error()
 }
 
+/// What a child started in a new user namespace writes to its own `/proc/self`
+/// files before it execs, so that it is root inside with every capability there:
+/// an unprivileged process may map only its own uid and gid, once, and must deny
+/// `setgroups` before it maps its gid. Everything is allocated here, before the
+/// clone, because the child may not allocate.
+pub(crate) struct IdMaps {
+    /// `(file, contents)` in the order the kernel needs them written.
+    writes: [(CString, Vec<u8>); 3],
+}
+
+impl IdMaps {
+    /// Maps root inside to `outer_uid`/`outer_gid` (the caller's own ids).
+    pub(crate) fn root_to(outer_uid: u32, outer_gid: u32) -> IdMaps {
+        let file = |name: &str| CString::new(format!("/proc/self/{name}")).expect("no NUL");
+        IdMaps {
+            writes: [
+                (file("uid_map"), format!("0 {outer_uid} 1").into_bytes()),
+                (file("setgroups"), b"deny".to_vec()),
+                (file("gid_map"), format!("0 {outer_gid} 1").into_bytes()),
+            ],
+        }
+    }
+}
+
+/// Writes `data` to the file at `path` with raw syscalls only (async-signal-safe:
+/// usable between `clone` and `execve` in the child of a multi-threaded process).
+/// Returns false on any failure.
+fn write_file_raw(path: &CString, data: &[u8]) -> bool {
+    // SAFETY: open with a NUL-terminated path; write of a live buffer of `len`
+    // bytes; close of the descriptor just opened. No allocation, no locks.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return false;
+        }
+        let written = libc::write(fd, data.as_ptr().cast(), data.len());
+        libc::close(fd);
+        written == data.len() as isize
+    }
+}
+
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// `struct clone_args` of `clone3(2)`, up to `cgroup` (`CLONE_ARGS_SIZE_VER2`).
@@ -67,7 +108,8 @@ struct CloneArgs {
 /// Starts `image` in a child created with the namespace `flags`, its stdin and stdout
 /// on `/dev/null`, `channel` at fd 3, stderr inherited, and every other descriptor
 /// closed. With `cgroup` (a cgroup v2 directory), the child starts inside it.
-/// Returns the child's pid and a pidfd for it.
+/// Returns the child's pid and a pidfd for it. With `id_maps` (and `CLONE_NEWUSER`
+/// in `flags`), the child writes its user namespace's maps before it execs.
 ///
 /// The child runs only async-signal-safe syscalls between `clone` and `execve`, so
 /// this is safe to call from any thread of a multi-threaded process.
@@ -76,7 +118,10 @@ pub(crate) fn spawn_in_namespaces(
     image: &ExecImage,
     channel: BorrowedFd<'_>,
     cgroup: Option<BorrowedFd<'_>>,
+    id_maps: Option<&IdMaps>,
 ) -> io::Result<(libc::pid_t, OwnedFd)> {
+    const MAP_FAILED: &[u8] = b"gust: the sandbox init could not write its user namespace's \
+        uid/gid maps (are unprivileged user namespaces allowed?)\n";
     // Everything the child touches is prepared here: the pointer arrays, and the two
     // descriptors moved to 10+ so the dup2 calls below cannot clobber them.
     let devnull = std::fs::File::open("/dev/null")?;
@@ -130,6 +175,17 @@ pub(crate) fn spawn_in_namespaces(
     }
     if rc == 0 {
         // The child: async-signal-safe syscalls only, then exec or _exit.
+        if let Some(maps) = id_maps {
+            for (file, data) in &maps.writes {
+                if !write_file_raw(file, data) {
+                    // SAFETY: write to stderr of a static buffer, then _exit.
+                    unsafe {
+                        libc::write(2, MAP_FAILED.as_ptr().cast(), MAP_FAILED.len());
+                        libc::_exit(125);
+                    }
+                }
+            }
+        }
         // SAFETY: dup2, close_range, execve and _exit are plain syscalls on descriptors
         // and pointers prepared before the clone; nothing here allocates or locks.
         unsafe {
@@ -246,6 +302,24 @@ mod tests {
     use std::os::fd::AsFd;
 
     #[test]
+    fn a_rootless_init_maps_root_to_gusts_ids_and_denies_setgroups_first() {
+        let maps = IdMaps::root_to(1000, 100);
+        let writes: Vec<(&str, &[u8])> = maps
+            .writes
+            .iter()
+            .map(|(f, d)| (f.to_str().unwrap(), d.as_slice()))
+            .collect();
+        assert_eq!(
+            writes,
+            [
+                ("/proc/self/uid_map", &b"0 1000 1"[..]),
+                ("/proc/self/setgroups", &b"deny"[..]),
+                ("/proc/self/gid_map", &b"0 100 1"[..]),
+            ]
+        );
+    }
+
+    #[test]
     fn spawns_into_a_cgroup_v2_directory_and_reaps_through_the_pidfd() {
         // Needs root and a cgroup v2 hierarchy (the unified one of a hybrid host
         // will do: entering a cgroup needs no controller).
@@ -267,7 +341,7 @@ mod tests {
         let (_ours, theirs) = seqpacket_pair().unwrap();
         let image = ExecImage::new(Path::new("/bin/sleep"), &["sleep", "30"], &[]).unwrap();
         let (pid, pidfd) =
-            spawn_in_namespaces(0, &image, theirs.as_fd(), Some(cgroup.as_fd())).unwrap();
+            spawn_in_namespaces(0, &image, theirs.as_fd(), Some(cgroup.as_fd()), None).unwrap();
         let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
         assert_eq!(procs.trim(), pid.to_string(), "born inside the cgroup");
         assert_eq!(waitid_pidfd(pidfd.as_fd(), false).unwrap(), None);
