@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -143,13 +144,27 @@ class GustServer:
     """One running `gust serve`."""
 
     def __init__(self, binary: Path, workdir: Path, extra_args: list[str],
-                 data_dir: Path | None = None):
+                 data_dir: Path | None = None, run_as: int | None = None):
+        """With `run_as` (a uid; needs root), gust runs as that unprivileged user and
+        group, without supplementary groups, on a data directory it owns outside
+        root's private temp dirs, with a PATH of system directories only (root's
+        pyenv is unreadable to it): its Linux sandbox is then the rootless one."""
         self.binary = binary
         self.workdir = workdir
+        self.run_as = run_as
+        if run_as is not None and data_dir is None:
+            home = Path(tempfile.mkdtemp(prefix="gust-rootless-"))
+            home.chmod(0o755)
+            data_dir = home / "data"
+            data_dir.mkdir()
+            os.chown(data_dir, run_as, run_as)
         self.data_dir = data_dir or workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.marker = uuid.uuid4().hex
+        prefix = [] if run_as is None else [
+            "setpriv", f"--reuid={run_as}", f"--regid={run_as}", "--clear-groups", "--"]
         self.args = [
+            *prefix,
             str(binary), "serve",
             "--listen", "127.0.0.1:0",
             "--data-dir", str(self.data_dir),
@@ -169,12 +184,16 @@ class GustServer:
 
     def start(self) -> "GustServer":
         self._stderr = open(self.stderr_path, "wb")
+        env = support.env_for_subprocess()
+        if self.run_as is not None:
+            env.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME=str(self.data_dir.parent))
+            env.pop("XDG_RUNTIME_DIR", None)
         self.proc = subprocess.Popen(
             self.args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            env=support.env_for_subprocess(),
+            env=env,
             cwd=self.workdir,
         )
         self._listening.clear()
