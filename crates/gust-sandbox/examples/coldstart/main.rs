@@ -14,6 +14,11 @@
 //!
 //! Like gust, this binary is its own sandbox init (`coldstart __sandbox-init`).
 //!
+//! Run as an ordinary user (e.g. `setpriv --reuid=4246 --regid=4246 --clear-groups`,
+//! with a Python it can read such as `/usr/bin/python3.11`), it measures the rootless
+//! sandbox; the namespace costs and the memory part need root. As root with
+//! `GUST_BENCH_ROOTLESS_UID=<uid>`, the memory part runs as that user (rootless).
+//!
 //! # Results on the development VM
 //! 2 vCPUs, cgroup v1, Python 3.11 with `-S`, 60 rounds at a load average of
 //! about 1.4 (other builds running; numbers move with the host's load):
@@ -68,7 +73,13 @@ fn main() {
     let dirs = Dirs::new();
     println!("python {} ({} iterations)\n", python.display(), iterations);
 
-    namespace_costs(iterations);
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        namespace_costs(iterations);
+    } else {
+        println!("namespace costs: skipped (unshare without a user namespace needs root)\n");
+    }
 
     let spec = |id: usize| dirs.spec(&python, id);
 
@@ -79,7 +90,11 @@ fn main() {
             return;
         }
     };
-    println!("cgroups {}\n", sandbox.cgroup_version());
+    println!(
+        "cgroups {}, sandbox {}\n",
+        sandbox.cgroup_version(),
+        sandbox.name()
+    );
     let pooled = LinuxSandbox::probe().unwrap().with_pool(4);
     // The modes take turns, so that load from elsewhere on the host hits them alike.
     let mut modes = [
@@ -90,12 +105,13 @@ fn main() {
         Mode::new("linux, pool of 4, outbound network (link made ahead)"),
     ];
     // Outbound network needs ip, nsenter and nft: measured where they are.
-    let outbound = ["ip", "nsenter", "nft"].iter().all(|p| {
-        std::process::Command::new(p)
-            .arg("--version")
-            .output()
-            .is_ok()
-    });
+    let outbound = sandbox.outbound_unavailable().is_none()
+        && ["ip", "nsenter", "nft"].iter().all(|p| {
+            std::process::Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok()
+        });
     let with_link = |id: usize| LaunchSpec {
         outbound: true,
         ..spec(id)
@@ -121,7 +137,7 @@ fn main() {
     let modes = if outbound {
         &mut modes[..]
     } else {
-        println!("(outbound network not measured: it needs ip, nsenter and nft)\n");
+        println!("(outbound network not measured: it needs root, ip, nsenter and nft)\n");
         &mut modes[..3]
     };
     for mode in modes.iter_mut() {
@@ -130,7 +146,11 @@ fn main() {
     drop(pooled);
 
     drop(sandbox);
-    memory::measure(&python);
+    if root {
+        memory::measure(&python);
+    } else {
+        println!("memory: skipped (making the measurement cgroup needs root)");
+    }
 }
 
 /// A function: a code directory and a runtime directory holding the no-op runtime.

@@ -29,12 +29,20 @@ pub fn measure(python: &Path) {
     }
     let dir = root.join(format!("gust-bench-{}", std::process::id()));
     std::fs::create_dir(&dir).unwrap();
-    let status = std::process::Command::new("/proc/self/exe")
-        .arg(CHILD_ARG)
-        .arg(&dir)
-        .arg(python)
-        .status()
-        .unwrap();
+    let mut child = std::process::Command::new("/proc/self/exe");
+    child.arg(CHILD_ARG).arg(&dir).arg(python);
+    if let Some(uid) = std::env::var("GUST_BENCH_ROOTLESS_UID")
+        .ok()
+        .and_then(|u| u.parse::<u32>().ok())
+    {
+        // The rootless sandbox: the child runs as `uid`, in a cgroup it may enter.
+        use std::os::unix::process::CommandExt;
+        for f in ["tasks", "cgroup.procs"] {
+            std::os::unix::fs::chown(dir.join(f), Some(uid), Some(uid)).unwrap();
+        }
+        child.uid(uid).gid(uid); // std drops the supplementary groups too
+    }
+    let status = child.status().unwrap();
     assert!(status.success());
     std::fs::remove_dir(&dir).unwrap();
 }
@@ -85,13 +93,18 @@ pub fn child(args: &[String]) {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
+    // Rootless without cgroups, everything is charged to the measurement cgroup
+    // (and memory_current_bytes is the runtime's RSS, already counted there).
+    let limited = sandbox.cgroup_version() != "none";
     let own: i64 = isolated
         .iter()
+        .filter(|_| limited)
         .map(|(l, _)| l.process.memory_current_bytes().unwrap() as i64)
         .sum();
     let outside = usage(&dir) - before;
     println!(
-        "memory  idle isolated instance (linux): {:.2} MiB each ({:.2} in its cgroup, {:.2} charged to gust: namespaces, listener)",
+        "memory  idle isolated instance ({}): {:.2} MiB each ({:.2} in its cgroup, {:.2} charged to gust: namespaces, listener)",
+        sandbox.name(),
         mib(outside + own),
         mib(own),
         mib(outside)
@@ -104,8 +117,10 @@ pub fn child(args: &[String]) {
     std::thread::sleep(Duration::from_millis(300));
     let prefix = format!("pool-{}-", std::process::id());
     let own: i64 = std::fs::read_dir("/sys/fs/cgroup/memory/gust")
-        .unwrap()
+        .into_iter()
         .flatten()
+        .flatten()
+        .filter(|_| limited)
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .map(|e| usage(&e.path()))
         .sum();
