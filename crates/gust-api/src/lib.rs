@@ -99,7 +99,13 @@ impl Server {
         let runtime_dir = data.join("runtimes");
         gust_runtimes::install(&runtime_dir)
             .map_err(|e| failed("installing the runtime bootstraps", e))?;
-        let host = Arc::new(RuntimeHost::discover(runtime_dir));
+        let host = Arc::new(RuntimeHost::discover(runtime_dir.clone()));
+        if host.python.is_ok() {
+            let module = runtime_dir.join(gust_runtimes::PYTHON_RUNTIME_MODULE);
+            if let Err(e) = host.compile_python(&module) {
+                tracing::warn!(error = %e, "could not precompile the Python runtime: cold starts compile it");
+            }
+        }
         for missing in [&host.python, &host.node]
             .into_iter()
             .filter_map(|r| r.as_ref().err())

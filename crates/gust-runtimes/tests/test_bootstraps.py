@@ -18,6 +18,7 @@ from runtime_api_mock import MockRuntimeAPI, RuntimeProcess  # noqa: E402
 
 CRATE = Path(__file__).resolve().parent.parent
 PYTHON_BOOTSTRAP = CRATE / "python" / "bootstrap.py"
+PYTHON_RUNTIME = CRATE / "python" / "_gust_bootstrap.py"
 NODE_BOOTSTRAP = CRATE / "node" / "bootstrap.js"
 PYTHON = os.environ.get("GUST_TEST_PYTHON", sys.executable)
 NODE = os.environ.get("GUST_TEST_NODE") or shutil.which("node")
@@ -867,7 +868,7 @@ def _load_python_bootstrap(block_json_accelerator):
     if block_json_accelerator:
         sys.modules["_json"] = None
     try:
-        spec = importlib.util.spec_from_file_location("gust_python_bootstrap", PYTHON_BOOTSTRAP)
+        spec = importlib.util.spec_from_file_location("gust_python_bootstrap", PYTHON_RUNTIME)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module

@@ -67,6 +67,22 @@ impl RuntimeHost {
         }
     }
 
+    /// Compiles the Python source `file` into its `__pycache__` with this host's
+    /// Python, so instances load it compiled (they cannot write the cache: the
+    /// runtime directory is read-only inside the sandbox). `Err` says why not.
+    pub fn compile_python(&self, file: &Path) -> Result<(), String> {
+        let python = self.python.as_ref().map_err(|e| e.to_string())?;
+        let out = Command::new(&python.executable)
+            .args(["-S", "-m", "py_compile"])
+            .arg(file)
+            .output()
+            .map_err(|e| format!("running {}: {e}", python.executable.display()))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(())
+    }
+
     /// The interpreter for a managed runtime.
     pub fn interpreter(&self, runtime: Runtime) -> Result<&Interpreter, RuntimeHostError> {
         let found = match runtime {
