@@ -318,3 +318,38 @@ def test_request_id_is_a_uuid(lam, tool):
     result = invoke(lam, tool, {"action": "context"})
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
                         result.request_id), result.request_id
+
+
+FLAGS_APP = """\
+import os, sys
+
+def handler(event, context):
+    return {"optimize": sys.flags.optimize, "hash_seed": os.environ.get("PYTHONHASHSEED"),
+            "function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"), "cwd": os.getcwd(),
+            "tz": os.environ.get("TZ"), "prewarm_fd": os.environ.get("_GUST_PREWARM_FD")}
+"""
+
+
+def test_cold_starts_see_only_their_own_environment(lam, make_function):
+    """gust keeps Python interpreters started ahead of demand and hands them a
+    function when it cold-starts: the function must see its own environment and
+    directory, nothing of the prewarm; one whose variables change how Python starts
+    (PYTHONOPTIMIZE here) gets an interpreter started with them."""
+    plain = make_function("py-env-plain", support.make_zip({"app.py": FLAGS_APP}))
+    body = invoke(lam, plain).ok()
+    assert body["function"] == plain and body["cwd"] == "/var/task", body
+    assert body["tz"] == ":UTC" and body["prewarm_fd"] is None, body
+    assert body["optimize"] == 0
+
+    tuned = make_function("py-env-tuned", support.make_zip({"app.py": FLAGS_APP}),
+                          Environment={"Variables": {"PYTHONOPTIMIZE": "1",
+                                                     "PYTHONHASHSEED": "7"}})
+    body = invoke(lam, tuned).ok()
+    assert body["optimize"] == 1, body
+    assert body["hash_seed"] == "7" and body["function"] == tuned, body
+
+
+def test_the_runtime_is_loaded_compiled(server):
+    cache = server.data_dir / "runtimes" / "python" / "__pycache__"
+    assert list(cache.glob("_gust_bootstrap.cpython-311*.pyc")), (
+        f"gust did not precompile its Python runtime into {cache}")

@@ -432,6 +432,37 @@ def _error_headers(error_result):
 
 
 # ---------------------------------------------------------------------------
+# Prewarmed start: gust may start this interpreter before it knows the function
+# (everything above is then done ahead of demand) and name, in _GUST_PREWARM_FD,
+# a pipe on which the function's environment and working directory arrive as JSON
+# once it has one. End of file without data means the sandbox was discarded.
+
+
+def _await_function():
+    fd = _environ.pop("_GUST_PREWARM_FD", None)
+    if fd is None:
+        return
+    fd = int(fd)
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    if not chunks:
+        os._exit(0)
+    config = _json_loads(b"".join(chunks))
+    _environ.clear()
+    _environ.update(config["env"])
+    os.chdir(config["cwd"])
+    time.tzset()
+
+
+_await_function()
+
+
+# ---------------------------------------------------------------------------
 # Context object, as AWS's runtime builds it.
 
 _LOG_GROUP_NAME = _environ.get("AWS_LAMBDA_LOG_GROUP_NAME")

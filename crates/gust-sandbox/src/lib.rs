@@ -53,7 +53,7 @@ impl SandboxError {
 }
 
 /// What runs first inside the instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entrypoint {
     /// A managed runtime: `interpreter args... <runtime_dir>/<script>`.
     Managed {
@@ -93,6 +93,58 @@ pub struct LaunchSpec {
     /// Without it an isolated instance has only its loopback; `none` always has the
     /// host's network.
     pub outbound: bool,
+}
+
+/// A managed runtime a sandbox may start ahead of demand, before it knows the
+/// function ([`Sandbox::prewarm`]): a launch whose spec matches then only attaches
+/// the function's code and hands the waiting runtime its environment, skipping the
+/// interpreter's start-up.
+///
+/// The runtime is started with the environment `startup_env` plus
+/// `_GUST_PREWARM_FD=<fd>`: it must read its function's configuration from that
+/// descriptor (a JSON object `{"env": {...}, "cwd": "..."}`, sent once, then end of
+/// file; nothing at all if the sandbox is discarded) before it looks at its
+/// environment, replace its environment with `env`, and enter `cwd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrewarmTemplate {
+    /// What runs: must equal the launch's.
+    pub entrypoint: Entrypoint,
+    /// Must equal the launch's.
+    pub runtime_dir: PathBuf,
+    /// Must equal the launch's.
+    pub host_paths: Vec<PathBuf>,
+    /// The variables the runtime reads while it starts (before it waits for its
+    /// function), with the values every function gets unless it sets its own.
+    pub startup_env: Vec<(String, String)>,
+    /// Prefixes of variables that change how the runtime starts (`PYTHON`, `LD_`):
+    /// a launch that sets any, or gives a `startup_env` variable another value, is
+    /// started the ordinary way.
+    pub startup_prefixes: Vec<String>,
+    /// How many to keep ready.
+    pub count: usize,
+}
+
+impl PrewarmTemplate {
+    /// Whether a launch can take a runtime started from this template.
+    pub fn matches(&self, spec: &LaunchSpec) -> bool {
+        if spec.entrypoint != self.entrypoint
+            || spec.runtime_dir != self.runtime_dir
+            || spec.host_paths != self.host_paths
+            || spec.outbound
+        {
+            return false;
+        }
+        let startup = |k: &str| {
+            self.startup_env.iter().any(|(s, _)| s == k)
+                || self
+                    .startup_prefixes
+                    .iter()
+                    .any(|p| k.starts_with(p.as_str()))
+        };
+        let wanted: Vec<&(String, String)> = spec.env.iter().filter(|(k, _)| startup(k)).collect();
+        wanted.len() == self.startup_env.len()
+            && wanted.iter().all(|kv| self.startup_env.contains(kv))
+    }
 }
 
 /// How an instance ended.
@@ -169,6 +221,11 @@ pub trait Sandbox: Send + Sync {
     fn outbound_unavailable(&self) -> Option<&'static str> {
         None
     }
+    /// Keeps runtimes of `template` started ahead of demand, if this sandbox can.
+    /// Default: it cannot, and launches stay as they are.
+    fn prewarm(&self, template: PrewarmTemplate) {
+        let _ = template;
+    }
 }
 
 /// Resolves the entrypoint to an argv, given where the sandbox shows the runtime
@@ -187,5 +244,73 @@ pub fn resolve_argv(entrypoint: &Entrypoint, runtime_dir: &Path, task_root: &Pat
             argv
         }
         Entrypoint::TaskBootstrap => vec![task_root.join("bootstrap").display().to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(env: &[(&str, &str)]) -> LaunchSpec {
+        LaunchSpec {
+            instance_id: "i".into(),
+            entrypoint: Entrypoint::Managed {
+                interpreter: "/usr/bin/python3".into(),
+                args: vec!["-S".into()],
+                script: "python/bootstrap.py".into(),
+            },
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            code_dir: "/code".into(),
+            runtime_dir: "/runtimes".into(),
+            host_paths: vec![],
+            memory_mb: 128,
+            tmp_mb: 512,
+            outbound: false,
+        }
+    }
+
+    fn template() -> PrewarmTemplate {
+        let s = spec(&[]);
+        PrewarmTemplate {
+            entrypoint: s.entrypoint,
+            runtime_dir: s.runtime_dir,
+            host_paths: s.host_paths,
+            startup_env: vec![
+                ("TZ".into(), ":UTC".into()),
+                ("LANG".into(), "C.UTF-8".into()),
+            ],
+            startup_prefixes: vec!["PYTHON".into(), "LD_".into()],
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn a_prewarmed_runtime_fits_launches_that_start_it_the_same_way() {
+        let t = template();
+        let base = [("TZ", ":UTC"), ("LANG", "C.UTF-8"), ("FOO", "bar")];
+        assert!(t.matches(&spec(&base)));
+        // Another value, a missing one, a variable that changes the start-up.
+        assert!(!t.matches(&spec(&[("TZ", "Europe/Paris"), ("LANG", "C.UTF-8")])));
+        assert!(!t.matches(&spec(&[("LANG", "C.UTF-8")])));
+        assert!(!t.matches(&spec(&[
+            ("TZ", ":UTC"),
+            ("LANG", "C.UTF-8"),
+            ("PYTHONPATH", "/x")
+        ])));
+        assert!(!t.matches(&spec(&[
+            ("TZ", ":UTC"),
+            ("LANG", "C.UTF-8"),
+            ("LD_PRELOAD", "/x")
+        ])));
+        // Another runtime, or outbound network (its link is made at launch).
+        let mut node = spec(&base);
+        node.entrypoint = Entrypoint::TaskBootstrap;
+        assert!(!t.matches(&node));
+        let mut outbound = spec(&base);
+        outbound.outbound = true;
+        assert!(!t.matches(&outbound));
     }
 }

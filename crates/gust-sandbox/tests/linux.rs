@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use gust_sandbox::linux::LinuxSandbox;
-use gust_sandbox::{Sandbox, SandboxError};
+use gust_sandbox::{LaunchSpec, Sandbox, SandboxError};
 
 #[test]
 fn runs_the_bootstrap_with_the_lambda_environment_and_merged_output() {
@@ -947,4 +947,103 @@ fn the_pool_links_sandboxes_ahead_once_outbound_network_is_in_use() {
         !String::from_utf8_lossy(&out.stdout).contains("inet 10.219.")
     });
     assert!(gone, "the pool's links outlived it");
+}
+
+/// A runtime that honours the prewarm protocol: waits for its function's
+/// configuration on `_GUST_PREWARM_FD`, then reports what it sees.
+const PREWARMED_PROGRAM: &str = r#"
+import json, os, sys
+before = sorted(os.environ)
+fd = os.environ.pop("_GUST_PREWARM_FD", None)
+if fd is not None:
+    data = b""
+    while True:
+        chunk = os.read(int(fd), 4096)
+        if not chunk:
+            break
+        data += chunk
+    config = json.loads(data)
+    os.environ.clear()
+    os.environ.update(config["env"])
+    os.chdir(config["cwd"])
+print(json.dumps({
+    "prewarmed": fd is not None,
+    "started_with": before,
+    "function": os.environ.get("FUNCTION"),
+    "code": sorted(os.listdir(".")),
+    "cwd": os.getcwd(),
+    "uid": os.getuid(),
+    "nice": os.nice(0),
+    "tmp_size": os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize,
+}))
+"#;
+
+#[test]
+fn a_prewarmed_runtime_gets_its_function_and_a_mismatch_starts_afresh() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let sb = LinuxSandbox::probe_with(config()).unwrap().with_pool(1);
+    let f = Fixture::new();
+    std::fs::write(f.code.path().join("handler.py"), "x = 1\n").unwrap();
+    let template_spec = f.python_spec("template", PREWARMED_PROGRAM);
+    sb.prewarm(gust_sandbox::PrewarmTemplate {
+        entrypoint: template_spec.entrypoint.clone(),
+        runtime_dir: template_spec.runtime_dir.clone(),
+        host_paths: template_spec.host_paths.clone(),
+        startup_env: vec![("TZ".into(), ":UTC".into())],
+        startup_prefixes: vec!["PYTHON".into()],
+        count: 1,
+    });
+    assert!(wait_for(Duration::from_secs(60), || sb
+        .pool_ready_prewarmed()
+        == 1));
+
+    let spec = LaunchSpec {
+        env: vec![
+            ("FUNCTION".into(), "f1".into()),
+            ("TZ".into(), ":UTC".into()),
+        ],
+        tmp_mb: 32,
+        ..f.python_spec("prewarmed", PREWARMED_PROGRAM)
+    };
+    let (launched, timings) = sb.launch_timed(&spec).unwrap();
+    assert_eq!(timings[0].0, "take prewarmed runtime", "{timings:?}");
+    let run = finish(launched, Duration::from_secs(30));
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    let seen: serde_json::Value = serde_json::from_str(run.output.trim()).unwrap();
+    assert_eq!(seen["prewarmed"], true, "{seen}");
+    // It started before its function: only the startup environment then.
+    let started_with: Vec<&str> = seen["started_with"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(!started_with.contains(&"FUNCTION"), "{started_with:?}");
+    assert_eq!(seen["function"], "f1");
+    assert_eq!(seen["code"], serde_json::json!(["handler.py"]));
+    assert_eq!(seen["cwd"], "/var/task");
+    assert_eq!(seen["uid"], 993);
+    assert_eq!(seen["nice"], 0, "the function runs at the normal priority");
+    assert_eq!(seen["tmp_size"], 32 * 1024 * 1024);
+
+    // A function that changes how Python starts is not given a prewarmed runtime.
+    assert!(wait_for(Duration::from_secs(60), || sb
+        .pool_ready_prewarmed()
+        == 1));
+    let mismatch = LaunchSpec {
+        env: vec![
+            ("TZ".into(), ":UTC".into()),
+            ("PYTHONHASHSEED".into(), "0".into()),
+        ],
+        ..f.python_spec("afresh", PREWARMED_PROGRAM)
+    };
+    let (launched, timings) = sb.launch_timed(&mismatch).unwrap();
+    assert_ne!(timings[0].0, "take prewarmed runtime", "{timings:?}");
+    let run = finish(launched, Duration::from_secs(30));
+    let seen: serde_json::Value = serde_json::from_str(run.output.trim()).unwrap();
+    assert_eq!(seen["prewarmed"], false, "{seen}");
+    assert_eq!(sb.pool_ready_prewarmed(), 1);
 }

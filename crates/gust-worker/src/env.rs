@@ -53,7 +53,17 @@ pub fn build(
             format!("AWS_Lambda_{}", c.runtime.as_str()),
         );
     }
-    set("TZ", ":UTC".into());
-    set("LANG", "en_US.UTF-8".into());
+    for (k, v) in startup() {
+        set(&k, v);
+    }
     env
+}
+
+/// The variables every function gets that a runtime reads as it starts (so a
+/// prewarmed runtime starts with them).
+pub fn startup() -> Vec<(String, String)> {
+    vec![
+        ("TZ".into(), ":UTC".into()),
+        ("LANG".into(), "en_US.UTF-8".into()),
+    ]
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use gust_sandbox::{Entrypoint, ExitReport, InstanceProcess, LaunchSpec, Sandbox, SandboxError};
+use gust_sandbox::{
+    Entrypoint, ExitReport, InstanceProcess, LaunchSpec, PrewarmTemplate, Sandbox, SandboxError,
+};
 use gust_types::{FunctionConfig, FunctionError, Runtime};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -109,6 +111,54 @@ impl Worker {
         self.sandbox.outbound_unavailable()
     }
 
+    /// What runs first in an instance of `runtime`, and the host directories it needs.
+    fn entrypoint(&self, runtime: Runtime) -> Result<(Entrypoint, Vec<PathBuf>), RuntimeHostError> {
+        let mut host_paths = Vec::new();
+        let entrypoint = match runtime {
+            Runtime::Python311 | Runtime::Nodejs20 => {
+                let interp = self.host.interpreter(runtime)?;
+                if !is_system_path(&interp.prefix) {
+                    host_paths.push(interp.prefix.clone());
+                }
+                let script = match runtime {
+                    Runtime::Python311 => PYTHON_SCRIPT,
+                    _ => NODE_SCRIPT,
+                };
+                // Python skips `site` (-S): it costs tens of milliseconds per cold
+                // start (site-packages' .pth files), and a function should see only
+                // its own code and the standard library, as on Lambda.
+                let args = match runtime {
+                    Runtime::Python311 => vec!["-S".to_string()],
+                    _ => vec![],
+                };
+                Entrypoint::Managed {
+                    interpreter: interp.executable.clone(),
+                    args,
+                    script: script.to_string(),
+                }
+            }
+            _ => Entrypoint::TaskBootstrap,
+        };
+        Ok((entrypoint, host_paths))
+    }
+
+    /// Asks the sandbox to keep `count` Python runtimes started ahead of demand (the
+    /// Python bootstrap waits for its function when started prewarmed; a function
+    /// whose environment changes how Python starts is launched the ordinary way).
+    pub fn prewarm_python(&self, count: usize) {
+        let Ok((entrypoint, host_paths)) = self.entrypoint(Runtime::Python311) else {
+            return;
+        };
+        self.sandbox.prewarm(PrewarmTemplate {
+            entrypoint,
+            runtime_dir: self.host.runtime_dir.clone(),
+            host_paths,
+            startup_env: crate::env::startup(),
+            startup_prefixes: ["PYTHON", "LD_", "LC_"].map(String::from).to_vec(),
+            count,
+        });
+    }
+
     /// Launches an instance and waits until its runtime asks for the first invocation.
     /// Output during initialisation is attributed to `first` (the invocation that
     /// caused the cold start), whose log tail includes it. Without `first` the
@@ -121,32 +171,7 @@ impl Worker {
     ) -> Result<Instance, StartError> {
         let config = &spec.config;
         let instance_id = uuid::Uuid::new_v4().simple().to_string();
-        let mut host_paths = Vec::new();
-        let entrypoint = match config.runtime {
-            Runtime::Python311 | Runtime::Nodejs20 => {
-                let interp = self.host.interpreter(config.runtime)?;
-                if !is_system_path(&interp.prefix) {
-                    host_paths.push(interp.prefix.clone());
-                }
-                let script = match config.runtime {
-                    Runtime::Python311 => PYTHON_SCRIPT,
-                    _ => NODE_SCRIPT,
-                };
-                // Python skips `site` (-S): it costs tens of milliseconds per cold
-                // start (site-packages' .pth files), and a function should see only
-                // its own code and the standard library, as on Lambda.
-                let args = match config.runtime {
-                    Runtime::Python311 => vec!["-S".to_string()],
-                    _ => vec![],
-                };
-                Entrypoint::Managed {
-                    interpreter: interp.executable.clone(),
-                    args,
-                    script: script.to_string(),
-                }
-            }
-            _ => Entrypoint::TaskBootstrap,
-        };
+        let (entrypoint, host_paths) = self.entrypoint(config.runtime)?;
         let rid = first.map(|f| f.request_id.clone());
         let want_tail = first.is_some_and(|f| f.want_tail);
         if matches!(entrypoint, Entrypoint::TaskBootstrap)

@@ -25,6 +25,10 @@ use super::syscall::{self as sys, ExecImage, LinuxSyscall, WaitStatus};
 /// The descriptor on which the init finds its channel to gust.
 pub(crate) const CHANNEL_FD: i32 = 3;
 
+/// Where a prewarmed runtime finds the pipe its function's configuration comes on
+/// (`_GUST_PREWARM_FD`).
+pub(crate) const PREWARM_FD: i32 = 3;
+
 /// Signals the init forwards to the runtime.
 const FORWARDED: [libc::c_int; 6] = [
     libc::SIGTERM,
@@ -98,8 +102,9 @@ fn run(channel: &OwnedFd) -> i32 {
     }
     drop(listener);
 
-    let (launch, mut fds) = match proto::recv::<ToInit>(ch, false) {
-        Ok(Some((ToInit::Launch(l), fds))) => (l, fds),
+    let (launch, prewarm, mut fds) = match proto::recv::<ToInit>(ch, false) {
+        Ok(Some((ToInit::Launch(l), fds))) => (l, false, fds),
+        Ok(Some((ToInit::Prewarm(l), fds))) => (l, true, fds),
         _ => {
             // A pooled init whose gust went away (a clean gust kills it first):
             // still privileged, it takes its cgroup with it.
@@ -118,10 +123,43 @@ fn run(channel: &OwnedFd) -> i32 {
         );
     };
     let mut clock = Clock::new();
-    let (runtime, signals) = match start_runtime(&prepare, &launch, output, &mut clock) {
+    // A prewarmed runtime waits for its function on a pipe, at the lowest priority
+    // (it starts while a pool refills) until it gets it.
+    let config_pipe = match prewarm.then(sys::pipe_cloexec).transpose() {
+        Ok(p) => p,
+        Err(e) => return report_failure(ch, FromInit::failed("creating a pipe", &e)),
+    };
+    if prewarm {
+        let _ = sys::set_nice(0, 19);
+    }
+    let (config_read, config_write) = config_pipe.unzip();
+    let started = start_runtime(&prepare, &launch, output, config_read, &mut clock);
+    let (runtime, signals) = match started {
         Ok(r) => r,
         Err(failure) => return report_failure(ch, failure),
     };
+    if let Some(config) = config_write {
+        let prewarmed = FromInit::Prewarmed {
+            timings: std::mem::take(&mut clock.steps),
+        };
+        if proto::send(ch, &prewarmed, &[]).is_err() {
+            return 1;
+        }
+        clock = Clock::new();
+        match attach(ch, runtime, config, &mut clock) {
+            Ok(true) => {}
+            Ok(false) => {
+                // Discarded before it got a function.
+                let _ = sys::kill(runtime, libc::SIGKILL);
+                release_cgroup(&prepare);
+                return 0;
+            }
+            Err(failure) => {
+                let _ = sys::kill(runtime, libc::SIGKILL);
+                return report_failure(ch, failure);
+            }
+        }
+    }
     // Rootless, the init stays root of its user namespace (the only uid mapped
     // there), without capabilities; with the host's root it becomes the runtime's
     // unprivileged user.
@@ -139,6 +177,73 @@ fn run(channel: &OwnedFd) -> i32 {
         return 1;
     }
     supervise(ch, runtime, signals.as_fd())
+}
+
+/// Gives a prewarmed runtime its function: waits for `Attach`, mounts the code's
+/// detached tree at the task root, sizes `/tmp` and `/dev/shm`, restores the
+/// runtime's priority and writes its configuration. `Ok(false)` if gust closed the
+/// channel instead (the sandbox was discarded).
+fn attach(
+    ch: BorrowedFd<'_>,
+    runtime: libc::pid_t,
+    config: OwnedFd,
+    clock: &mut Clock,
+) -> Result<bool, FromInit> {
+    use super::syscall::Syscall;
+    let (attach, fds) = match proto::recv::<ToInit>(ch, false) {
+        Ok(Some((ToInit::Attach(a), fds))) => (a, fds),
+        Ok(Some((other, _))) => {
+            return Err(FromInit::Failed {
+                step: "waiting for the function".into(),
+                errno: None,
+                message: format!("unexpected message {other:?}"),
+            })
+        }
+        Ok(None) | Err(_) => return Ok(false),
+    };
+    clock.lap("receive the function");
+    if let Some((pid, _)) = sys::reap_any() {
+        if pid == runtime {
+            return Err(FromInit::Failed {
+                step: "attaching the function".into(),
+                errno: None,
+                message: "the prewarmed runtime had exited".into(),
+            });
+        }
+    }
+    let Some(code) = fds.into_iter().next() else {
+        return Err(FromInit::Failed {
+            step: "attaching the function".into(),
+            errno: None,
+            message: "no code mount attached".into(),
+        });
+    };
+    let task_root = Path::new(plan::TASK_ROOT);
+    sys::move_mount_onto(code.as_fd(), task_root)
+        .map_err(|e| FromInit::failed("mounting the code at /var/task", &e))?;
+    const NOSUID_NODEV: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV;
+    for (target, mb, extra) in [
+        ("/tmp", attach.tmp_mb, 0),
+        ("/dev/shm", attach.shm_mb, libc::MS_NOEXEC),
+    ] {
+        LinuxSyscall
+            .mount(
+                None,
+                Path::new(target),
+                None,
+                libc::MS_REMOUNT | NOSUID_NODEV | extra,
+                Some(&format!("size={}m", mb.max(1))),
+            )
+            .map_err(|e| FromInit::failed(format!("resizing {target}"), &e))?;
+    }
+    clock.lap("code mount and sizes");
+    let _ = sys::set_nice(runtime, 0);
+    let _ = sys::set_nice(0, 0);
+    sys::write_all(config.as_fd(), attach.config.as_bytes())
+        .map_err(|e| FromInit::failed("handing the runtime its function", &e))?;
+    drop(config);
+    clock.lap("hand over the configuration");
+    Ok(true)
 }
 
 /// Leaves the instance's cgroup for the hierarchy roots and removes it.
@@ -201,6 +306,7 @@ fn start_runtime(
     p: &Prepare,
     l: &Launch,
     output: OwnedFd,
+    config: Option<OwnedFd>,
     clock: &mut Clock,
 ) -> Result<(libc::pid_t, OwnedFd), FromInit> {
     plan::apply(&LinuxSyscall, &p.rootfs, &l.ops)
@@ -230,7 +336,7 @@ fn start_runtime(
     let pid = match sys::fork().map_err(|e| FromInit::failed("forking the runtime", &e))? {
         sys::Fork::Child => {
             drop(err_read);
-            let (step, err) = runtime_child(l, &output, &image, &filter);
+            let (step, err) = runtime_child(l, &output, config.as_ref(), &image, &filter);
             let msg = format!("{step}\0{}", err.raw_os_error().unwrap_or(0));
             let _ = sys::write_all(err_write.as_fd(), msg.as_bytes());
             sys::exit_now(127);
@@ -239,6 +345,7 @@ fn start_runtime(
     };
     drop(err_write);
     drop(output);
+    drop(config);
     // The pipe closes without data when execve succeeds (it is close-on-exec).
     let mut report = Vec::new();
     let _ = io::Read::read_to_end(&mut std::fs::File::from(err_read), &mut report);
@@ -258,6 +365,7 @@ fn start_runtime(
 fn runtime_child(
     l: &Launch,
     output: &OwnedFd,
+    config: Option<&OwnedFd>,
     image: &ExecImage,
     filter: &[libc::sock_filter],
 ) -> (String, io::Error) {
@@ -273,7 +381,10 @@ fn runtime_child(
         sys::dup2(devnull.as_fd(), 0).map_err(step("redirecting stdin"))?;
         sys::dup2(output.as_fd(), 1).map_err(step("redirecting stdout"))?;
         sys::dup2(output.as_fd(), 2).map_err(step("redirecting stderr"))?;
-        sys::cloexec_from(3);
+        if let Some(config) = config {
+            sys::dup2(config.as_fd(), PREWARM_FD).map_err(step("passing the prewarm pipe"))?;
+        }
+        sys::cloexec_from(PREWARM_FD as u32 + u32::from(config.is_some()));
         std::env::set_current_dir(&l.cwd)
             .map_err(step(&format!("entering {}", l.cwd.display())))?;
         sys::setrlimit(libc::RLIMIT_NOFILE, l.nofile).map_err(step("limiting open files"))?;

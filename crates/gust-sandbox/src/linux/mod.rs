@@ -82,11 +82,21 @@ pub use cgroup::CpuPolicy;
 pub use init::init_main;
 pub use rootless::{not_enforced, Privilege};
 
-use crate::{output_pipe, resolve_argv, Entrypoint, LaunchSpec, Launched, Sandbox, SandboxError};
+use crate::{
+    output_pipe, resolve_argv, Entrypoint, LaunchSpec, Launched, PrewarmTemplate, Sandbox,
+    SandboxError,
+};
 use cgroup::{Hierarchy, Limits};
 use plan::{InstancePaths, MountOp, RealHost};
 use process::LinuxProcess;
-use proto::{FromInit, Launch, ToInit};
+use proto::{Launch, ToInit};
+
+/// `PATH` of a runtime whose function sets none.
+const DEFAULT_PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin";
+
+/// The variable that tells a prewarmed runtime where its function will come from
+/// (see [`crate::PrewarmTemplate`]).
+pub const PREWARM_FD_VAR: &str = "_GUST_PREWARM_FD";
 
 /// The argument that makes gust's binary run as a sandbox init:
 /// `if argv[1] == INIT_ARG { gust_sandbox::linux::init_main() }`.
@@ -168,6 +178,65 @@ pub(crate) struct Shared {
 static CGROUP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl Shared {
+    /// The message that starts a runtime (now, or prewarmed) with `ops` and `env`.
+    fn launch_message(
+        &self,
+        ops: Vec<MountOp>,
+        entrypoint: &Entrypoint,
+        env: Vec<String>,
+    ) -> Launch {
+        Launch {
+            ops,
+            argv: resolve_argv(
+                entrypoint,
+                Path::new(plan::RUNTIME_DIR),
+                Path::new(plan::TASK_ROOT),
+            ),
+            env,
+            cwd: PathBuf::from(plan::TASK_ROOT),
+            uid: self.config.uid,
+            gid: self.config.gid,
+            nofile: self.config.nofile,
+            nested_user_namespace: self.privilege.is_rootless(),
+            nproc: self.privilege.is_rootless().then_some(self.config.pids_max),
+        }
+    }
+
+    /// Starts a runtime of `template` in a fresh sandbox, waiting for its function.
+    fn prewarm(&self, template: &PrewarmTemplate) -> Result<pool::Prewarmed, SandboxError> {
+        let interpreter = match &template.entrypoint {
+            Entrypoint::Managed { interpreter, .. } => Some(interpreter.as_path()),
+            Entrypoint::TaskBootstrap => None,
+        };
+        let paths = InstancePaths {
+            code_dir: None,
+            runtime_dir: &template.runtime_dir,
+            host_paths: &template.host_paths,
+            interpreter,
+            tmp_mb: 1,
+            shm_mb: 1,
+        };
+        let ops = plan::instance_plan(&RealHost, &paths, &self.visible).map_err(|m| {
+            SandboxError::io(
+                "planning a prewarmed runtime's mounts",
+                io::Error::new(io::ErrorKind::NotFound, m),
+            )
+        })?;
+        let mut env: Vec<String> = template
+            .startup_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !template.startup_env.iter().any(|(k, _)| k == "PATH") {
+            env.push(DEFAULT_PATH.into());
+        }
+        env.push(format!("{PREWARM_FD_VAR}={}", init::PREWARM_FD));
+        let init = spawn::start_init(self, &self.pool_cgroup_name())?;
+        let launch = self.launch_message(ops, &template.entrypoint, env);
+        let output = spawn::prewarm(init.instance.channel.as_fd(), launch)?;
+        Ok(pool::Prewarmed { init, output })
+    }
+
     /// A fresh name for a cgroup before it is known whose it will be.
     fn pool_cgroup_name(&self) -> String {
         let n = CGROUP_SEQ.fetch_add(1, Ordering::Relaxed);
@@ -331,6 +400,11 @@ impl LinuxSandbox {
         }
     }
 
+    /// How many prewarmed runtimes are ready now (see [`Sandbox::prewarm`]).
+    pub fn pool_ready_prewarmed(&self) -> usize {
+        self.pool.as_ref().map_or(0, pool::Pool::ready_prewarmed)
+    }
+
     /// `v1`, `v2` or `none`: the cgroup hierarchy in use.
     pub fn cgroup_version(&self) -> &'static str {
         self.shared.cgroups.version()
@@ -355,23 +429,32 @@ impl LinuxSandbox {
     ) -> Result<(Launched, Vec<(String, u64)>), SandboxError> {
         let shared = &*self.shared;
         let start = Instant::now();
+        if let Some(why) = spec.outbound.then(|| self.outbound_unavailable()).flatten() {
+            return Err(SandboxError::Unavailable(format!(
+                "this function asks for outbound network: {why}"
+            )));
+        }
+        if let Some(prewarmed) = self.pool.as_ref().and_then(|p| p.take_prewarmed(spec)) {
+            match self.attach_prewarmed(spec, prewarmed, start) {
+                Ok(launched) => return Ok(launched),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "a prewarmed runtime could not take its function; starting one afresh"
+                ),
+            }
+        }
         let interpreter = match &spec.entrypoint {
             Entrypoint::Managed { interpreter, .. } => Some(interpreter.as_path()),
             Entrypoint::TaskBootstrap => None,
         };
         let paths = InstancePaths {
-            code_dir: &spec.code_dir,
+            code_dir: Some(&spec.code_dir),
             runtime_dir: &spec.runtime_dir,
             host_paths: &spec.host_paths,
             interpreter,
             tmp_mb: spec.tmp_mb,
             shm_mb: spec.memory_mb,
         };
-        if let Some(why) = spec.outbound.then(|| self.outbound_unavailable()).flatten() {
-            return Err(SandboxError::Unavailable(format!(
-                "this function asks for outbound network: {why}"
-            )));
-        }
         let ops = plan::instance_plan(&RealHost, &paths, &shared.visible).map_err(|m| {
             SandboxError::io(
                 "planning the instance's mounts",
@@ -407,36 +490,13 @@ impl LinuxSandbox {
             lap = Instant::now();
         };
 
-        rename_cgroup(&mut prepared, &spec.instance_id);
-        let cpu = &shared.config.cpu;
-        let limits = Limits::for_instance(spec.memory_mb, shared.config.pids_max, cpu);
-        prepared
-            .instance
-            .cgroup
-            .apply(&limits)
-            .map_err(|e| SandboxError::io("limiting the instance's resources", e))?;
+        let limits = self.limit(&mut prepared, spec)?;
         record("cgroup name and limits", &mut timings);
 
         let (out_read, out_write) =
             output_pipe().map_err(|e| SandboxError::io("creating the output pipe", e))?;
-        let launch = ToInit::Launch(Launch {
-            ops,
-            argv: resolve_argv(
-                &spec.entrypoint,
-                Path::new(plan::RUNTIME_DIR),
-                Path::new(plan::TASK_ROOT),
-            ),
-            env: runtime_env(spec, shared.config.api_port),
-            cwd: PathBuf::from(plan::TASK_ROOT),
-            uid: shared.config.uid,
-            gid: shared.config.gid,
-            nofile: shared.config.nofile,
-            nested_user_namespace: shared.privilege.is_rootless(),
-            nproc: shared
-                .privilege
-                .is_rootless()
-                .then_some(shared.config.pids_max),
-        });
+        let env = runtime_env(spec, shared.config.api_port);
+        let launch = ToInit::Launch(shared.launch_message(ops, &spec.entrypoint, env));
         // Before the runtime starts, so that its network is complete when it runs.
         let network = match prepared.network.take() {
             Some(made_ahead) => Some(made_ahead),
@@ -451,28 +511,102 @@ impl LinuxSandbox {
         proto::send(ch, &launch, &[out_write.as_fd()])
             .map_err(|e| SandboxError::io("sending the function to the sandbox init", e))?;
         drop(out_write);
-        let (reply, _) = spawn::receive(ch)?.ok_or_else(|| {
-            SandboxError::io(
-                "setting up the sandbox",
-                io::Error::other("the sandbox init exited before the runtime started"),
-            )
-        })?;
+        let steps = spawn::expect_started(ch)?;
         record("launch (init mounts, pivot, fork, exec)", &mut timings);
-        match reply {
-            FromInit::Started { timings: steps } => {
-                timings.extend(
-                    steps
-                        .into_iter()
-                        .map(|(s, us)| (format!("  init: {s}"), us)),
-                );
-            }
-            other => return Err(spawn::failure(other)),
-        }
+        timings.extend(steps);
+        self.finish(prepared, spec, limits, network, out_read, timings, start)
+    }
+
+    /// Hands a prewarmed runtime its function: the code's mount, the sizes of its
+    /// scratch space, its environment.
+    fn attach_prewarmed(
+        &self,
+        spec: &LaunchSpec,
+        prewarmed: pool::Prewarmed,
+        start: Instant,
+    ) -> Result<(Launched, Vec<(String, u64)>), SandboxError> {
+        let pool::Prewarmed {
+            init: mut prepared,
+            output,
+        } = prewarmed;
+        let mut timings = vec![(
+            "take prewarmed runtime".to_string(),
+            start.elapsed().as_micros() as u64,
+        )];
+        let mut lap = Instant::now();
+        let limits = self.limit(&mut prepared, spec)?;
+        let code_dir = std::fs::canonicalize(&spec.code_dir)
+            .map_err(|e| SandboxError::io(format!("resolving {}", spec.code_dir.display()), e))?;
+        let code = syscall::open_tree_read_only(&code_dir).map_err(|e| {
+            SandboxError::io(format!("making a mount of {}", code_dir.display()), e)
+        })?;
+        timings.push((
+            "cgroup limits and code mount".into(),
+            lap.elapsed().as_micros() as u64,
+        ));
+        lap = Instant::now();
+        let env: serde_json::Map<String, serde_json::Value> =
+            runtime_env(spec, self.shared.config.api_port)
+                .into_iter()
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k.to_string(), serde_json::Value::String(v.to_string())))
+                })
+                .collect();
+        let config = serde_json::json!({"env": env, "cwd": plan::TASK_ROOT}).to_string();
+        let attach = ToInit::Attach(proto::Attach {
+            tmp_mb: spec.tmp_mb,
+            shm_mb: spec.memory_mb,
+            config,
+        });
+        let ch = prepared.instance.channel.as_fd();
+        proto::send(ch, &attach, &[code.as_fd()])
+            .map_err(|e| SandboxError::io("sending the function to the sandbox init", e))?;
+        drop(code);
+        let steps = spawn::expect_started(ch)?;
+        timings.push((
+            "attach (code mount, sizes, configuration)".into(),
+            lap.elapsed().as_micros() as u64,
+        ));
+        timings.extend(steps);
+        self.finish(prepared, spec, limits, None, output, timings, start)
+    }
+
+    /// Names the instance's cgroup after it and applies its limits.
+    fn limit(
+        &self,
+        prepared: &mut spawn::PreparedInit,
+        spec: &LaunchSpec,
+    ) -> Result<Limits, SandboxError> {
+        rename_cgroup(prepared, &spec.instance_id);
+        let cpu = &self.shared.config.cpu;
+        let limits = Limits::for_instance(spec.memory_mb, self.shared.config.pids_max, cpu);
+        prepared
+            .instance
+            .cgroup
+            .apply(&limits)
+            .map_err(|e| SandboxError::io("limiting the instance's resources", e))?;
+        Ok(limits)
+    }
+
+    /// The running instance, once its runtime has started.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        prepared: spawn::PreparedInit,
+        spec: &LaunchSpec,
+        limits: Limits,
+        network: Option<net::Lease>,
+        output: std::os::fd::OwnedFd,
+        mut timings: Vec<(String, u64)>,
+        start: Instant,
+    ) -> Result<(Launched, Vec<(String, u64)>), SandboxError> {
         prepared
             .listener
             .set_nonblocking(true)
             .map_err(|e| SandboxError::io("configuring the Runtime API listener", e))?;
         timings.push(("total".to_string(), start.elapsed().as_micros() as u64));
+        let cpu = &self.shared.config.cpu;
         let steady_quota_us = cpu.steady_quota_us(spec.memory_mb);
         if limits.cpu_quota_us != steady_quota_us {
             boost::end_after(
@@ -493,7 +627,7 @@ impl LinuxSandbox {
         Ok((
             Launched {
                 process: Box::new(process),
-                output: out_read,
+                output,
                 runtime_api: prepared.listener,
             },
             timings,
@@ -511,6 +645,17 @@ impl Sandbox for LinuxSandbox {
 
     fn launch(&self, spec: &LaunchSpec) -> Result<Launched, SandboxError> {
         self.launch_timed(spec).map(|(launched, _)| launched)
+    }
+
+    fn prewarm(&self, template: PrewarmTemplate) {
+        match &self.pool {
+            // Attaching the code needs a mount made in gust's own mount namespace.
+            _ if self.shared.privilege.is_rootless() => {
+                tracing::info!("rootless: runtimes are not prewarmed");
+            }
+            Some(pool) => pool.set_prewarm(template),
+            None => {}
+        }
     }
 
     fn outbound_unavailable(&self) -> Option<&'static str> {
@@ -564,10 +709,11 @@ fn cgroup_name_for(instance_id: &str) -> String {
 /// The runtime's environment: the launch's, minus what the sandbox sets, plus the
 /// Runtime API address and the sandbox's paths.
 fn runtime_env(spec: &LaunchSpec, api_port: u16) -> Vec<String> {
-    const SET_HERE: [&str; 3] = [
+    const SET_HERE: [&str; 4] = [
         "AWS_LAMBDA_RUNTIME_API",
         "LAMBDA_TASK_ROOT",
         "LAMBDA_RUNTIME_DIR",
+        PREWARM_FD_VAR,
     ];
     let mut env: Vec<String> = spec
         .env
@@ -576,7 +722,7 @@ fn runtime_env(spec: &LaunchSpec, api_port: u16) -> Vec<String> {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     if !spec.env.iter().any(|(k, _)| k == "PATH") {
-        env.push("PATH=/usr/local/bin:/usr/bin:/bin".into());
+        env.push(DEFAULT_PATH.into());
     }
     env.push(format!("AWS_LAMBDA_RUNTIME_API=127.0.0.1:{api_port}"));
     env.push(format!("LAMBDA_TASK_ROOT={}", plan::TASK_ROOT));

@@ -252,7 +252,9 @@ fn synthetic_etc(id: Identity) -> Vec<MountOp> {
 /// The per-launch inputs of [`instance_plan`], host paths already checked absolute.
 #[derive(Debug, Clone)]
 pub(crate) struct InstancePaths<'a> {
-    pub code_dir: &'a Path,
+    /// `None` for a prewarmed runtime: the code is attached later (its mount point,
+    /// `/var/task`, exists from the system half).
+    pub code_dir: Option<&'a Path>,
     pub runtime_dir: &'a Path,
     pub host_paths: &'a [PathBuf],
     /// A managed runtime's interpreter, shown at its own path if nothing else shows it.
@@ -280,10 +282,8 @@ pub(crate) fn instance_plan(
             flags: NOSUID_NODEV | libc::MS_NOEXEC,
         },
     ];
-    for (source, target) in [
-        (paths.code_dir, TASK_ROOT),
-        (paths.runtime_dir, RUNTIME_DIR),
-    ] {
+    let code = paths.code_dir.map(|c| (c, TASK_ROOT));
+    for (source, target) in code.into_iter().chain([(paths.runtime_dir, RUNTIME_DIR)]) {
         let source = resolve_dir(host, source)?;
         ops.push(bind(&source, Path::new(target), false, RO));
     }

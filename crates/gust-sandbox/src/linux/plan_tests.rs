@@ -177,7 +177,7 @@ fn dev_is_read_only_after_it_is_populated() {
 
 fn paths<'a>(host_paths: &'a [PathBuf], interpreter: Option<&'a Path>) -> InstancePaths<'a> {
     InstancePaths {
-        code_dir: Path::new("/srv/code"),
+        code_dir: Some(Path::new("/srv/code")),
         runtime_dir: Path::new("/srv/runtimes"),
         host_paths,
         interpreter,
@@ -254,7 +254,7 @@ fn bad_host_paths_are_refused_with_their_name() {
         assert!(err.contains(bad) && err.contains(expect), "{bad}: {err}");
     }
     let mut missing_code = paths(&[], None);
-    missing_code.code_dir = Path::new("/srv/nothing");
+    missing_code.code_dir = Some(Path::new("/srv/nothing"));
     let err = instance_plan(&host, &missing_code, &visible).unwrap_err();
     assert!(err.contains("/srv/nothing does not exist"), "{err}");
 }
@@ -389,4 +389,23 @@ fn a_failing_step_is_named() {
     let (step, err) = apply(&Failing, Path::new("/r"), &ops).unwrap_err();
     assert_eq!(step, "mounting /srv/code at /var/task");
     assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+}
+
+#[test]
+fn a_prewarmed_instance_half_leaves_the_task_root_for_later() {
+    let host = FakeHost::debian();
+    let (_, visible) = system_plan(&host, ID);
+    let mut prewarm = paths(&[], None);
+    prewarm.code_dir = None;
+    let ops = instance_plan(&host, &prewarm, &visible).unwrap();
+    assert!(
+        !binds(&ops)
+            .iter()
+            .any(|(_, target, _)| target == "/var/task"),
+        "{ops:?}"
+    );
+    assert!(binds(&ops)
+        .iter()
+        .any(|(_, target, _)| target == "/var/runtime"));
+    assert_eq!(ops.last(), Some(&MountOp::PivotRoot));
 }

@@ -8,14 +8,27 @@
 //! link takes the kernel's network configuration lock, which every namespace torn
 //! down on the host holds for a while, so it is kept off the cold path too. Until
 //! then no sandbox gets a link: functions without outbound network pay nothing.
+//!
+//! Given a [`PrewarmTemplate`], the pool also keeps sandboxes whose runtime is
+//! already started and waits for its function: a matching launch skips the
+//! interpreter's start-up too. Those come last: generic sandboxes first.
 
 use std::collections::VecDeque;
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::spawn::{start_init, PreparedInit};
 use super::Shared;
+use crate::{LaunchSpec, PrewarmTemplate};
+
+/// A sandbox whose runtime has started and waits for its function.
+pub(crate) struct Prewarmed {
+    pub init: PreparedInit,
+    /// Read end of the runtime's merged output.
+    pub output: OwnedFd,
+}
 
 /// The pool's state, shared with its filler thread.
 struct State {
@@ -24,7 +37,18 @@ struct State {
     linked: VecDeque<PreparedInit>,
     /// How many linked sandboxes to keep: 0 until the first outbound launch.
     linked_target: usize,
+    /// The runtime to prewarm, and the ones ready.
+    prewarm: Option<Arc<PrewarmTemplate>>,
+    prewarmed: VecDeque<Prewarmed>,
     stopping: bool,
+}
+
+impl State {
+    fn prewarm_wanted(&self) -> bool {
+        self.prewarm
+            .as_ref()
+            .is_some_and(|t| self.prewarmed.len() < t.count)
+    }
 }
 
 pub(crate) struct Pool {
@@ -42,6 +66,8 @@ impl Pool {
                 ready: VecDeque::with_capacity(size),
                 linked: VecDeque::new(),
                 linked_target: 0,
+                prewarm: None,
+                prewarmed: VecDeque::new(),
                 stopping: false,
             }),
             Condvar::new(),
@@ -76,6 +102,35 @@ impl Pool {
         let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
         s.linked_target = self.linked_size;
         s.linked.pop_front()
+    }
+
+    /// From now on keeps `template.count` runtimes of `template` prewarmed.
+    pub(crate) fn set_prewarm(&self, template: PrewarmTemplate) {
+        let (lock, cond) = &*self.state;
+        let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+        s.prewarm = Some(Arc::new(template));
+        s.prewarmed.clear();
+        cond.notify_all();
+    }
+
+    /// Takes a prewarmed runtime for `spec`, if one is ready and fits it.
+    pub(crate) fn take_prewarmed(&self, spec: &LaunchSpec) -> Option<Prewarmed> {
+        let (lock, _) = &*self.state;
+        let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if !s.prewarm.as_ref().is_some_and(|t| t.matches(spec)) {
+            return None;
+        }
+        s.prewarmed.pop_front()
+    }
+
+    /// How many prewarmed runtimes are waiting.
+    pub(crate) fn ready_prewarmed(&self) -> usize {
+        self.state
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .prewarmed
+            .len()
     }
 
     /// How many linked sandboxes are waiting.
@@ -115,17 +170,51 @@ fn fill(shared: &Shared, state: &(Mutex<State>, Condvar), size: usize) {
     let (lock, cond) = state;
     let mut backoff = Duration::from_millis(100);
     loop {
-        // Generic sandboxes first: every function needs those.
-        let link = {
+        // Generic sandboxes first: every function needs those; then linked ones,
+        // then prewarmed runtimes.
+        let (link, prewarm) = {
             let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
-            while !s.stopping && s.ready.len() >= size && s.linked.len() >= s.linked_target {
+            while !s.stopping
+                && s.ready.len() >= size
+                && s.linked.len() >= s.linked_target
+                && !s.prewarm_wanted()
+            {
                 s = cond.wait(s).unwrap_or_else(|p| p.into_inner());
             }
             if s.stopping {
                 return;
             }
-            s.ready.len() >= size
+            let generic_full = s.ready.len() >= size;
+            let link = generic_full && s.linked.len() < s.linked_target;
+            let prewarm = (generic_full && !link).then(|| s.prewarm.clone()).flatten();
+            (link, prewarm)
         };
+        if let Some(template) = prewarm {
+            match shared.prewarm(&template) {
+                Ok(p) => {
+                    backoff = Duration::from_millis(100);
+                    let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    if s.stopping {
+                        return;
+                    }
+                    // A template replaced meanwhile makes this one useless.
+                    if s.prewarm
+                        .as_ref()
+                        .is_some_and(|t| Arc::ptr_eq(t, &template))
+                    {
+                        s.prewarmed.push_back(p);
+                    }
+                    cond.notify_all();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not prewarm a runtime");
+                    let s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    let _ = cond.wait_timeout(s, backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+            continue;
+        }
         let prepared = start_init(shared, &shared.pool_cgroup_name()).and_then(|mut init| {
             if link {
                 init.network = Some(shared.outbound.attach(init.instance.pid)?);
@@ -168,7 +257,8 @@ impl Drop for Pool {
             let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
             s.stopping = true;
             let linked: Vec<PreparedInit> = s.linked.drain(..).collect();
-            s.ready.drain(..).chain(linked).collect()
+            let prewarmed: Vec<PreparedInit> = s.prewarmed.drain(..).map(|p| p.init).collect();
+            s.ready.drain(..).chain(linked).chain(prewarmed).collect()
         };
         cond.notify_all();
         drop(drained);

@@ -12,6 +12,17 @@
 //!  ◀── Started {timings} ─────────────   runtime, which drops privileges and execs
 //!  ◀── Exited {code, signal} ─────────   when the runtime ends (then the init exits)
 //! ```
+//!
+//! A prewarmed sandbox (see `PrewarmTemplate`) starts its runtime before it knows
+//! the function, then attaches it:
+//! ```text
+//!  ── Prewarm {instance ops without the code, argv, env} + [output pipe] ──▶
+//!                                         pivot_root, forks the runtime, which
+//!  ◀── Prewarmed {timings} ───────────    drops privileges, execs and waits
+//!  ── Attach {sizes, config} + [code mount] ──▶
+//!                                         mounts the code at /var/task, resizes
+//!  ◀── Started {timings} ─────────────    /tmp, hands the runtime its config
+//! ```
 //! Any step can answer `Failed` instead. The init exits when gust's end closes, which
 //! is how a dropped instance or a crashed gust takes the namespace down.
 
@@ -32,6 +43,23 @@ pub(crate) enum ToInit {
     Prepare(Prepare),
     /// Run this function; the output pipe's write end is attached.
     Launch(Launch),
+    /// Start this runtime before its function is known (the launch's ops do not
+    /// mount the code); the output pipe's write end is attached.
+    Prewarm(Launch),
+    /// Give the prewarmed runtime its function; the code's detached mount is
+    /// attached.
+    Attach(Attach),
+}
+
+/// A prewarmed runtime's function.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Attach {
+    /// `/tmp`'s size in MB.
+    pub tmp_mb: u32,
+    /// `/dev/shm`'s size in MB.
+    pub shm_mb: u32,
+    /// What the runtime reads from its prewarm descriptor.
+    pub config: String,
 }
 
 /// The function-independent setup.
@@ -81,8 +109,10 @@ pub(crate) struct Launch {
 pub(crate) enum FromInit {
     /// Prepared; the Runtime API listener is attached.
     Ready { timings: Vec<(String, u64)> },
-    /// The runtime has been exec'd.
+    /// The runtime has been exec'd (or, prewarmed, handed its function).
     Started { timings: Vec<(String, u64)> },
+    /// The prewarmed runtime has been exec'd and waits for its function.
+    Prewarmed { timings: Vec<(String, u64)> },
     /// A step failed; nothing runs.
     Failed {
         step: String,

@@ -4,14 +4,14 @@
 //! function to, now or later from the pool.
 
 use std::net::TcpListener;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupManager, Entry};
 use super::process::Instance;
-use super::proto::{self, FromInit, Prepare, ToInit};
+use super::proto::{self, FromInit, Launch, Prepare, ToInit};
 use super::syscall as sys;
 use super::Shared;
 use crate::SandboxError;
@@ -163,10 +163,48 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
     }
 }
 
+/// Waits for `Started` (or a failure) and returns the init's step timings, named
+/// for the cold-start bench.
+pub(crate) fn expect_started(ch: BorrowedFd<'_>) -> Result<Vec<(String, u64)>, SandboxError> {
+    let (reply, _) = receive(ch)?.ok_or_else(|| {
+        SandboxError::io(
+            "setting up the sandbox",
+            std::io::Error::other("the sandbox init exited before the runtime started"),
+        )
+    })?;
+    match reply {
+        FromInit::Started { timings } => Ok(timings
+            .into_iter()
+            .map(|(s, us)| (format!("  init: {s}"), us))
+            .collect()),
+        other => Err(failure(other)),
+    }
+}
+
+/// Starts a runtime from `template` in a prepared sandbox, where it waits for its
+/// function (see `PrewarmTemplate`). Returns the runtime's output pipe.
+pub(crate) fn prewarm(ch: BorrowedFd<'_>, launch: Launch) -> Result<OwnedFd, SandboxError> {
+    let (out_read, out_write) =
+        crate::output_pipe().map_err(|e| SandboxError::io("creating the output pipe", e))?;
+    proto::send(ch, &ToInit::Prewarm(launch), &[out_write.as_fd()])
+        .map_err(|e| SandboxError::io("sending the runtime to prewarm", e))?;
+    drop(out_write);
+    let (reply, _) = receive(ch)?.ok_or_else(|| {
+        SandboxError::io(
+            "prewarming a runtime",
+            std::io::Error::other("the sandbox init exited before the runtime started"),
+        )
+    })?;
+    match reply {
+        FromInit::Prewarmed { .. } => Ok(out_read),
+        other => Err(failure(other)),
+    }
+}
+
 /// Waits for the init's next message; `None` if it exited instead.
 pub(crate) fn receive(
-    ch: std::os::fd::BorrowedFd<'_>,
-) -> Result<Option<(FromInit, Vec<std::os::fd::OwnedFd>)>, SandboxError> {
+    ch: BorrowedFd<'_>,
+) -> Result<Option<(FromInit, Vec<OwnedFd>)>, SandboxError> {
     match proto::recv::<FromInit>(ch, false) {
         Ok(reply) => Ok(reply),
         // The init exited without reading what gust had sent.

@@ -12,14 +12,17 @@
 //! - `inside`: what the init does inside the sandbox: namespaces, loopback, fork
 //!   and exec, signals.
 //! - `privileges`: capabilities, user switch, no_new_privs, seccomp.
+//! - `mounts`: detached mount trees (`open_tree`, `move_mount`).
 
 mod channel;
 mod inside;
+mod mounts;
 mod privileges;
 mod spawn;
 
 pub(crate) use channel::*;
 pub(crate) use inside::*;
+pub(crate) use mounts::*;
 pub(crate) use privileges::*;
 pub(crate) use spawn::*;
 
