@@ -228,6 +228,72 @@ fn pid_one_is_the_init_and_host_processes_are_invisible() {
 }
 
 #[test]
+fn proc_hides_kernel_internals_and_cannot_change_the_kernel() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    let spec = f.python_spec(
+        "proc",
+        r#"
+import errno, os
+def read(p):
+    try:
+        return str(len(open(p, "rb").read()))
+    except OSError as e:
+        return errno.errorcode[e.errno]
+# World-readable on the host: kernel symbols (addresses zeroed for non-root, names
+# not), timers, keys.
+for p in ["/proc/kallsyms", "/proc/timer_list", "/proc/keys", "/proc/kcore"]:
+    if os.path.exists(p):
+        print(p + "=" + read(p))
+if os.path.isdir("/proc/acpi"):
+    print("acpi=" + ",".join(os.listdir("/proc/acpi")))
+mounts = {}
+for line in open("/proc/self/mountinfo"):
+    fields = line.split()
+    mounts[fields[4]] = fields[5]
+for p in ["/proc", "/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"]:
+    if p in mounts:
+        print("mount " + p + "=" + mounts[p].split(",")[0])
+print("status=" + str(len(open("/proc/self/status").read()) > 0))
+print("meminfo=" + str(open("/proc/meminfo").read().startswith("MemTotal")))
+print("hostname=" + open("/proc/sys/kernel/hostname").read().strip())
+"#,
+    );
+    let run = f.run(sb, spec);
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    for p in ["/proc/kallsyms", "/proc/timer_list", "/proc/keys"] {
+        if std::path::Path::new(p).exists() {
+            assert_eq!(field(&run.output, p), Some("0"), "{p}: {}", run.output);
+        }
+    }
+    if std::path::Path::new("/proc/acpi").exists() {
+        assert_eq!(field(&run.output, "acpi"), Some(""), "{}", run.output);
+    }
+    // The instance's own /proc stays writable where it is its own (/proc/self).
+    assert_eq!(
+        field(&run.output, "mount /proc"),
+        Some("rw"),
+        "{}",
+        run.output
+    );
+    for p in ["/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"] {
+        if std::path::Path::new(p).exists() {
+            let key = format!("mount {p}");
+            assert_eq!(field(&run.output, &key), Some("ro"), "{}", run.output);
+        }
+    }
+    // What a runtime legitimately reads still works.
+    assert_eq!(field(&run.output, "status"), Some("True"), "{}", run.output);
+    assert_eq!(
+        field(&run.output, "meminfo"),
+        Some("True"),
+        "{}",
+        run.output
+    );
+    assert_eq!(field(&run.output, "hostname"), Some("localhost"));
+}
+
+#[test]
 fn the_network_is_the_instances_own_loopback_with_the_runtime_api() {
     let Some(sb) = sandbox() else { return };
     // A service on the host's loopback that the instance must not reach.

@@ -11,7 +11,11 @@
 //!   shows only that prefix), the function's code at `/var/task` and gust's runtime
 //!   bootstraps at `/var/runtime`, all read-only;
 //! - `/tmp` and `/dev/shm` as size-limited tmpfs (memory-backed: they count against
-//!   the function's memory), a fresh `/proc`, a minimal `/dev`;
+//!   the function's memory), a minimal `/dev`, and a fresh `/proc` masked as
+//!   container runtimes mask it: kernel symbols, memory, keys, timers and scheduler
+//!   internals read empty, hardware directories (`acpi`, `scsi`, `asound`) are
+//!   empty, and `sys`, `sysrq-trigger`, `irq`, `bus` and `fs` are read-only (each
+//!   where the kernel has it);
 //! - a network with only `lo`, on which the Runtime API listens at `127.0.0.1:9001`
 //!   (gust accepts on the listener from outside the namespace). Nothing else is
 //!   reachable: not the host's loopback, not other instances. A launch with
@@ -38,8 +42,8 @@
 //!   kernel's OOM killer ended a process of the instance.
 //!
 //! # Not enforced
-//! No `/sys`, and `/proc` is not masked (the runtime is unprivileged, so its root-only
-//! files stay closed); the bind mounts' host source paths show in
+//! No `/sys`; the rest of `/proc` is the kernel's (the runtime is unprivileged, so
+//! its root-only files stay closed); the bind mounts' host source paths show in
 //! `/proc/self/mountinfo`; root is required (no rootless mode);
 //! `RLIMIT_NPROC` is left alone (it counts per uid across instances; the pids cgroup
 //! limits each instance instead).
