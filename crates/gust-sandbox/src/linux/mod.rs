@@ -43,8 +43,18 @@
 //!
 //! # Not enforced
 //! No `/sys`; the rest of `/proc` is the kernel's (the runtime is unprivileged, so
-//! its root-only files stay closed); the bind mounts' host source paths show in
-//! `/proc/self/mountinfo`; root is required (no rootless mode);
+//! its root-only files stay closed). `/proc/self/mountinfo` describes every mount
+//! as the kernel knows it: for a bind mount, its root field is the source's path
+//! within the host filesystem it lives on, so an instance learns the host paths of
+//! its code (`<data dir>/archives/code/<sha256 of its own archive>`, which gives
+//! away where gust keeps its data) and of the runtime bootstraps
+//! (`<data dir>/runtimes`), where each `/etc` entry really lives (e.g.
+//! `/run/systemd/resolve/stub-resolv.conf`), and for each host filesystem its
+//! device, type and superblock options. No other function's path shows, nor any
+//! file outside the plan. Binding from a staging directory would not change it
+//! (the root field names the directory's own place on its filesystem); putting
+//! gust's data directory on a filesystem of its own shortens the code's path to
+//! `/archives/code/<sha256>`. Root is required (no rootless mode);
 //! `RLIMIT_NPROC` is left alone (it counts per uid across instances; the pids cgroup
 //! limits each instance instead).
 //!
