@@ -238,6 +238,15 @@ impl LinuxSandbox {
         if stale > 0 {
             tracing::info!("removed {stale} empty cgroups left by an earlier gust");
         }
+        match net::clean_up_after_dead_users() {
+            Ok(true) => {
+                tracing::info!("removed the outbound network set-up left by gusts that were killed")
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                "could not undo the outbound network set-up left by gusts that were killed: {e}"
+            ),
+        }
         if config.init_program != Path::new("/proc/self/exe") && !config.init_program.is_file() {
             return Err(SandboxError::Unavailable(format!(
                 "the sandbox init program {} does not exist",
