@@ -185,13 +185,15 @@ pub(crate) fn join() -> Result<Membership, String> {
     with_registry(&state, |reg| {
         let forwarding_now = read_forwarding()?;
         let restrict = reg.join(me, forwarding_now);
-        if !forwarding_now {
-            std::fs::write(FORWARDING, "1")
-                .map_err(|e| format!("enabling IPv4 forwarding: {e}"))?;
+        let set_up = if forwarding_now {
+            Ok(())
+        } else {
+            std::fs::write(FORWARDING, "1").map_err(|e| format!("enabling IPv4 forwarding: {e}"))
         }
-        if let Err(m) = run("nft", &["-f", "-"], &ruleset(restrict)) {
-            reg.leave(me);
-            if reg.users.is_empty() {
+        .and_then(|()| run("nft", &["-f", "-"], &ruleset(restrict)));
+        if let Err(m) = set_up {
+            // Not a user after all; if it was the first, it undoes what it did.
+            if reg.leave(me) {
                 let _ = tear_down(reg);
             }
             return Err(m);
