@@ -230,3 +230,51 @@ def test_logs_follow_prints_new_lines(server, make_function, python_tool_zip):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def network_setting(server, name: str) -> dict:
+    return json.loads(ok(server.cli("network", "get", name, "--output", "json")).stdout)
+
+
+def test_network_get_and_set(server, tmp_path, cli_function):
+    stem = f"clinet_{uuid.uuid4().hex[:8]}"
+    source = tmp_path / f"{stem}.py"
+    source.write_text("def handler(event, context):\n    return 1\n")
+    cli_function.append(stem)
+
+    deployed = ok(server.cli("deploy", str(source), "--outbound", "on", *marker_env(server)),
+                  "gust deploy --outbound on")
+    assert "outbound network: on" in deployed.stdout, deployed.stdout
+    assert network_setting(server, stem) == {"outbound": True}
+    assert server.get(f"/gust/v1/functions/{stem}/network").json() == {"outbound": True}
+    shown = ok(server.cli("network", "get", stem), "gust network get")
+    assert shown.stdout.startswith("Outbound   on"), shown.stdout
+
+    turned_off = ok(server.cli("network", "set", stem, "--outbound", "off"), "gust network set")
+    assert f"outbound network off for {stem}" in turned_off.stdout, turned_off.stdout
+    assert network_setting(server, stem) == {"outbound": False}
+    as_json = ok(server.cli("network", "set", stem, "--outbound", "on", "--output", "json"))
+    assert json.loads(as_json.stdout) == {"outbound": True}
+
+    # A deploy without --outbound leaves the setting as it is.
+    ok(server.cli("deploy", str(source), *marker_env(server)))
+    assert network_setting(server, stem) == {"outbound": True}
+
+
+def test_network_errors_name_the_problem(server, make_function, python_tool_zip):
+    name = make_function("cli-net", python_tool_zip)
+    bad = server.cli("network", "set", name, "--outbound", "maybe")
+    assert bad.returncode == 2 and "[possible values: on, off]" in bad.stderr, bad.stderr
+    no_flag = server.cli("network", "set", name)
+    assert no_flag.returncode == 2 and "--outbound" in no_flag.stderr, no_flag.stderr
+
+    unknown = support.unique_name("cli-net-missing")
+    for args in (["get", unknown], ["set", unknown, "--outbound", "on"]):
+        proc = server.cli("network", *args)
+        assert proc.returncode == 1, proc
+        assert unknown in proc.stderr and "gust list" in proc.stderr, proc.stderr
+    # The setting is the function's, not a version's.
+    qualified = server.cli("network", "set", f"{name}:1", "--outbound", "on")
+    assert qualified.returncode == 1, qualified
+    assert "InvalidParameterValueException" in qualified.stderr, qualified.stderr
+    assert network_setting(server, name) == {"outbound": False}

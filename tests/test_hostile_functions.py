@@ -234,6 +234,17 @@ def test_writes_outside_tmp_fail_and_change_nothing(srv, control, escape):
     assert after == before, "the code on the host changed"
 
 
+def test_proc_hides_kernel_internals_and_cannot_change_the_kernel(srv, control, escape):
+    # kallsyms, keys and timer_list are world-readable on most kernels; the sandbox
+    # masks them (and kcore, sched_debug...) and makes /proc/sys and the like
+    # read-only, as container runtimes do.
+    attempts = escape_attack(srv, control, escape, {"attack": "proc"})
+    assert_all_refused(attempts, expect_errors={"ENODATA", "ENOENT", "EROFS", "EACCES"})
+    refused = {a["what"] for a in attempts if not a["ok"] and a["error"] != "ENOENT"}
+    assert "read /proc/kallsyms" in refused or not Path("/proc/kallsyms").exists()
+    assert "writable mount under /proc/sys/kernel/core_pattern" in refused
+
+
 # ---------------------------------------------------------------- processes
 
 

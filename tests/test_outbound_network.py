@@ -262,3 +262,103 @@ def test_unknown_and_qualified_functions(srv, probe):
     resp = network(srv, f"{probe}:1", {"outbound": True})
     assert (resp.status_code, resp.headers.get("x-amzn-errortype")) == (
         400, "InvalidParameterValueException"), resp.text
+
+
+# ------------------------------------------- the host set-up is undone by the last gust
+
+
+class NetnsGust(GustServer):
+    """A gust serve in the network namespace `netns`, driven through the CLI run in
+    that namespace too (its API listens on the namespace's loopback)."""
+
+    def __init__(self, gust_bin: Path, workdir: Path, netns: str):
+        super().__init__(gust_bin, workdir, ["--memory", "1024"])
+        self.netns = netns
+        # Not `ip netns exec`, which mounts a sysfs of its own over /sys and so hides
+        # the cgroup hierarchies.
+        self.args = [*enter(netns), *self.args]
+
+    def cli(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*enter(self.netns), str(self.binary), "--endpoint", self.url, *args],
+            capture_output=True, text=True, timeout=kwargs.get("timeout", 60),
+            env=support.env_for_subprocess(), stdin=subprocess.DEVNULL)
+
+    def ok(self, *args: str) -> str:
+        proc = self.cli(*args)
+        assert proc.returncode == 0, (
+            f"gust {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc.stdout
+
+
+def enter(netns: str) -> list[str]:
+    """The command prefix that runs a program in the network namespace `netns`."""
+    return ["nsenter", f"--net=/run/netns/{netns}"]
+
+
+def in_netns(netns: str, *cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*enter(netns), *cmd], capture_output=True, text=True, timeout=30)
+
+
+def forward_policy(netns: str) -> str | None:
+    """The policy of gust's forward chain in `netns`, None when its table is gone."""
+    listed = in_netns(netns, "nft", "list", "chain", "ip", "gust_outbound", "forward")
+    if listed.returncode != 0:
+        return None
+    return listed.stdout.split("policy ", 1)[1].split(";", 1)[0]
+
+
+def ip_forward(netns: str) -> str:
+    return in_netns(netns, "cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip()
+
+
+@pytest.fixture
+def own_netns() -> Iterator[str]:
+    """A network namespace of the test's own, so that no other gust shares its
+    forwarding setting and nftables table; forwarding starts off, as on a host that
+    forwards nothing."""
+    netns = f"gust-own-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", netns], check=True, capture_output=True, timeout=30)
+    try:
+        subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True,
+                       capture_output=True, timeout=30)
+        assert in_netns(netns, "sysctl", "-qw", "net.ipv4.ip_forward=0").returncode == 0
+        yield netns
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], capture_output=True, timeout=30)
+
+
+def test_the_last_gust_to_stop_removes_its_table_and_turns_forwarding_back_off(
+        gust_bin, tmp_path, own_netns):
+    servers = [NetnsGust(gust_bin, tmp_path / name, own_netns) for name in ("first", "second")]
+    try:
+        for s in servers:
+            s.start()
+            if json.loads(s.ok("health", "--output", "json"))["isolation"] != "linux":
+                pytest.skip("the Linux sandbox is unavailable here")
+            name = support.unique_name("net-own")
+            s.ok("deploy", str(support.FUNCTIONS_DIR / "network_probe"), "--name", name,
+                 "--timeout", "30", "--outbound", "on")
+            probed = json.loads(s.ok("invoke", name, '{"action": "probe", "targets": []}'))
+            assert probed["interfaces"] == ["eth0", "lo"], probed
+        # gust turned forwarding on, so it forwards for instances only.
+        assert ip_forward(own_netns) == "1"
+        assert forward_policy(own_netns) == "drop"
+
+        first, second = servers
+        first.stop()
+        assert forward_policy(own_netns) == "drop", "removed while another gust uses it"
+        assert ip_forward(own_netns) == "1"
+        name = support.unique_name("net-still")
+        second.ok("deploy", str(support.FUNCTIONS_DIR / "network_probe"), "--name", name,
+                  "--outbound", "on")
+        probed = json.loads(second.ok("invoke", name, '{"action": "probe", "targets": []}'))
+        assert probed["interfaces"] == ["eth0", "lo"], probed
+
+        second.stop()
+        assert forward_policy(own_netns) is None, "the last gust left its table behind"
+        assert ip_forward(own_netns) == "0", "forwarding stayed on after the last gust"
+    finally:
+        for s in servers:
+            if s.proc is not None and s.proc.poll() is None:
+                s.stop(check=False)

@@ -42,6 +42,7 @@ Examples:
   gust deploy ./my-service --name api --memory 256 --timeout 30
   gust deploy target/lambda/bootstrap.zip --name resize
   gust deploy app.py --env STAGE=dev --env LOG_LEVEL=debug
+  gust deploy fetcher.py --outbound on    # its instances may reach the network
 
 Runs again with the same name update the code; configuration flags given on an update
 change the configuration too (--env replaces all variables).")]
@@ -82,6 +83,11 @@ pub struct DeployArgs {
     /// Give the function a public URL (auth NONE) if it has none yet.
     #[arg(long)]
     url: bool,
+
+    /// Let its instances reach the network beyond the host (NAT), or not; see
+    /// `gust network --help` [default: left as it is; off for a new function].
+    #[arg(long, value_enum, value_name = "on|off")]
+    outbound: Option<crate::network::Switch>,
 }
 
 impl DeployArgs {
@@ -149,6 +155,9 @@ pub fn run(ctx: &Ctx, args: DeployArgs) -> Result<ExitCode> {
     match ctx.output {
         Output::Json => output::print_raw(&response.body)?,
         Output::Table => print_summary(&response.json::<FunctionConfiguration>()?, verb),
+    }
+    if let Some(outbound) = args.outbound {
+        crate::network::after_deploy(&client, &name, outbound, ctx.output)?;
     }
     crate::url::after_deploy(&client, &name, args.url, ctx.output)?;
     Ok(ExitCode::SUCCESS)

@@ -4,7 +4,8 @@
 //! # Layout
 //! - `main.rs`: the hidden sandbox entry point, flags shared by all commands, dispatch.
 //! - One module per command: [`serve`], [`deploy`], [`invoke`], [`list`], [`get`],
-//!   [`delete`], [`logs`], [`health`].
+//!   [`delete`], [`logs`], [`url`], [`schedule`], [`network`], [`async_cmd`],
+//!   [`health`].
 //! - [`client`]: the blocking HTTP client and its error messages.
 //! - [`archive`] and [`infer`]: zipping code and guessing name, runtime and handler.
 //! - [`output`], [`units`], [`env`]: printing, parsing sizes and durations,
@@ -22,6 +23,7 @@ mod infer;
 mod invoke;
 mod list;
 mod logs;
+mod network;
 mod output;
 mod schedule;
 mod serve;
@@ -91,6 +93,8 @@ enum Command {
     Url(url::UrlArgs),
     /// Invoke functions on a schedule (rate or cron).
     Schedule(schedule::ScheduleArgs),
+    /// Let a function's instances reach the network beyond the host, or not.
+    Network(network::NetworkArgs),
     /// Asynchronous invocations and the built-in queues that keep their records.
     Async(async_cmd::AsyncArgs),
     /// Check that the server is up and show its capacity.
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => logs::run(&ctx, args),
         Command::Url(args) => url::run(&ctx, args),
         Command::Schedule(args) => schedule::run(&ctx, args),
+        Command::Network(args) => network::run(&ctx, args),
         Command::Async(args) => async_cmd::run(&ctx, args),
         Command::Health => health::run(&ctx),
         Command::Bench(mut args) => {

@@ -228,6 +228,72 @@ fn pid_one_is_the_init_and_host_processes_are_invisible() {
 }
 
 #[test]
+fn proc_hides_kernel_internals_and_cannot_change_the_kernel() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    let spec = f.python_spec(
+        "proc",
+        r#"
+import errno, os
+def read(p):
+    try:
+        return str(len(open(p, "rb").read()))
+    except OSError as e:
+        return errno.errorcode[e.errno]
+# World-readable on the host: kernel symbols (addresses zeroed for non-root, names
+# not), timers, keys.
+for p in ["/proc/kallsyms", "/proc/timer_list", "/proc/keys", "/proc/kcore"]:
+    if os.path.exists(p):
+        print(p + "=" + read(p))
+if os.path.isdir("/proc/acpi"):
+    print("acpi=" + ",".join(os.listdir("/proc/acpi")))
+mounts = {}
+for line in open("/proc/self/mountinfo"):
+    fields = line.split()
+    mounts[fields[4]] = fields[5]
+for p in ["/proc", "/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"]:
+    if p in mounts:
+        print("mount " + p + "=" + mounts[p].split(",")[0])
+print("status=" + str(len(open("/proc/self/status").read()) > 0))
+print("meminfo=" + str(open("/proc/meminfo").read().startswith("MemTotal")))
+print("hostname=" + open("/proc/sys/kernel/hostname").read().strip())
+"#,
+    );
+    let run = f.run(sb, spec);
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    for p in ["/proc/kallsyms", "/proc/timer_list", "/proc/keys"] {
+        if std::path::Path::new(p).exists() {
+            assert_eq!(field(&run.output, p), Some("0"), "{p}: {}", run.output);
+        }
+    }
+    if std::path::Path::new("/proc/acpi").exists() {
+        assert_eq!(field(&run.output, "acpi"), Some(""), "{}", run.output);
+    }
+    // The instance's own /proc stays writable where it is its own (/proc/self).
+    assert_eq!(
+        field(&run.output, "mount /proc"),
+        Some("rw"),
+        "{}",
+        run.output
+    );
+    for p in ["/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"] {
+        if std::path::Path::new(p).exists() {
+            let key = format!("mount {p}");
+            assert_eq!(field(&run.output, &key), Some("ro"), "{}", run.output);
+        }
+    }
+    // What a runtime legitimately reads still works.
+    assert_eq!(field(&run.output, "status"), Some("True"), "{}", run.output);
+    assert_eq!(
+        field(&run.output, "meminfo"),
+        Some("True"),
+        "{}",
+        run.output
+    );
+    assert_eq!(field(&run.output, "hostname"), Some("localhost"));
+}
+
+#[test]
 fn the_network_is_the_instances_own_loopback_with_the_runtime_api() {
     let Some(sb) = sandbox() else { return };
     // A service on the host's loopback that the instance must not reach.
@@ -1046,4 +1112,141 @@ fn a_prewarmed_runtime_gets_its_function_and_a_mismatch_starts_afresh() {
     let seen: serde_json::Value = serde_json::from_str(run.output.trim()).unwrap();
     assert_eq!(seen["prewarmed"], false, "{seen}");
     assert_eq!(sb.pool_ready_prewarmed(), 1);
+}
+
+/// Whether the table outbound network sets up is there, and its forward policy.
+fn outbound_table() -> Option<String> {
+    let out = std::process::Command::new("nft")
+        .args(["list", "chain", "ip", "gust_outbound", "forward"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status.success().then(|| {
+        let policy = text.split("policy ").nth(1).unwrap_or("");
+        policy.split(';').next().unwrap_or("").to_string()
+    })
+}
+
+fn ip_forward() -> String {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Launches one instance with outbound network and checks it got its link.
+fn run_outbound(sb: &LinuxSandbox, f: &Fixture) {
+    let spec = gust_sandbox::LaunchSpec {
+        outbound: true,
+        ..f.spec("own-netns")
+    };
+    let run = f.run(sb, spec);
+    assert!(run.output.contains("eth0"), "{}", run.output);
+}
+
+/// Not a test: run by `the_last_gust_to_leave_undoes_the_outbound_set_up`, in a
+/// network namespace of its own, so that no other gust on the host shares its
+/// forwarding setting, nftables table or registry.
+#[test]
+#[ignore = "a helper process of the_last_gust_to_leave_undoes_the_outbound_set_up"]
+fn helper_outbound_in_its_own_network_namespace() {
+    let Ok(role) = std::env::var("GUST_TEST_NETNS_ROLE") else {
+        return;
+    };
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\ncat /proc/net/dev\n");
+    if role == "killed" {
+        let sb = LinuxSandbox::probe_with(config()).unwrap();
+        run_outbound(&sb, &f);
+        println!("JOINED");
+        std::thread::sleep(Duration::from_secs(600));
+        return;
+    }
+    // Forwarding off, as on a host that forwards nothing: two sandboxes (two gusts)
+    // use outbound network; it is restricted to their links, and stays until the
+    // last one goes.
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "0").unwrap();
+    assert_eq!(outbound_table(), None);
+    let first = LinuxSandbox::probe_with(config()).unwrap();
+    let second = LinuxSandbox::probe_with(config()).unwrap();
+    run_outbound(&first, &f);
+    run_outbound(&second, &f);
+    assert_eq!(ip_forward(), "1");
+    assert_eq!(outbound_table().as_deref(), Some("drop"));
+    drop(first);
+    assert_eq!(
+        outbound_table().as_deref(),
+        Some("drop"),
+        "removed under a user"
+    );
+    assert_eq!(ip_forward(), "1");
+    drop(second);
+    assert_eq!(outbound_table(), None, "the last user left the table");
+    assert_eq!(ip_forward(), "0", "forwarding was not turned back off");
+
+    // Forwarding already on: someone else's, so it stays on and is not restricted.
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").unwrap();
+    let sb = LinuxSandbox::probe_with(config()).unwrap();
+    run_outbound(&sb, &f);
+    assert_eq!(outbound_table().as_deref(), Some("accept"));
+    drop(sb);
+    assert_eq!(outbound_table(), None);
+    assert_eq!(ip_forward(), "1");
+
+    // A gust killed while using it: the next one to start undoes its set-up.
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "0").unwrap();
+    use std::io::BufRead;
+    let mut killed = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_outbound_in_its_own_network_namespace",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("GUST_TEST_NETNS_ROLE", "killed")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(killed.stdout.take().unwrap()).lines();
+    let joined = lines.any(|l| l.is_ok_and(|l| l.contains("JOINED")));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(joined, "the helper never used outbound network");
+    assert_eq!(outbound_table().as_deref(), Some("drop"));
+    let _next = LinuxSandbox::probe_with(config()).unwrap();
+    assert_eq!(outbound_table(), None, "a killed gust's table outlived it");
+    assert_eq!(ip_forward(), "0");
+    println!("OWN NETNS OK");
+}
+
+#[test]
+fn the_last_gust_to_leave_undoes_the_outbound_set_up() {
+    if !is_root() || !installed(&["ip", "nsenter", "nft", "unshare"]) {
+        eprintln!("SKIPPED: needs root, ip, nsenter, nft and unshare");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("unshare")
+        .arg("--net")
+        .arg("--")
+        .arg(exe)
+        .args([
+            "--exact",
+            "helper_outbound_in_its_own_network_namespace",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("GUST_TEST_NETNS_ROLE", "main")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("OWN NETNS OK"),
+        "{text}"
+    );
 }

@@ -36,3 +36,8 @@ pub fn invocations(name: &str) -> String {
 pub fn logs(name: &str) -> String {
     format!("{GUST_PREFIX}/functions/{name}/logs")
 }
+
+/// Path of a function's network setting (gust-only).
+pub fn network(name: &str) -> String {
+    format!("{GUST_PREFIX}/functions/{name}/network")
+}

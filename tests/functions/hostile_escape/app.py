@@ -123,6 +123,57 @@ def write_files(event):
     return attempts
 
 
+def read_kernel_file(path):
+    """Reads a /proc file; empty (what a masked file reads) counts as refused."""
+    with open(path, "rb") as f:
+        data = f.read(4096)
+    if not data:
+        raise OSError(errno.ENODATA, f"{path} reads empty")
+    return data[:200]
+
+
+def list_kernel_dir(path):
+    """Lists a /proc directory; empty (a masked one) counts as refused."""
+    entries = os.listdir(path)
+    if not entries:
+        raise OSError(errno.ENODATA, f"{path} is empty")
+    return sorted(entries)[:20]
+
+
+def writable_mount(path):
+    """The mount `path` is on, per /proc/self/mountinfo; EROFS if it is read-only."""
+    point, options = max(
+        ((f[4], f[5]) for f in (line.split() for line in open("/proc/self/mountinfo"))
+         if path == f[4] or path.startswith(f[4].rstrip("/") + "/")),
+        key=lambda m: len(m[0]))
+    if "ro" in options.split(","):
+        raise OSError(errno.EROFS, f"{path} is on the read-only mount {point}")
+    return f"{path} is on {point} ({options})"
+
+
+def proc_files(event):
+    """What /proc would tell about, or let change in, the host's kernel."""
+    attempts = [attempt("read " + p, lambda p=p: read_kernel_file(p)) for p in [
+        "/proc/kcore", "/proc/kallsyms", "/proc/keys", "/proc/timer_list",
+        "/proc/timer_stats", "/proc/sched_debug", "/proc/latency_stats"]]
+    attempts += [attempt("list " + p, lambda p=p: list_kernel_dir(p))
+                 for p in ["/proc/acpi", "/proc/scsi", "/proc/asound"]]
+    attempts += [attempt("writable mount under " + p, lambda p=p: writable_mount(p))
+                 for p in ["/proc/sys/kernel/core_pattern", "/proc/sys/vm/drop_caches",
+                           "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"]
+                 if os.path.exists(p)]
+    attempts += [
+        attempt("control: read /proc/self/status",
+                lambda: read_kernel_file("/proc/self/status")),
+        attempt("control: read /proc/meminfo", lambda: read_kernel_file("/proc/meminfo")),
+        attempt("control: read /proc/sys/kernel/hostname",
+                lambda: read_kernel_file("/proc/sys/kernel/hostname")),
+        attempt("control: list /proc/self/fd", lambda: list_kernel_dir("/proc/self/fd")),
+        attempt("control: /tmp is on a writable mount", lambda: writable_mount("/tmp/x")),
+    ]
+    return attempts
+
+
 # ---------------------------------------------------------------- processes
 
 
@@ -454,6 +505,7 @@ def setuid_binaries(event):
 ATTACKS = {
     "read_files": read_files,
     "write_files": write_files,
+    "proc": proc_files,
     "processes": processes,
     "network": network,
     "neighbour": neighbour,

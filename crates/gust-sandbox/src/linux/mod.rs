@@ -11,7 +11,11 @@
 //!   shows only that prefix), the function's code at `/var/task` and gust's runtime
 //!   bootstraps at `/var/runtime`, all read-only;
 //! - `/tmp` and `/dev/shm` as size-limited tmpfs (memory-backed: they count against
-//!   the function's memory), a fresh `/proc`, a minimal `/dev`;
+//!   the function's memory), a minimal `/dev`, and a fresh `/proc` masked as
+//!   container runtimes mask it: kernel symbols, memory, keys, timers and scheduler
+//!   internals read empty, hardware directories (`acpi`, `scsi`, `asound`) are
+//!   empty, and `sys`, `sysrq-trigger`, `irq`, `bus` and `fs` are read-only (each
+//!   where the kernel has it);
 //! - a network with only `lo`, on which the Runtime API listens at `127.0.0.1:9001`
 //!   (gust accepts on the listener from outside the namespace). Nothing else is
 //!   reachable: not the host's loopback, not other instances. A launch with
@@ -38,11 +42,21 @@
 //!   kernel's OOM killer ended a process of the instance.
 //!
 //! # Not enforced
-//! No `/sys`, and `/proc` is not masked (the runtime is unprivileged, so its root-only
-//! files stay closed); the bind mounts' host source paths show in
-//! `/proc/self/mountinfo`; with root, `RLIMIT_NPROC` is left alone (it counts per
-//! uid across instances; the pids cgroup limits each instance instead). Without root
-//! the sandbox runs in user namespaces, with the gaps listed in `rootless`.
+//! No `/sys`; the rest of `/proc` is the kernel's (the runtime is unprivileged, so
+//! its root-only files stay closed). `/proc/self/mountinfo` describes every mount
+//! as the kernel knows it: for a bind mount, its root field is the source's path
+//! within the host filesystem it lives on, so an instance learns the host paths of
+//! its code (`<data dir>/archives/code/<sha256 of its own archive>`, which gives
+//! away where gust keeps its data) and of the runtime bootstraps
+//! (`<data dir>/runtimes`), where each `/etc` entry really lives (e.g.
+//! `/run/systemd/resolve/stub-resolv.conf`), and for each host filesystem its
+//! device, type and superblock options. No other function's path shows, nor any
+//! file outside the plan. Binding from a staging directory would not change it
+//! (the root field names the directory's own place on its filesystem); putting
+//! gust's data directory on a filesystem of its own shortens the code's path to
+//! `/archives/code/<sha256>`. With root, `RLIMIT_NPROC` is left alone (it counts
+//! per uid across instances; the pids cgroup limits each instance instead). Without
+//! root the sandbox runs in user namespaces, with the gaps listed in `rootless`.
 //!
 //! # Layout
 //! - [`LinuxSandbox`]: probe, pool, launch; [`LinuxSandboxConfig`] its knobs.
@@ -316,6 +330,15 @@ impl LinuxSandbox {
         let stale = cgroups.remove_stale(config.stale_cgroup_age);
         if stale > 0 {
             tracing::info!("removed {stale} empty cgroups left by an earlier gust");
+        }
+        match net::clean_up_after_dead_users() {
+            Ok(true) => {
+                tracing::info!("removed the outbound network set-up left by gusts that were killed")
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                "could not undo the outbound network set-up left by gusts that were killed: {e}"
+            ),
         }
         if config.init_program != Path::new("/proc/self/exe") && !config.init_program.is_file() {
             return Err(SandboxError::Unavailable(format!(

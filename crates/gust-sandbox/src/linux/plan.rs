@@ -5,7 +5,8 @@
 //! launch); the init inside the new mount namespace only replays it through
 //! [`Syscall`]. The plan has two halves so a pre-forked init can do the first before
 //! it knows its function:
-//! - [`system_plan`]: the root tmpfs, system directories, `/etc`, `/dev`, `/proc`;
+//! - [`system_plan`]: the root tmpfs, system directories, `/etc`, `/dev`, `/proc`
+//!   with its sensitive entries masked or made read-only;
 //! - [`instance_plan`]: `/tmp`, `/dev/shm`, `/var/task`, `/var/runtime`, the launch's
 //!   host paths, then the root made read-only and `pivot_root` into it.
 
@@ -44,6 +45,13 @@ pub(crate) enum MountOp {
     },
     /// A `/proc` for the instance's pid namespace.
     Proc { target: PathBuf },
+    /// Hides what `target` shows: the null device bound over a file (it reads
+    /// empty), an empty read-only tmpfs over a directory. Container runtimes mask
+    /// the same entries of `/proc` the same way.
+    Mask { target: PathBuf, dir: bool },
+    /// Binds `target` (already inside the new root) onto itself and makes that
+    /// mount read-only, so what lies under it can be read but not changed.
+    ReadOnly { target: PathBuf },
     /// Changes the flags of the mount at `target` (e.g. read-only).
     Remount {
         target: PathBuf,
@@ -56,6 +64,9 @@ pub(crate) enum MountOp {
 const RO: libc::c_ulong = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
 const NOSUID_NODEV: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV;
 const DEVICE: libc::c_ulong = libc::MS_NOSUID | libc::MS_NOEXEC;
+/// The null device over a masked file: it reads empty (and, a device, it takes
+/// writes whatever the mount's flags, discarding them).
+const MASKED_FILE: libc::c_ulong = DEVICE | libc::MS_RDONLY;
 
 /// Where an instance finds its code, its runtime, and its scratch space.
 pub(crate) const TASK_ROOT: &str = "/var/task";
@@ -84,6 +95,31 @@ const ETC_ENTRIES: [&str; 14] = [
     "/etc/protocols",
     "/etc/services",
     "/etc/mime.types",
+];
+
+/// Files of `/proc` that show kernel memory or addresses, the kernel's keyrings and
+/// timers, or scheduler internals of the whole host: masked (they read empty).
+const PROC_MASKED_FILES: [&str; 7] = [
+    "/proc/kcore",
+    "/proc/kallsyms",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+];
+
+/// Directories of `/proc` about the host's hardware: masked (they show empty).
+const PROC_MASKED_DIRS: [&str; 3] = ["/proc/acpi", "/proc/scsi", "/proc/asound"];
+
+/// Entries of `/proc` through which a privileged process changes the kernel, its
+/// devices or the whole host: read-only.
+const PROC_READ_ONLY: [&str; 5] = [
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/proc/irq",
+    "/proc/bus",
+    "/proc/fs",
 ];
 
 /// Device nodes bound from the host's `/dev`.
@@ -191,6 +227,7 @@ pub(crate) fn system_plan(host: &dyn HostFs, id: Identity) -> (Vec<MountOp>, Vec
     ops.push(MountOp::Proc {
         target: "/proc".into(),
     });
+    ops.extend(proc_protection(host));
     ops.push(MountOp::Tmpfs {
         target: "/dev".into(),
         options: "mode=0755,size=64k,nr_inodes=64".into(),
@@ -219,6 +256,33 @@ pub(crate) fn system_plan(host: &dyn HostFs, id: Identity) -> (Vec<MountOp>, Vec
         flags: DEVICE | libc::MS_RDONLY,
     });
     (ops, visible)
+}
+
+/// Masks and read-only mounts over the instance's fresh `/proc`, for the entries the
+/// host's kernel has (the instance's `/proc` comes from the same kernel). The runtime
+/// is unprivileged, so most of these are closed to it anyway; this also covers what
+/// is readable by all (timers, keys) and anything that would regain privileges.
+fn proc_protection(host: &dyn HostFs) -> Vec<MountOp> {
+    let exists = |p: &&str| host.entry(Path::new(p)).is_some();
+    let files = PROC_MASKED_FILES
+        .into_iter()
+        .filter(exists)
+        .map(|p| MountOp::Mask {
+            target: p.into(),
+            dir: false,
+        });
+    let dirs = PROC_MASKED_DIRS
+        .into_iter()
+        .filter(exists)
+        .map(|p| MountOp::Mask {
+            target: p.into(),
+            dir: true,
+        });
+    let read_only = PROC_READ_ONLY
+        .into_iter()
+        .filter(exists)
+        .map(|p| MountOp::ReadOnly { target: p.into() });
+    files.chain(dirs).chain(read_only).collect()
 }
 
 fn synthetic_etc(id: Identity) -> Vec<MountOp> {
@@ -429,6 +493,23 @@ fn apply_one(sys: &dyn Syscall, root: &mut PathBuf, op: &MountOp) -> std::io::Re
             (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as libc::c_ulong,
             None,
         ),
+        MountOp::Mask { target, dir: false } => {
+            let at = inside(root, target);
+            sys.mount(Some(Path::new("/dev/null")), &at, None, BIND, None)?;
+            sys.mount(None, &at, None, REMOUNT | MASKED_FILE, None)
+        }
+        MountOp::Mask { target, dir: true } => sys.mount(
+            Some(Path::new("tmpfs")),
+            &inside(root, target),
+            Some("tmpfs"),
+            RO | libc::MS_NOEXEC,
+            Some("mode=0555,size=4k,nr_inodes=1"),
+        ),
+        MountOp::ReadOnly { target } => {
+            let at = inside(root, target);
+            sys.mount(Some(&at), &at, None, BIND, None)?;
+            sys.mount(None, &at, None, REMOUNT | RO | libc::MS_NOEXEC, None)
+        }
         MountOp::Remount { target, flags } => {
             sys.mount(None, &inside(root, target), None, REMOUNT | *flags, None)
         }
@@ -450,6 +531,8 @@ fn describe(op: &MountOp) -> String {
         }
         MountOp::Tmpfs { target, .. } => format!("mounting a tmpfs at {}", target.display()),
         MountOp::Proc { target } => format!("mounting proc at {}", target.display()),
+        MountOp::Mask { target, .. } => format!("masking {}", target.display()),
+        MountOp::ReadOnly { target } => format!("making {} read-only", target.display()),
         MountOp::Remount { target, .. } => format!("remounting {}", target.display()),
         MountOp::PivotRoot => "pivoting into the new root".into(),
     }

@@ -45,6 +45,21 @@ impl FakeHost {
         for d in ["null", "zero", "full", "random", "urandom", "tty"] {
             m.insert(Path::new("/dev").join(d), HostEntry::File);
         }
+        // A kernel without SCSI, sound, timer_stats, latency_stats, /proc/irq or
+        // /proc/fs.
+        for f in [
+            "/proc/kcore",
+            "/proc/kallsyms",
+            "/proc/keys",
+            "/proc/timer_list",
+            "/proc/sched_debug",
+            "/proc/sysrq-trigger",
+        ] {
+            m.insert(f.into(), HostEntry::File);
+        }
+        for d in ["/proc/sys", "/proc/acpi", "/proc/bus"] {
+            m.insert(d.into(), HostEntry::Dir);
+        }
         m.insert("/root/.pyenv/versions/3.11.7".into(), HostEntry::Dir);
         m.insert("/opt/node/bin/node".into(), HostEntry::File);
         m.insert("/srv/code".into(), HostEntry::Dir);
@@ -173,6 +188,41 @@ fn dev_is_read_only_after_it_is_populated() {
             flags: libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_RDONLY,
         }
     );
+}
+
+#[test]
+fn proc_hides_kernel_internals_and_is_read_only_where_it_changes_the_host() {
+    let (ops, _) = system_plan(&FakeHost::debian(), ID);
+    let proc_at = ops
+        .iter()
+        .position(|op| matches!(op, MountOp::Proc { .. }))
+        .unwrap();
+    let mut masked_files = vec![];
+    let mut masked_dirs = vec![];
+    let mut read_only = vec![];
+    for (i, op) in ops.iter().enumerate() {
+        let (list, target) = match op {
+            MountOp::Mask { target, dir: false } => (&mut masked_files, target),
+            MountOp::Mask { target, dir: true } => (&mut masked_dirs, target),
+            MountOp::ReadOnly { target } => (&mut read_only, target),
+            _ => continue,
+        };
+        assert!(i > proc_at, "{op:?} comes before /proc is mounted");
+        list.push(target.display().to_string());
+    }
+    // Only what the host's kernel has: no mount may fail on a missing target.
+    assert_eq!(
+        masked_files,
+        [
+            "/proc/kcore",
+            "/proc/kallsyms",
+            "/proc/keys",
+            "/proc/timer_list",
+            "/proc/sched_debug"
+        ]
+    );
+    assert_eq!(masked_dirs, ["/proc/acpi"]);
+    assert_eq!(read_only, ["/proc/sys", "/proc/sysrq-trigger", "/proc/bus"]);
 }
 
 fn paths<'a>(host_paths: &'a [PathBuf], interpreter: Option<&'a Path>) -> InstancePaths<'a> {
@@ -346,6 +396,45 @@ fn replaying_binds_read_only_under_the_new_root_then_pivots() {
             "pivot_root /run/r".to_string(),
             // After the pivot, paths are the new root's own.
             "mkdir /after 700".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn replaying_masks_binds_the_null_device_or_an_empty_tmpfs_read_only() {
+    let rec = Recorder::default();
+    let ops = [
+        MountOp::Mask {
+            target: "/proc/kcore".into(),
+            dir: false,
+        },
+        MountOp::Mask {
+            target: "/proc/acpi".into(),
+            dir: true,
+        },
+        MountOp::ReadOnly {
+            target: "/proc/sys".into(),
+        },
+    ];
+    apply(&rec, Path::new("/run/r"), &ops).unwrap();
+    let bind = libc::MS_BIND;
+    let remount = libc::MS_BIND | libc::MS_REMOUNT;
+    let ro = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    assert_eq!(
+        rec.0.into_inner(),
+        [
+            format!("mount Some(\"/dev/null\") /run/r/proc/kcore None {bind:#x} None"),
+            format!(
+                "mount None /run/r/proc/kcore None {:#x} None",
+                // Not nodev: the null device must still open, to read empty.
+                remount | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NOEXEC
+            ),
+            format!(
+                "mount Some(\"tmpfs\") /run/r/proc/acpi Some(\"tmpfs\") {ro:#x} \
+                 Some(\"mode=0555,size=4k,nr_inodes=1\")"
+            ),
+            format!("mount Some(\"/run/r/proc/sys\") /run/r/proc/sys None {bind:#x} None"),
+            format!("mount None /run/r/proc/sys None {:#x} None", remount | ro),
         ]
     );
 }

@@ -174,6 +174,19 @@ fn statvfs_to_mount_flags(st: libc::c_ulong) -> libc::c_ulong {
     .fold(0, |acc, (_, ms_flag)| acc | ms_flag)
 }
 
+/// Takes an exclusive `flock(2)` on `file`, waiting for it; it is released when the
+/// file is closed. Serialises gusts that share host-wide state.
+pub(crate) fn lock_exclusive(file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: flock on a descriptor `file` keeps open for the call.
+        match cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map(drop),
+        }
+    }
+}
+
 /// A path or string as a C string; an interior NUL is an invalid-input error.
 pub(crate) fn cstr(s: &OsStr) -> io::Result<CString> {
     CString::new(s.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))

@@ -6,17 +6,19 @@
 //! the `N`th /30 of [`super::LinuxSandboxConfig::outbound_subnet`] (the host end
 //! `.1`, the instance `.2`, its default route through the host end). Traffic leaving
 //! the host through any other interface is masqueraded; traffic between two
-//! instances' links is dropped. So an instance reaches the outside and the host's
-//! own addresses (its services listening on all addresses), but not the host's
+//! instances' links is dropped, and so is any connection opened towards an
+//! instance from outside. So an instance reaches the outside and the host's own
+//! addresses (its services listening on all addresses), but not the host's
 //! loopback (the gust API included: a packet from a veth to 127.0.0.1 is a martian)
 //! nor another instance.
 //!
 //! # How
-//! - Once per process, at the first opted-in launch: IPv4 forwarding on, and the
-//!   nftables table `ip gust` (re-declared whole, naming links rather than
-//!   addresses, so every gust on the host declares the same one). Both stay after
-//!   gust exits: other gusts may be using them, and they concern only instances'
-//!   links.
+//! - At a sandbox's first opted-in launch, it joins the host-wide set-up (`host`):
+//!   IPv4 forwarding on, and the nftables table `ip gust_outbound`, re-declared
+//!   whole (naming links rather than addresses, so every gust on the host declares
+//!   the same one). The last gust of the host to leave removes the table and turns
+//!   forwarding back off if gust turned it on; while gust has it on, the table
+//!   forwards for instances' links only.
 //! - Per launch: one `ip -batch` on the host creates the pair (its peer directly in
 //!   the init's namespace) and sets the host end up; one `ip -batch` entered into
 //!   that namespace (`nsenter --net`) configures `eth0`. Both happen before the
@@ -38,6 +40,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::SandboxError;
+
+mod host;
+
+pub(crate) use host::clean_up_after_dead_users;
 
 /// Prefix of the host ends' names (`gv0` .. `gv16383`).
 const LINK_PREFIX: &str = "gv";
@@ -75,27 +81,6 @@ fn instance_batch(host: Ipv4Addr, instance: Ipv4Addr) -> String {
     )
 }
 
-/// The nftables table, declared whole: masquerade what comes in from an instance's
-/// link and leaves through any other interface, drop what goes from one instance's
-/// link to another's. It names links, not addresses, so every gust on the host
-/// declares the same table whatever its subnet.
-fn ruleset() -> String {
-    format!(
-        "table ip gust {{}}\n\
-         flush table ip gust\n\
-         table ip gust {{\n\
-         \tchain postrouting {{\n\
-         \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\tiifname \"{LINK_PREFIX}*\" oifname != \"{LINK_PREFIX}*\" masquerade\n\
-         \t}}\n\
-         \tchain forward {{\n\
-         \t\ttype filter hook forward priority filter; policy accept;\n\
-         \t\tiifname \"{LINK_PREFIX}*\" oifname \"{LINK_PREFIX}*\" drop\n\
-         \t}}\n\
-         }}\n"
-    )
-}
-
 /// Runs `program args...` with `input` on its stdin; the error carries its stderr.
 fn run(program: &str, args: &[&str], input: &str) -> Result<(), String> {
     let mut child = Command::new(program)
@@ -128,7 +113,10 @@ fn run(program: &str, args: &[&str], input: &str) -> Result<(), String> {
 /// in use.
 pub(crate) struct Outbound {
     subnet: Ipv4Addr,
-    host_ready: OnceLock<Result<(), String>>,
+    /// This sandbox's part in the host-wide set-up, made at the first link;
+    /// dropping it (with the sandbox) leaves it, undoing it if this was the last
+    /// user.
+    host_ready: OnceLock<Result<host::Membership, String>>,
     slots: Arc<Slots>,
 }
 
@@ -181,19 +169,20 @@ impl Outbound {
         }
     }
 
-    /// Forwarding on and the nftables table in place; once per process.
+    /// Forwarding on and the nftables table in place; once per sandbox.
     fn prepare_host(&self) -> Result<(), SandboxError> {
         let ready = self.host_ready.get_or_init(|| {
-            std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
-                .map_err(|e| format!("enabling IPv4 forwarding: {e}"))?;
-            run("nft", &["-f", "-"], &ruleset())?;
+            let joined = host::join()?;
             tracing::info!(subnet = %format!("{}/{SUBNET_PREFIX}", self.subnet),
-                "outbound network for opted-in functions: forwarding on, nftables table `ip gust`");
-            Ok(())
+                "outbound network for opted-in functions");
+            Ok(joined)
         });
-        ready
-            .clone()
-            .map_err(|m| SandboxError::Unavailable(format!("outbound network is unavailable: {m}")))
+        match ready {
+            Ok(_) => Ok(()),
+            Err(m) => Err(SandboxError::Unavailable(format!(
+                "outbound network is unavailable: {m}"
+            ))),
+        }
     }
 
     /// Gives the network namespace of the init `pid` a link to the host and a
@@ -304,13 +293,5 @@ mod tests {
              link set eth0 up\n\
              route add default via 10.213.0.13 dev eth0\n"
         );
-    }
-
-    #[test]
-    fn the_ruleset_masquerades_instance_links_and_isolates_them() {
-        let rules = ruleset();
-        assert!(rules.starts_with("table ip gust {}\nflush table ip gust\n"));
-        assert!(rules.contains("iifname \"gv*\" oifname != \"gv*\" masquerade"));
-        assert!(rules.contains("iifname \"gv*\" oifname \"gv*\" drop"));
     }
 }
