@@ -93,3 +93,35 @@ def test_node_tail_log(lam, make_function):
     assert result.ok() == "xyzzy"
     assert "node-said xyzzy" in result.log
     assert f"REPORT RequestId: {result.request_id}" in result.log
+
+
+HEAP_APP = """\
+const v8 = require('v8');
+exports.handler = async () => ({
+  heapLimitMb: v8.getHeapStatistics().heap_size_limit / 1048576,
+  cwd: process.cwd(),
+  fn: process.env.AWS_LAMBDA_FUNCTION_NAME,
+  prewarmFd: process.env._GUST_PREWARM_FD || null,
+  utcOffset: new Date(0).getTimezoneOffset(),
+});
+"""
+
+
+def test_cold_starts_see_only_their_own_environment(lam, make_function):
+    """gust keeps a Node.js runtime started ahead of demand and hands it a function
+    when it cold-starts: the function sees its own environment and directory; one
+    whose variables change how Node starts (NODE_OPTIONS) gets a runtime started
+    with them."""
+    plain = make_function("node-env-plain", support.make_zip({"index.js": HEAP_APP}),
+                          runtime=NODE, handler="index.handler")
+    body = invoke(lam, plain).ok()
+    assert body["fn"] == plain and body["cwd"] == "/var/task", body
+    assert body["prewarmFd"] is None and body["utcOffset"] == 0, body
+    assert body["heapLimitMb"] > 200, body
+
+    tuned = make_function("node-env-tuned", support.make_zip({"index.js": HEAP_APP}),
+                          runtime=NODE, handler="index.handler",
+                          Environment={"Variables": {"NODE_OPTIONS": "--max-old-space-size=64"}})
+    body = invoke(lam, tuned).ok()
+    assert body["heapLimitMb"] < 200, body
+    assert body["fn"] == tuned, body

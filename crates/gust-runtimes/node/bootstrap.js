@@ -25,6 +25,30 @@ const util = require('util');
 const env = process.env;
 
 // ---------------------------------------------------------------------------
+// Prewarmed start: gust may start this runtime before it knows the function
+// (Node's own start-up is then done ahead of demand) and name, in
+// _GUST_PREWARM_FD, a pipe on which the function's environment and working
+// directory arrive as JSON once it has one. End of file without data means the
+// sandbox was discarded.
+
+(function awaitFunction() {
+  const fd = env._GUST_PREWARM_FD;
+  if (fd === undefined) return;
+  delete env._GUST_PREWARM_FD;
+  const data = fs.readFileSync(Number(fd));
+  try {
+    fs.closeSync(Number(fd));
+  } catch (_) {
+    // already closed by the read
+  }
+  if (data.length === 0) process.exit(0);
+  const config = JSON.parse(data.toString('utf8'));
+  for (const key of Object.keys(env)) delete env[key];
+  Object.assign(env, config.env);
+  process.chdir(config.cwd);
+})();
+
+// ---------------------------------------------------------------------------
 // Errors raised by the runtime itself.
 
 class ImportModuleError extends Error {}

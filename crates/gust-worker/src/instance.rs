@@ -142,11 +142,18 @@ impl Worker {
         Ok((entrypoint, host_paths))
     }
 
-    /// Asks the sandbox to keep `count` Python runtimes started ahead of demand (the
-    /// Python bootstrap waits for its function when started prewarmed; a function
-    /// whose environment changes how Python starts is launched the ordinary way).
-    pub fn prewarm_python(&self, count: usize) {
-        let Ok((entrypoint, host_paths)) = self.entrypoint(Runtime::Python311) else {
+    /// Asks the sandbox to keep `count` runtimes of a managed `runtime` started
+    /// ahead of demand (gust's bootstraps wait for their function when started
+    /// prewarmed; a function whose environment changes how the interpreter starts
+    /// is launched the ordinary way). Does nothing for other runtimes or where the
+    /// interpreter is missing.
+    pub fn prewarm(&self, runtime: Runtime, count: usize) {
+        let startup_prefixes: &[&str] = match runtime {
+            Runtime::Python311 => &["PYTHON", "LD_", "LC_"],
+            Runtime::Nodejs20 => &["NODE_", "UV_", "LD_", "LC_", "OPENSSL_", "SSL_CERT_"],
+            _ => return,
+        };
+        let Ok((entrypoint, host_paths)) = self.entrypoint(runtime) else {
             return;
         };
         self.sandbox.prewarm(PrewarmTemplate {
@@ -154,7 +161,7 @@ impl Worker {
             runtime_dir: self.host.runtime_dir.clone(),
             host_paths,
             startup_env: crate::env::startup(),
-            startup_prefixes: ["PYTHON", "LD_", "LC_"].map(String::from).to_vec(),
+            startup_prefixes: startup_prefixes.iter().map(|p| p.to_string()).collect(),
             count,
         });
     }

@@ -37,17 +37,18 @@ struct State {
     linked: VecDeque<PreparedInit>,
     /// How many linked sandboxes to keep: 0 until the first outbound launch.
     linked_target: usize,
-    /// The runtime to prewarm, and the ones ready.
-    prewarm: Option<Arc<PrewarmTemplate>>,
-    prewarmed: VecDeque<Prewarmed>,
+    /// The runtimes to prewarm, each with the ones ready.
+    prewarm: Vec<(Arc<PrewarmTemplate>, VecDeque<Prewarmed>)>,
     stopping: bool,
 }
 
 impl State {
-    fn prewarm_wanted(&self) -> bool {
+    /// The first template with fewer runtimes ready than it wants.
+    fn prewarm_wanted(&self) -> Option<Arc<PrewarmTemplate>> {
         self.prewarm
-            .as_ref()
-            .is_some_and(|t| self.prewarmed.len() < t.count)
+            .iter()
+            .find(|(t, ready)| ready.len() < t.count)
+            .map(|(t, _)| Arc::clone(t))
     }
 }
 
@@ -66,8 +67,7 @@ impl Pool {
                 ready: VecDeque::with_capacity(size),
                 linked: VecDeque::new(),
                 linked_target: 0,
-                prewarm: None,
-                prewarmed: VecDeque::new(),
+                prewarm: Vec::new(),
                 stopping: false,
             }),
             Condvar::new(),
@@ -104,12 +104,14 @@ impl Pool {
         s.linked.pop_front()
     }
 
-    /// From now on keeps `template.count` runtimes of `template` prewarmed.
+    /// From now on keeps `template.count` runtimes of `template` prewarmed,
+    /// replacing the template of the same entrypoint if there was one.
     pub(crate) fn set_prewarm(&self, template: PrewarmTemplate) {
         let (lock, cond) = &*self.state;
         let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
-        s.prewarm = Some(Arc::new(template));
-        s.prewarmed.clear();
+        s.prewarm
+            .retain(|(t, _)| t.entrypoint != template.entrypoint);
+        s.prewarm.push((Arc::new(template), VecDeque::new()));
         cond.notify_all();
     }
 
@@ -117,20 +119,22 @@ impl Pool {
     pub(crate) fn take_prewarmed(&self, spec: &LaunchSpec) -> Option<Prewarmed> {
         let (lock, _) = &*self.state;
         let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
-        if !s.prewarm.as_ref().is_some_and(|t| t.matches(spec)) {
-            return None;
-        }
-        s.prewarmed.pop_front()
+        s.prewarm
+            .iter_mut()
+            .find(|(t, _)| t.matches(spec))
+            .and_then(|(_, ready)| ready.pop_front())
     }
 
-    /// How many prewarmed runtimes are waiting.
+    /// How many prewarmed runtimes are waiting, of every template.
     pub(crate) fn ready_prewarmed(&self) -> usize {
         self.state
             .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .prewarmed
-            .len()
+            .prewarm
+            .iter()
+            .map(|(_, ready)| ready.len())
+            .sum()
     }
 
     /// How many linked sandboxes are waiting.
@@ -177,7 +181,7 @@ fn fill(shared: &Shared, state: &(Mutex<State>, Condvar), size: usize) {
             while !s.stopping
                 && s.ready.len() >= size
                 && s.linked.len() >= s.linked_target
-                && !s.prewarm_wanted()
+                && s.prewarm_wanted().is_none()
             {
                 s = cond.wait(s).unwrap_or_else(|p| p.into_inner());
             }
@@ -186,7 +190,9 @@ fn fill(shared: &Shared, state: &(Mutex<State>, Condvar), size: usize) {
             }
             let generic_full = s.ready.len() >= size;
             let link = generic_full && s.linked.len() < s.linked_target;
-            let prewarm = (generic_full && !link).then(|| s.prewarm.clone()).flatten();
+            let prewarm = (generic_full && !link)
+                .then(|| s.prewarm_wanted())
+                .flatten();
             (link, prewarm)
         };
         if let Some(template) = prewarm {
@@ -198,11 +204,12 @@ fn fill(shared: &Shared, state: &(Mutex<State>, Condvar), size: usize) {
                         return;
                     }
                     // A template replaced meanwhile makes this one useless.
-                    if s.prewarm
-                        .as_ref()
-                        .is_some_and(|t| Arc::ptr_eq(t, &template))
+                    if let Some((_, ready)) = s
+                        .prewarm
+                        .iter_mut()
+                        .find(|(t, _)| Arc::ptr_eq(t, &template))
                     {
-                        s.prewarmed.push_back(p);
+                        ready.push_back(p);
                     }
                     cond.notify_all();
                 }
@@ -257,7 +264,11 @@ impl Drop for Pool {
             let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
             s.stopping = true;
             let linked: Vec<PreparedInit> = s.linked.drain(..).collect();
-            let prewarmed: Vec<PreparedInit> = s.prewarmed.drain(..).map(|p| p.init).collect();
+            let prewarmed: Vec<PreparedInit> = s
+                .prewarm
+                .drain(..)
+                .flat_map(|(_, ready)| ready.into_iter().map(|p| p.init))
+                .collect();
             s.ready.drain(..).chain(linked).chain(prewarmed).collect()
         };
         cond.notify_all();
