@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use gust_api::{Isolation, ServeConfig};
 
 use crate::env;
-use crate::units::{parse_duration, parse_size};
+use crate::units::{parse_duration, parse_optional_duration, parse_size};
 
 /// Share of the host's memory instances may reserve when `--memory` is not given.
 const DEFAULT_MEMORY_SHARE: f64 = 0.8;
@@ -67,6 +67,13 @@ pub struct ServeArgs {
     /// How long an idle instance stays warm (e.g. 30s, 10m, 1h).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     idle_ttl: Duration,
+
+    /// How long an instance is idle before it is frozen, as Lambda freezes idle
+    /// execution environments: what a function leaves running between invocations
+    /// (timers, threads) stops using the host's CPU until the next invocation thaws
+    /// it. 0 or off never freezes. Needs the cgroup freezer (--isolation linux).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_optional_duration)]
+    freeze_idle_after: Option<Duration>,
 
     /// How long a request waits for capacity before it is answered with 429.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -156,6 +163,7 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
         isolation: args.isolation.into(),
         memory_capacity_mb,
         idle_ttl: args.idle_ttl,
+        freeze_idle_after: args.freeze_idle_after,
         queue_timeout: args.queue_timeout,
         log_bytes_per_function,
         region: args.region.clone(),
