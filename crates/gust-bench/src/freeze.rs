@@ -148,6 +148,9 @@ pub fn run(args: FreezeArgs) -> Result<()> {
         ]
         .concat(),
     };
+    for side in ["off", "frozen"] {
+        std::fs::create_dir_all(out_dir.join("logs").join(side))?;
+    }
     let off = start_gust(&flags("off".into()), &out_dir.join("logs/off"))?;
     let on = start_gust(
         &flags(format!("{}ms", args.freeze_after.as_millis().max(1))),

@@ -73,7 +73,8 @@ pub struct ServeArgs {
     /// (timers, threads) stops using the host's CPU until the next invocation thaws
     /// it. 0 or off never freezes. Needs the cgroup freezer (--isolation linux).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_optional_duration)]
-    freeze_idle_after: Option<Duration>,
+    // Fully qualified: a plain `Option` would make clap expect a `Duration`.
+    freeze_idle_after: ::std::option::Option<Duration>,
 
     /// How long a request waits for capacity before it is answered with 429.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -259,6 +260,25 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let argv = std::iter::once("gust-serve").chain(args.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(argv).unwrap().serve
+    }
+
+    #[test]
+    fn freezing_defaults_on_and_can_be_turned_off() {
+        assert_eq!(parse(&[]).freeze_idle_after, Some(Duration::from_secs(1)));
+        let off = parse(&["--freeze-idle-after", "off"]);
+        assert_eq!(off.freeze_idle_after, None);
+        let at = parse(&["--freeze-idle-after", "250ms"]);
+        assert_eq!(at.freeze_idle_after, Some(Duration::from_millis(250)));
+    }
 
     #[test]
     fn mem_total_is_read_in_mb() {
