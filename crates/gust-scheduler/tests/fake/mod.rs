@@ -111,9 +111,10 @@ fn run_runtime(
     }
 }
 
-fn read_response(
-    reader: &mut BufReader<TcpStream>,
-) -> std::io::Result<(Vec<(String, String)>, Vec<u8>)> {
+/// An HTTP response's lower-cased headers and its body.
+type Response = (Vec<(String, String)>, Vec<u8>);
+
+fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<Response> {
     let mut headers = Vec::new();
     let mut line = String::new();
     reader.read_line(&mut line)?; // status line
