@@ -28,6 +28,8 @@ pub struct ServeConfig {
     pub memory_capacity_mb: u64,
     /// How long an idle instance stays warm.
     pub idle_ttl: Duration,
+    /// How long an instance is idle before it is frozen; `None` never freezes.
+    pub freeze_idle_after: Option<Duration>,
     /// How long a request waits for capacity before 429.
     pub queue_timeout: Duration,
     /// Log bytes kept per function.

@@ -121,6 +121,7 @@ impl Server {
             SchedulerConfig {
                 memory_capacity_mb: config.memory_capacity_mb,
                 idle_ttl: config.idle_ttl,
+                freeze_idle_after: config.freeze_idle_after,
             },
         );
         if !config.listen.ip().is_loopback() && config.access_keys.is_empty() {
@@ -185,6 +186,7 @@ impl Server {
             ..
         } = self;
         let expiry = tokio::spawn(scheduler.clone().run_expiry());
+        let freezing = tokio::spawn(scheduler.clone().run_freezing());
         let provisioning = tokio::spawn(
             scheduler
                 .clone()
@@ -228,6 +230,7 @@ impl Server {
         scheduler.kill_all();
         expiry.abort();
         provisioning.abort();
+        freezing.abort();
         // Let dropped instances' tasks run their clean-up before the runtime goes.
         tokio::time::sleep(Duration::from_millis(50)).await;
         tracing::info!("gust stopped");

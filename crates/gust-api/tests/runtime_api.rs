@@ -52,6 +52,7 @@ async fn start_server() -> TestServer {
         isolation: Isolation::None,
         memory_capacity_mb: 1024,
         idle_ttl: Duration::from_secs(60),
+        freeze_idle_after: None,
         queue_timeout: Duration::from_secs(5),
         log_bytes_per_function: 1 << 20,
         region: "eu-west-1".into(),

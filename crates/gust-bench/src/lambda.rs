@@ -68,14 +68,19 @@ impl Runtime {
 
 /// A zip archive holding the runtime's `noop` handler, base64-encoded.
 pub fn noop_zip_base64(runtime: Runtime) -> Result<String> {
+    zip_base64(runtime.handler_file(), runtime.handler_source())
+}
+
+/// A zip archive holding one file, base64-encoded.
+pub fn zip_base64(file: &str, source: &str) -> Result<String> {
     let mut bytes = Vec::new();
     {
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(&mut bytes));
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .unix_permissions(0o644);
-        zip.start_file(runtime.handler_file(), options)?;
-        zip.write_all(runtime.handler_source().as_bytes())?;
+        zip.start_file(file, options)?;
+        zip.write_all(source.as_bytes())?;
         zip.finish()?;
     }
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
@@ -112,10 +117,22 @@ impl Manager {
     /// Creates `name` with the runtime's `noop` handler (replacing any leftover of
     /// an earlier run with the same name).
     pub fn create_noop(&mut self, name: &str, runtime: Runtime, zip_b64: &str) -> Result<()> {
+        self.create(name, runtime, "noop.handler", zip_b64)
+    }
+
+    /// Creates `name` from a zip archive with the given handler, 128 MB (replacing
+    /// any leftover of an earlier run with the same name).
+    pub fn create(
+        &mut self,
+        name: &str,
+        runtime: Runtime,
+        handler: &str,
+        zip_b64: &str,
+    ) -> Result<()> {
         let request = CreateFunctionRequest {
             function_name: name.to_string(),
             runtime: Some(runtime.lambda_id().to_string()),
-            handler: Some("noop.handler".to_string()),
+            handler: Some(handler.to_string()),
             role: Some("arn:aws:iam::000000000000:role/gust-bench".to_string()),
             memory_size: Some(128),
             timeout: Some(10),

@@ -9,7 +9,7 @@
 //!
 //! # Layout
 //! - One module per protocol: [`overhead`], [`concurrency`], [`backoff`],
-//!   [`coldstart`], [`utilization`].
+//!   [`coldstart`], [`utilization`], [`freeze`].
 //! - [`session`]: a run's servers, functions, output directory and teardown;
 //!   [`servers`] starts gust and the direct baselines, [`peer`] the peers,
 //!   [`child`] owns their processes.
@@ -26,6 +26,7 @@ pub mod backoff;
 pub mod child;
 pub mod coldstart;
 pub mod concurrency;
+pub mod freeze;
 pub mod http;
 pub mod lambda;
 pub mod loadgen;
@@ -76,6 +77,8 @@ pub enum Protocol {
     Coldstart(coldstart::ColdstartArgs),
     /// 150 functions, clients ramped 1,3,...,150, 30 requests each (§5).
     Utilization(utilization::UtilizationArgs),
+    /// Freezing idle instances: warm-path cost, idle CPU saved, freezer cost (§6).
+    Freeze(freeze::FreezeArgs),
 }
 
 impl BenchArgs {
@@ -92,6 +95,7 @@ impl BenchArgs {
             Protocol::Backoff(a) => &mut a.common,
             Protocol::Coldstart(a) => &mut a.common,
             Protocol::Utilization(a) => &mut a.common,
+            Protocol::Freeze(a) => &mut a.common,
         }
     }
 }
@@ -107,5 +111,6 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<()> {
         Protocol::Backoff(a) => backoff::run(a),
         Protocol::Coldstart(a) => coldstart::run(a),
         Protocol::Utilization(a) => utilization::run(a),
+        Protocol::Freeze(a) => freeze::run(a),
     }
 }

@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use gust_api::{Isolation, ServeConfig};
 
 use crate::env;
-use crate::units::{parse_duration, parse_size};
+use crate::units::{parse_duration, parse_optional_duration, parse_size};
 
 /// Share of the host's memory instances may reserve when `--memory` is not given.
 const DEFAULT_MEMORY_SHARE: f64 = 0.8;
@@ -67,6 +67,14 @@ pub struct ServeArgs {
     /// How long an idle instance stays warm (e.g. 30s, 10m, 1h).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     idle_ttl: Duration,
+
+    /// How long an instance is idle before it is frozen, as Lambda freezes idle
+    /// execution environments: what a function leaves running between invocations
+    /// (timers, threads) stops using the host's CPU until the next invocation thaws
+    /// it. 0 or off never freezes. Needs the cgroup freezer (--isolation linux).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_optional_duration)]
+    // Fully qualified: a plain `Option` would make clap expect a `Duration`.
+    freeze_idle_after: ::std::option::Option<Duration>,
 
     /// How long a request waits for capacity before it is answered with 429.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -156,6 +164,7 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
         isolation: args.isolation.into(),
         memory_capacity_mb,
         idle_ttl: args.idle_ttl,
+        freeze_idle_after: args.freeze_idle_after,
         queue_timeout: args.queue_timeout,
         log_bytes_per_function,
         region: args.region.clone(),
@@ -251,6 +260,25 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let argv = std::iter::once("gust-serve").chain(args.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(argv).unwrap().serve
+    }
+
+    #[test]
+    fn freezing_defaults_on_and_can_be_turned_off() {
+        assert_eq!(parse(&[]).freeze_idle_after, Some(Duration::from_secs(1)));
+        let off = parse(&["--freeze-idle-after", "off"]);
+        assert_eq!(off.freeze_idle_after, None);
+        let at = parse(&["--freeze-idle-after", "250ms"]);
+        assert_eq!(at.freeze_idle_after, Some(Duration::from_millis(250)));
+    }
 
     #[test]
     fn mem_total_is_read_in_mb() {

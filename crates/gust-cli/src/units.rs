@@ -2,6 +2,16 @@
 
 use std::time::Duration;
 
+/// A duration that may be turned off: `off`, `0` or a zero duration mean `None`.
+pub fn parse_optional_duration(input: &str) -> Result<Option<Duration>, String> {
+    match input.trim() {
+        "off" | "0" => Ok(None),
+        other => parse_duration(other)
+            .map(|d| (!d.is_zero()).then_some(d))
+            .map_err(|e| format!("{e}, or off")),
+    }
+}
+
 /// Parses `500ms`, `30s`, `10m`, `1h`, or a sum of them such as `1h30m`.
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let s = input.trim();
@@ -103,6 +113,19 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration(" 0s "), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn an_optional_duration_can_be_off() {
+        assert_eq!(parse_optional_duration("off").unwrap(), None);
+        assert_eq!(parse_optional_duration("0").unwrap(), None);
+        assert_eq!(parse_optional_duration("0s").unwrap(), None);
+        assert_eq!(
+            parse_optional_duration("250ms").unwrap(),
+            Some(Duration::from_millis(250))
+        );
+        let err = parse_optional_duration("soon").unwrap_err();
+        assert!(err.contains("or off"), "{err}");
     }
 
     #[test]

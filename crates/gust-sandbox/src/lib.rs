@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`Sandbox`]: launches one instance from a [`LaunchSpec`] and returns [`Launched`].
-//! - [`InstanceProcess`]: a running instance: its exit notification, kill, memory peak.
+//! - [`InstanceProcess`]: a running instance: its exit notification, kill, memory peak,
+//!   freeze and thaw.
 //! - [`none`]: `--isolation none`, a plain process group on the host (development only).
 //! - [`linux`]: `--isolation linux`: namespaces, read-only bind-mounted root, cgroups,
 //!   seccomp, no privileges; with an optional pool of pre-forked sandboxes.
@@ -197,6 +198,26 @@ pub trait InstanceProcess: Send + Sync {
     /// invocation). A sandbox that lets initialisation use more CPU than the
     /// function's share (as Lambda does) lowers it to the share now. Default: nothing.
     fn finish_init(&self) {}
+    /// Freezes every process of the instance, as Lambda freezes an idle execution
+    /// environment: its threads and timers stop until [`thaw`](Self::thaw), and it
+    /// cannot tell (no signal, no wake-up). The write takes microseconds; the kernel
+    /// completes the freeze asynchronously. Returns whether the sandbox froze it;
+    /// default: it cannot (`none`), and the instance keeps running.
+    fn freeze(&self) -> bool {
+        false
+    }
+    /// Lets a frozen instance run again; when it returns, its processes are
+    /// runnable, so whatever is written to the runtime next finds it awake. Thawing
+    /// an instance that is not frozen does nothing. An error means the instance may
+    /// still be frozen: kill it. Default: nothing.
+    fn thaw(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Whether the kernel reports every process of the instance frozen, where the
+    /// sandbox can tell (for tests and measurements).
+    fn frozen(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// A launched instance.

@@ -742,7 +742,7 @@ fn the_pool_hands_out_prepared_sandboxes_and_cleans_up_on_drop() {
     drop(sb);
     // Nothing of the pool is left: every instance cgroup under the parent is gone.
     let roots: Vec<PathBuf> = match version {
-        "v1" => ["memory", "cpu", "pids"]
+        "v1" => v1_controllers()
             .iter()
             .map(|c| PathBuf::from("/sys/fs/cgroup").join(c).join(&parent))
             .collect(),
@@ -840,7 +840,9 @@ fn a_dead_gusts_pool_leaves_no_cgroup() {
         .unwrap();
     let mut lines = std::io::BufReader::new(helper.stdout.take().unwrap()).lines();
     let ready = lines.any(|l| l.is_ok_and(|l| l.contains("POOL READY")));
-    let roots: Vec<PathBuf> = ["memory", "cpu", "pids", ""]
+    let mut controllers = v1_controllers();
+    controllers.push("");
+    let roots: Vec<PathBuf> = controllers
         .iter()
         .map(|c| PathBuf::from("/sys/fs/cgroup").join(c).join(&parent))
         .filter(|p| p.is_dir())
@@ -1249,4 +1251,165 @@ fn the_last_gust_to_leave_undoes_the_outbound_set_up() {
         out.status.success() && text.contains("OWN NETNS OK"),
         "{text}"
     );
+}
+
+/// Reads what the instance wrote so far, without blocking.
+fn drain(out: &mut std::fs::File) -> String {
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = out.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// Waits until the kernel reports the instance frozen, asking again as gust does: a
+/// v1 freeze that finds a task between states (a `vfork` parent waiting for its
+/// child, say) stays FREEZING until FROZEN is written again.
+fn frozen_soon(p: &dyn gust_sandbox::InstanceProcess) -> bool {
+    wait_for(Duration::from_secs(10), || {
+        p.frozen() == Some(true) || !p.freeze()
+    }) && p.frozen() == Some(true)
+}
+
+/// An instance that prints a tick every 10 ms, its output, and its instance id.
+fn ticking(
+    sb: &LinuxSandbox,
+    f: &Fixture,
+    id: &str,
+) -> (gust_sandbox::Launched, std::fs::File, String) {
+    f.bootstrap("#!/bin/sh\nwhile :; do echo tick; sleep 0.01; done\n");
+    let spec = f.spec(id);
+    let mut launched = sb.launch(&spec).unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let out = std::mem::replace(&mut launched.output, null.into());
+    (launched, out.into(), spec.instance_id)
+}
+
+#[test]
+fn a_frozen_instance_does_not_run_until_thawed() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    let (launched, mut out, _) = ticking(sb, &f, "freeze");
+    let p = &launched.process;
+    let mut seen = String::new();
+    assert!(wait_for(Duration::from_secs(10), || {
+        seen.push_str(&drain(&mut out));
+        seen.matches("tick").count() >= 3
+    }));
+    if !p.freeze() {
+        eprintln!("SKIPPED: this host's cgroups have no freezer");
+        return;
+    }
+    assert!(frozen_soon(&**p));
+    // Once frozen, nothing more comes out: 30 ticks' worth of time, no tick.
+    drain(&mut out);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        drain(&mut out).matches("tick").count(),
+        0,
+        "ticked while frozen"
+    );
+    // Its memory is still measured while frozen.
+    assert!(p.memory_peak_bytes().unwrap() > 0);
+    assert!(p.memory_current_bytes().unwrap() > 0);
+    // Thawed when the write returns, and ticking again.
+    p.thaw().unwrap();
+    assert_eq!(p.frozen(), Some(false));
+    let mut after = String::new();
+    assert!(wait_for(Duration::from_secs(10), || {
+        after.push_str(&drain(&mut out));
+        after.matches("tick").count() >= 3
+    }));
+    // Thawing what is not frozen changes nothing.
+    p.thaw().unwrap();
+    assert_eq!(p.frozen(), Some(false));
+}
+
+#[test]
+fn a_frozen_instance_is_killed_and_leaves_nothing() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    let (launched, _out, id) = ticking(sb, &f, "freeze-kill");
+    assert!(wait_for(Duration::from_secs(10), || cgroup_pids(sb, &id)
+        .len()
+        >= 2));
+    let pids = cgroup_pids(sb, &id);
+    if !launched.process.freeze() {
+        eprintln!("SKIPPED: this host's cgroups have no freezer");
+        return;
+    }
+    assert!(frozen_soon(&*launched.process));
+    // A v1-frozen process ignores SIGKILL until thawed: kill must see to that.
+    launched.process.kill();
+    let run = finish(launched, Duration::from_secs(10));
+    assert_eq!(run.report.signal, Some(libc::SIGKILL), "{:?}", run.report);
+    assert!(!run.report.oom_killed);
+    assert!(pids.iter().all(|p| !alive(*p)), "processes left behind");
+}
+
+#[test]
+fn dropping_a_frozen_instance_cleans_up() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    f.bootstrap("#!/bin/sh\nsleep 600 &\nsleep 600\n");
+    let spec = f.spec("freeze-drop");
+    let id = spec.instance_id.clone();
+    let launched = sb.launch(&spec).unwrap();
+    assert!(wait_for(Duration::from_secs(10), || cgroup_pids(sb, &id)
+        .len()
+        >= 4));
+    let pids = cgroup_pids(sb, &id);
+    if !launched.process.freeze() {
+        eprintln!("SKIPPED: this host's cgroups have no freezer");
+        return;
+    }
+    assert!(frozen_soon(&*launched.process));
+    // Dropping waits for the init to be reaped: it must not hang on frozen tasks.
+    drop(launched);
+    assert!(pids.iter().all(|p| !alive(*p)), "processes left behind");
+    for dir in cgroup_dirs(sb, "gust", &id) {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
+
+#[test]
+fn a_frozen_instance_stops_growing_and_is_still_oom_killed_after_a_thaw() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    let mut spec = f.python_spec(
+        "freeze-oom",
+        r#"
+import time
+chunks = []
+while True:
+    chunks.append(b"\x01" * (1 << 20))
+    time.sleep(0.02)
+"#,
+    );
+    spec.memory_mb = 64;
+    let launched = sb.launch(&spec).unwrap();
+    let p = &launched.process;
+    assert!(wait_for(Duration::from_secs(10), || p
+        .memory_current_bytes()
+        .is_some_and(|b| b > 16 << 20)));
+    if !p.freeze() {
+        eprintln!("SKIPPED: this host's cgroups have no freezer");
+        return;
+    }
+    assert!(frozen_soon(&**p));
+    let frozen_at = p.memory_current_bytes().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // 15 allocations' worth of time, not one more MiB (the kernel's counter moves
+    // by a few pages on its own: per-CPU charge batches, reclaim).
+    let after = p.memory_current_bytes().unwrap();
+    assert!(after < frozen_at + (512 << 10), "{frozen_at} -> {after}");
+    assert!(p.memory_peak_bytes().unwrap() >= frozen_at);
+    p.thaw().unwrap();
+    let run = finish(launched, Duration::from_secs(30));
+    assert_eq!(run.report.signal, Some(libc::SIGKILL), "{:?}", run.report);
+    assert!(run.report.oom_killed, "{:?}", run.report);
 }

@@ -273,6 +273,7 @@ impl Worker {
             exited: exit_rx,
             tasks,
             init_duration: None,
+            freeze: Freeze::Running,
         };
 
         // Wait for the first `next`, an init error, an exit, or the init limit.
@@ -348,6 +349,21 @@ pub struct Instance {
     tasks: Vec<AbortHandle>,
     /// Set after a cold start; reported (once) in the first invocation's REPORT line.
     init_duration: Option<Duration>,
+    /// Where the instance is in being frozen while idle.
+    freeze: Freeze,
+}
+
+/// An idle instance's freezer state, as the worker last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freeze {
+    /// Not frozen.
+    Running,
+    /// Asked to freeze; the kernel has not yet said every task is frozen.
+    Freezing,
+    /// The kernel said so (or cannot tell).
+    Frozen,
+    /// The sandbox cannot freeze it: nothing to try again.
+    Unsupported,
 }
 
 impl std::fmt::Debug for Instance {
@@ -386,8 +402,60 @@ impl Instance {
         self.process.memory_current_bytes()
     }
 
+    /// Freezes the idle instance (its threads and timers stop until the next
+    /// invocation thaws it), or, if a freeze is under way but the kernel has not
+    /// finished it, asks again: a cgroup v1 freeze that met a task between states
+    /// (a `vfork` parent waiting for its child, say) waits for another request. A
+    /// few microseconds of cgroup file writes and reads. Returns whether the instance
+    /// is now frozen or being frozen; false where the sandbox cannot freeze.
+    pub fn freeze(&mut self) -> bool {
+        self.freeze = match self.freeze {
+            Freeze::Running => match self.process.freeze() {
+                true => Freeze::Freezing,
+                false => Freeze::Unsupported,
+            },
+            // Partly frozen whatever this write does: stays thawable.
+            Freeze::Freezing => match self.process.frozen() {
+                Some(false) => {
+                    self.process.freeze();
+                    Freeze::Freezing
+                }
+                Some(true) | None => Freeze::Frozen,
+            },
+            done @ (Freeze::Frozen | Freeze::Unsupported) => done,
+        };
+        matches!(self.freeze, Freeze::Freezing | Freeze::Frozen)
+    }
+
+    /// Whether the instance is frozen or being frozen (until the next invocation).
+    pub fn is_frozen(&self) -> bool {
+        matches!(self.freeze, Freeze::Freezing | Freeze::Frozen)
+    }
+
+    /// Whether [`freeze`](Self::freeze) has more to do: the instance is not frozen
+    /// yet, or the kernel has not confirmed it.
+    pub fn wants_freezing(&self) -> bool {
+        matches!(self.freeze, Freeze::Running | Freeze::Freezing)
+    }
+
+    /// Thaws a frozen instance; when it returns, its processes are runnable. One
+    /// cgroup file write: cheap enough for the warm path. An instance that cannot be
+    /// thawed is killed (the invocation then ends as a crash, not a hang).
+    fn thaw(&mut self) {
+        if !matches!(self.freeze, Freeze::Freezing | Freeze::Frozen) {
+            return;
+        }
+        self.freeze = Freeze::Running;
+        if let Err(e) = self.process.thaw() {
+            tracing::error!(instance = %self.id, error = %e, "could not thaw an instance; stopping it");
+            self.process.kill();
+        }
+    }
+
     /// Runs one invocation to its end: the runtime's answer, a crash, or the timeout.
+    /// A frozen instance is thawed first, before the runtime is handed the event.
     pub async fn invoke(&mut self, inv: Invocation) -> InvokeEnd {
+        self.thaw();
         let config = &self.spec.config;
         let started = Instant::now();
         let rid = inv.request_id.clone();
@@ -563,6 +631,15 @@ impl InstanceProcess for BlockingDrop {
     }
     fn finish_init(&self) {
         self.inner().finish_init()
+    }
+    fn freeze(&self) -> bool {
+        self.inner().freeze()
+    }
+    fn thaw(&self) -> std::io::Result<()> {
+        self.inner().thaw()
+    }
+    fn frozen(&self) -> Option<bool> {
+        self.inner().frozen()
     }
 }
 

@@ -1,7 +1,9 @@
 //! A running (or pre-forked) instance as gust holds it: the init's pidfd, the channel
 //! to it, and its cgroup. Dropping it kills and reaps the init, which takes the pid
 //! namespace (and so every process of the instance) down with it, then removes the
-//! cgroup; the mount, network and other namespaces go with their last process.
+//! cgroup; the mount, network and other namespaces go with their last process. A
+//! frozen instance dies the same way: the cgroup's `kill_all` thaws it where a kill
+//! alone would not reach frozen tasks (v1).
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -134,6 +136,24 @@ impl InstanceProcess for LinuxProcess {
             .cgroup
             .memory_current()
             .or_else(|| runtime_status_bytes(self.instance.pid, "VmRSS:"))
+    }
+
+    fn freeze(&self) -> bool {
+        match self.instance.cgroup.freeze() {
+            Ok(froze) => froze,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not freeze an idle instance");
+                false
+            }
+        }
+    }
+
+    fn thaw(&self) -> std::io::Result<()> {
+        self.instance.cgroup.thaw()
+    }
+
+    fn frozen(&self) -> Option<bool> {
+        self.instance.cgroup.frozen()
     }
 
     fn finish_init(&self) {

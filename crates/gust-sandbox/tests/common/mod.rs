@@ -171,10 +171,20 @@ pub fn finish(launched: Launched, timeout: Duration) -> Run {
     }
 }
 
+/// The cgroup v1 hierarchies the sandbox uses on this host: memory, cpu, pids, and
+/// the freezer where it is mounted.
+pub fn v1_controllers() -> Vec<&'static str> {
+    let mut controllers = vec!["memory", "cpu", "pids"];
+    if Path::new("/sys/fs/cgroup/freezer/cgroup.procs").exists() {
+        controllers.push("freezer");
+    }
+    controllers
+}
+
 /// The directories of an instance's cgroup on this host.
 pub fn cgroup_dirs(sb: &LinuxSandbox, parent: &str, instance_id: &str) -> Vec<PathBuf> {
     match sb.cgroup_version() {
-        "v1" => ["memory", "cpu", "pids"]
+        "v1" => v1_controllers()
             .iter()
             .map(|c| {
                 Path::new("/sys/fs/cgroup")

@@ -1,5 +1,6 @@
 //! A cgroup per instance: memory limit without swap, a CPU share and quota proportional
-//! to memory, a pids limit, and the instance's memory peak and OOM kills read back.
+//! to memory, a pids limit, the instance's memory peak and OOM kills read back, and a
+//! freezer that stops an idle instance's processes without their knowing.
 //!
 //! cgroup v1 (a hierarchy per controller, as on this project's development machines)
 //! and v2 (one unified hierarchy, as on production hosts) are two implementations of
@@ -157,7 +158,20 @@ pub(crate) trait CgroupManager: Send + Sync + Debug {
     fn memory_current(&self) -> Option<u64>;
     /// How many processes the kernel's OOM killer ended in this cgroup.
     fn oom_kills(&self) -> u64;
-    /// Kills every process in the cgroup.
+    /// Stops every process of the cgroup from running, without a signal they could
+    /// see, until [`thaw`](Self::thaw). The kernel finishes freezing asynchronously
+    /// (a task is caught on its way to or from the kernel); a thaw meanwhile simply
+    /// cancels it. Returns false where the cgroup has no freezer (nothing happens).
+    fn freeze(&self) -> io::Result<bool>;
+    /// Lets the processes run again. When it returns every task is runnable (both
+    /// versions wake the tasks in the write itself), so an event written to the
+    /// runtime afterwards finds it awake. Thawing a cgroup that is not frozen is a
+    /// cheap no-op.
+    fn thaw(&self) -> io::Result<()>;
+    /// Whether the kernel reports every process of the cgroup frozen; `None` without
+    /// a freezer.
+    fn frozen(&self) -> Option<bool>;
+    /// Kills every process in the cgroup, frozen or not.
     fn kill_all(&self);
     /// Removes the cgroup; it must be empty. Retries while the kernel finishes
     /// releasing exited processes. A cgroup already gone is not an error.
@@ -449,6 +463,15 @@ impl CgroupManager for StubCgroup {
     }
     fn oom_kills(&self) -> u64 {
         0
+    }
+    fn freeze(&self) -> io::Result<bool> {
+        Ok(false)
+    }
+    fn thaw(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn frozen(&self) -> Option<bool> {
+        None
     }
     fn kill_all(&self) {}
     fn remove(&self) -> io::Result<()> {

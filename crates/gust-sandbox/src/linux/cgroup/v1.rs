@@ -1,5 +1,9 @@
 //! cgroup v1: the memory, cpu and pids controllers each in their own hierarchy (or
-//! co-mounted), an instance's cgroup being one directory in each.
+//! co-mounted), plus the freezer where the host mounts it, an instance's cgroup being
+//! one directory in each.
+//!
+//! The freezer is optional: without it instances are never frozen, which costs CPU
+//! (an idle function's timers keep running) but nothing else.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,19 +19,33 @@ pub(crate) enum Controller {
     Memory,
     Cpu,
     Pids,
+    Freezer,
 }
 
 impl Controller {
-    const ALL: [Controller; 3] = [Controller::Memory, Controller::Cpu, Controller::Pids];
+    /// The controllers without which v1 is not usable.
+    const REQUIRED: [Controller; 3] = [Controller::Memory, Controller::Cpu, Controller::Pids];
+    /// Every controller the sandbox uses where the host has it.
+    const ALL: [Controller; 4] = [
+        Controller::Memory,
+        Controller::Cpu,
+        Controller::Pids,
+        Controller::Freezer,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Controller::Memory => "memory",
             Controller::Cpu => "cpu",
             Controller::Pids => "pids",
+            Controller::Freezer => "freezer",
         }
     }
 }
+
+/// `freezer.state` values.
+const FROZEN: &str = "FROZEN";
+const THAWED: &str = "THAWED";
 
 /// The parent cgroup in each controller's hierarchy.
 #[derive(Debug, Clone)]
@@ -59,7 +77,7 @@ impl V1Hierarchy {
                 }
             }
         }
-        let missing: Vec<&str> = Controller::ALL
+        let missing: Vec<&str> = Controller::REQUIRED
             .iter()
             .filter(|c| !roots.iter().any(|(r, _)| r == *c))
             .map(|c| c.name())
@@ -69,6 +87,9 @@ impl V1Hierarchy {
                 "no cgroup v1 hierarchy for the {} controller(s)",
                 missing.join(", ")
             ));
+        }
+        if !roots.iter().any(|(c, _)| *c == Controller::Freezer) {
+            tracing::info!("no cgroup v1 freezer: idle instances will not be frozen");
         }
         Self::with_roots(&roots, parent).map_err(|e| format!("cgroup v1: {e}"))
     }
@@ -135,14 +156,23 @@ pub(crate) struct V1Cgroup {
 }
 
 impl V1Cgroup {
+    /// The directory of a required controller.
     fn dir(&self, c: Controller) -> PathBuf {
-        let parent = &self
-            .parents
-            .iter()
-            .find(|(p, _)| *p == c)
-            .expect("every controller has a parent")
-            .1;
-        parent.join(&self.name)
+        self.optional_dir(c)
+            .expect("every required controller has a parent")
+    }
+
+    /// The directory of a controller, if the host mounts it.
+    fn optional_dir(&self, c: Controller) -> Option<PathBuf> {
+        let parent = &self.parents.iter().find(|(p, _)| *p == c)?.1;
+        Some(parent.join(&self.name))
+    }
+
+    fn freezer_state(&self) -> Option<PathBuf> {
+        Some(
+            self.optional_dir(Controller::Freezer)?
+                .join("freezer.state"),
+        )
     }
 
     /// The distinct directories (co-mounted controllers share one).
@@ -279,10 +309,39 @@ impl CgroupManager for V1Cgroup {
         .unwrap_or(0)
     }
 
+    fn freeze(&self) -> io::Result<bool> {
+        match self.freezer_state() {
+            Some(state) => write_value(&state, FROZEN).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    fn thaw(&self) -> io::Result<()> {
+        match self.freezer_state() {
+            Some(state) => write_value(&state, THAWED),
+            None => Ok(()),
+        }
+    }
+
+    fn frozen(&self) -> Option<bool> {
+        // Reading the state is also what moves the kernel's FREEZING to FROZEN.
+        let state = std::fs::read_to_string(self.freezer_state()?).ok()?;
+        Some(state.trim() == FROZEN)
+    }
+
     fn kill_all(&self) {
         // v1 has no cgroup.kill; the sandbox normally ends an instance by killing its
         // pid namespace's init, and this catches anything that raced with that.
-        kill_listed(&self.dir(Controller::Pids).join("cgroup.procs"));
+        // A v1-frozen task takes a SIGKILL only once thawed: signal first, so that no
+        // user code runs between the thaw and the kill, then thaw.
+        let procs = self.dir(Controller::Pids).join("cgroup.procs");
+        for pid in super::read_procs(&procs) {
+            let _ = super::super::syscall::kill(pid as libc::pid_t, libc::SIGKILL);
+        }
+        if let Err(e) = self.thaw() {
+            tracing::warn!(error = %e, "could not thaw a cgroup to kill it");
+        }
+        kill_listed(&procs);
     }
 
     fn remove(&self) -> io::Result<()> {
@@ -420,6 +479,45 @@ mod tests {
     }
 
     #[test]
+    fn the_freezer_is_one_more_hierarchy_when_mounted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = V1Hierarchy::with_roots(
+            &[
+                (Controller::Memory, tmp.path().join("memory")),
+                (Controller::Cpu, tmp.path().join("cpu")),
+                (Controller::Pids, tmp.path().join("pids")),
+                (Controller::Freezer, tmp.path().join("freezer")),
+            ],
+            Path::new("gust"),
+        )
+        .unwrap();
+        let mut cg = h.create("pool-1").unwrap();
+        let Entry::SelfAttach(tasks) = cg.entry().unwrap() else {
+            panic!("v1 cgroups are entered by the init itself");
+        };
+        assert!(tasks.contains(&tmp.path().join("freezer/gust/pool-1/tasks")));
+        assert_eq!(cg.release_plan().len(), 4);
+        cg.rename("fn-1").unwrap();
+        let state = tmp.path().join("freezer/gust/fn-1/freezer.state");
+        assert!(cg.freeze().unwrap());
+        assert_eq!(read(state.clone()), "FROZEN");
+        assert_eq!(cg.frozen(), Some(true));
+        cg.thaw().unwrap();
+        assert_eq!(read(state), "THAWED");
+        assert_eq!(cg.frozen(), Some(false));
+    }
+
+    #[test]
+    fn without_a_freezer_nothing_is_frozen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cg = fake(tmp.path(), false).create("a").unwrap();
+        assert!(!cg.freeze().unwrap());
+        cg.thaw().unwrap();
+        assert_eq!(cg.frozen(), None);
+        assert!(!tmp.path().join("freezer").exists());
+    }
+
+    #[test]
     fn finds_controllers_in_mountinfo_and_names_missing_ones() {
         let tmp = tempfile::tempdir().unwrap();
         let m = tmp.path().display();
@@ -434,5 +532,9 @@ mod tests {
         assert!(tmp.path().join("cpu,cpuacct/gust").is_dir());
         let cg = h.create("x").unwrap();
         assert_eq!(cg.dirs().len(), 3);
+        // The freezer is used where mounted, not required.
+        let text = format!("{text}37 31 0:34 / {m}/freezer rw - cgroup cgroup rw,freezer\n");
+        let h = V1Hierarchy::open(&text, Path::new("gust")).unwrap();
+        assert_eq!(h.create("y").unwrap().dirs().len(), 4);
     }
 }
