@@ -163,7 +163,9 @@ impl Drop for HostProcess {
     }
 }
 
-fn proc_status_kb(pid: u32, key: &str) -> Option<u64> {
+/// A `/proc/<pid>/status` figure in kB (`VmHWM:`, `VmRSS:`), where the process is
+/// there to ask.
+pub(crate) fn proc_status_kb(pid: impl std::fmt::Display, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

@@ -174,13 +174,5 @@ fn runtime_status_bytes(init_pid: u32, key: &str) -> Option<u64> {
     let children =
         std::fs::read_to_string(format!("/proc/{init_pid}/task/{init_pid}/children")).ok()?;
     let runtime = children.split_whitespace().next()?;
-    let status = std::fs::read_to_string(format!("/proc/{runtime}/status")).ok()?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
+    crate::none::proc_status_kb(runtime, key).map(|kb| kb * 1024)
 }
