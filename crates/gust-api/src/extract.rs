@@ -179,88 +179,67 @@ mod tests {
     const INVALID_PARAMETER: &str = "InvalidParameterValueException";
     const INVALID_CONTENT: &str = "InvalidRequestContentException";
 
+    /// The body of a successful answer.
+    async fn answer(method: &str, uri: &str, body: &'static str) -> String {
+        let (status, kind, text) = send(method, uri, body).await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (StatusCode::OK, ""),
+            "{uri}: {text}"
+        );
+        text
+    }
+
+    /// The message of a refusal, which must be a 400 of type `kind`.
+    async fn refusal(method: &str, uri: &str, body: &'static str, kind: &str) -> String {
+        let (status, got, message) = send(method, uri, body).await;
+        assert_eq!(
+            (status, got.as_str()),
+            (StatusCode::BAD_REQUEST, kind),
+            "{uri}: {message}"
+        );
+        message
+    }
+
     #[tokio::test]
     async fn the_qualifier_comes_from_the_name_or_the_query_and_they_must_agree() {
-        let ok = |s: &str| (StatusCode::OK, String::new(), s.to_string());
-        assert_eq!(send("GET", "/q/f", "").await, ok("f None"));
-        assert_eq!(
-            send("GET", "/q/f?Qualifier=2", "").await,
-            ok("f Some(\"2\")")
-        );
-        assert_eq!(send("GET", "/q/f:live", "").await, ok("f Some(\"live\")"));
-        assert_eq!(
-            send("GET", "/q/f:live?Qualifier=live", "").await,
-            ok("f Some(\"live\")")
-        );
-        let (status, kind, message) = send("GET", "/q/f:live?Qualifier=2", "").await;
-        assert_eq!(
-            (status, kind.as_str()),
-            (StatusCode::BAD_REQUEST, INVALID_PARAMETER)
-        );
+        assert_eq!(answer("GET", "/q/f", "").await, "f None");
+        assert_eq!(answer("GET", "/q/f?Qualifier=2", "").await, "f Some(\"2\")");
+        assert_eq!(answer("GET", "/q/f:live", "").await, "f Some(\"live\")");
+        let both = answer("GET", "/q/f:live?Qualifier=live", "").await;
+        assert_eq!(both, "f Some(\"live\")");
+        let message = refusal("GET", "/q/f:live?Qualifier=2", "", INVALID_PARAMETER).await;
         assert!(message.contains("does not match"), "{message}");
-        let (status, kind, _) = send("GET", "/q/f?Qualifier=a%2Fb", "").await;
-        assert_eq!(
-            (status, kind.as_str()),
-            (StatusCode::BAD_REQUEST, INVALID_PARAMETER)
-        );
+        refusal("GET", "/q/f?Qualifier=a%2Fb", "", INVALID_PARAMETER).await;
     }
 
     #[tokio::test]
     async fn a_bad_name_is_refused_before_the_body_is_looked_at() {
-        let (status, kind, message) = send("POST", "/p/a%0Ab", "not json").await;
-        assert_eq!(
-            (status, kind.as_str()),
-            (StatusCode::BAD_REQUEST, INVALID_PARAMETER)
-        );
+        let message = refusal("POST", "/p/a%0Ab", "not json", INVALID_PARAMETER).await;
         assert!(message.contains("'functionName'"), "{message}");
-        let (status, kind, _) = send("POST", "/p/a:1:2", "[1]").await;
+        refusal("POST", "/p/a:1:2", "[1]", INVALID_PARAMETER).await;
         assert_eq!(
-            (status, kind.as_str()),
-            (StatusCode::BAD_REQUEST, INVALID_PARAMETER)
-        );
-        assert_eq!(
-            send("POST", "/p/a:1", "[1, 2]").await,
-            (StatusCode::OK, String::new(), "a Some(\"1\") [1, 2]".into())
+            answer("POST", "/p/a:1", "[1, 2]").await,
+            "a Some(\"1\") [1, 2]"
         );
     }
 
     #[tokio::test]
     async fn an_empty_or_malformed_body_is_invalid_request_content() {
-        assert_eq!(
-            send("POST", "/p/f", "").await,
-            (
-                StatusCode::BAD_REQUEST,
-                INVALID_CONTENT.into(),
-                "The request body is empty".into()
-            )
-        );
-        let (status, kind, message) = send("POST", "/p/f", "[1,").await;
-        assert_eq!(
-            (status, kind.as_str()),
-            (StatusCode::BAD_REQUEST, INVALID_CONTENT)
-        );
+        let empty = refusal("POST", "/p/f", "", INVALID_CONTENT).await;
+        assert_eq!(empty, "The request body is empty");
+        let message = refusal("POST", "/p/f", "[1,", INVALID_CONTENT).await;
         assert!(
             message.starts_with("Could not parse request body into json: "),
             "{message}"
         );
-        let (_, kind, _) = send("POST", "/p/f", r#"{"a": 1}"#).await;
-        assert_eq!(kind, INVALID_CONTENT);
+        refusal("POST", "/p/f", r#"{"a": 1}"#, INVALID_CONTENT).await;
     }
 
     #[tokio::test]
     async fn an_empty_optional_body_is_the_default_and_a_malformed_one_is_refused() {
-        assert_eq!(
-            send("POST", "/d", "").await,
-            (StatusCode::OK, String::new(), "[]".into())
-        );
-        assert_eq!(
-            send("POST", "/d", "[3]").await,
-            (StatusCode::OK, String::new(), "[3]".into())
-        );
-        let (status, kind, _) = send("POST", "/d", "[-3]").await;
-        assert_eq!(
-            (status, kind.as_str()),
-            (StatusCode::BAD_REQUEST, INVALID_CONTENT)
-        );
+        assert_eq!(answer("POST", "/d", "").await, "[]");
+        assert_eq!(answer("POST", "/d", "[3]").await, "[3]");
+        refusal("POST", "/d", "[-3]", INVALID_CONTENT).await;
     }
 }
