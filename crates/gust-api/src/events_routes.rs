@@ -9,14 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use bytes::Bytes;
 use gust_platform::Platform;
-use gust_types::CoreError;
 use gust_wire::events::EventInvokeConfigRequest;
 use http::StatusCode;
 use serde::Deserialize;
 
-use crate::routes::{function_ref, no_content, parse_json, reply, App, QualifierQuery};
+use crate::extract::{JsonOrDefault, PathFunction, QualifiedFunction};
+use crate::routes::{no_content, reply, App};
 
 /// The routes, to merge into the main router.
 pub fn routes() -> Router<Arc<Platform>> {
@@ -38,66 +37,32 @@ pub fn routes() -> Router<Arc<Platform>> {
         )
 }
 
-/// An empty body means "no fields" for Put and Update.
-fn config_request(body: &[u8]) -> Result<EventInvokeConfigRequest, CoreError> {
-    if body.is_empty() {
-        Ok(EventInvokeConfigRequest::default())
-    } else {
-        parse_json(body)
-    }
-}
-
 async fn put_config(
     State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-    body: Bytes,
+    QualifiedFunction(f): QualifiedFunction,
+    JsonOrDefault(req): JsonOrDefault<EventInvokeConfigRequest>,
 ) -> Response {
-    let result = async {
-        let f = function_ref(&name, q.qualifier.as_deref())?;
-        let req = config_request(&body)?;
-        p.put_function_event_invoke_config(&f, &req).await
-    }
-    .await;
-    reply(StatusCode::OK, result)
+    reply(
+        StatusCode::OK,
+        p.put_function_event_invoke_config(&f, &req).await,
+    )
 }
 
 async fn update_config(
     State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-    body: Bytes,
+    QualifiedFunction(f): QualifiedFunction,
+    JsonOrDefault(req): JsonOrDefault<EventInvokeConfigRequest>,
 ) -> Response {
-    let result = async {
-        let f = function_ref(&name, q.qualifier.as_deref())?;
-        let req = config_request(&body)?;
-        p.update_function_event_invoke_config(&f, &req).await
-    }
-    .await;
+    let result = p.update_function_event_invoke_config(&f, &req).await;
     reply(StatusCode::OK, result)
 }
 
-async fn get_config(
-    State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-) -> Response {
-    let result = function_ref(&name, q.qualifier.as_deref())
-        .and_then(|f| p.get_function_event_invoke_config(&f));
-    reply(StatusCode::OK, result)
+async fn get_config(State(p): App, QualifiedFunction(f): QualifiedFunction) -> Response {
+    reply(StatusCode::OK, p.get_function_event_invoke_config(&f))
 }
 
-async fn delete_config(
-    State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-) -> Response {
-    let result = async {
-        let f = function_ref(&name, q.qualifier.as_deref())?;
-        p.delete_function_event_invoke_config(&f).await
-    }
-    .await;
-    no_content(result)
+async fn delete_config(State(p): App, QualifiedFunction(f): QualifiedFunction) -> Response {
+    no_content(p.delete_function_event_invoke_config(&f).await)
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,11 +75,10 @@ struct ConfigListQuery {
 
 async fn list_configs(
     State(p): App,
-    Path(name): Path<String>,
     Query(q): Query<ConfigListQuery>,
+    PathFunction(f): PathFunction,
 ) -> Response {
-    let result = function_ref(&name, None)
-        .and_then(|f| p.list_function_event_invoke_configs(&f, q.marker.as_deref(), q.max_items));
+    let result = p.list_function_event_invoke_configs(&f, q.marker.as_deref(), q.max_items);
     reply(StatusCode::OK, result)
 }
 

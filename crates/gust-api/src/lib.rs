@@ -5,6 +5,8 @@
 //! - [`serve`]: opens the data directory, picks the sandbox, starts the scheduler and
 //!   serves until shutdown.
 //! - `routes`: HTTP requests → typed [`Platform`](gust_platform::Platform) calls.
+//! - `extract`: the function a request names and its JSON body, refused the way the
+//!   Lambda API refuses them.
 //! - `error`: the one mapping from core errors to Lambda error responses.
 //! - `url_routes`, `schedule_routes`: function URL configurations and schedules.
 //! - `url_serve`, `url_event`: serving function URLs as payload format 2.0 events.
@@ -17,6 +19,7 @@ mod auth;
 mod config;
 mod error;
 mod events_routes;
+mod extract;
 mod routes;
 mod schedule_routes;
 pub mod sigv4;

@@ -11,14 +11,18 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use bytes::Bytes;
 use gust_platform::{InvocationType, InvokeRequest, Platform};
-use gust_types::{limits, CoreError, FunctionRef};
+use gust_types::{limits, CoreError};
+use gust_wire::gust::NetworkConfig;
+use gust_wire::lambda::{
+    CreateFunctionRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
+};
 use gust_wire::paths;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::error_response;
+use crate::extract::{JsonBody, PathFunction, QualifiedFunction};
 
 pub(crate) type App = State<Arc<Platform>>;
 
@@ -106,27 +110,6 @@ pub(crate) fn no_content(result: Result<(), CoreError>) -> Response {
     }
 }
 
-pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, CoreError> {
-    if body.is_empty() {
-        return Err(CoreError::InvalidRequestContent(
-            "The request body is empty".into(),
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        CoreError::InvalidRequestContent(format!("Could not parse request body into json: {e}"))
-    })
-}
-
-pub(crate) fn function_ref(name: &str, qualifier: Option<&str>) -> Result<FunctionRef, CoreError> {
-    FunctionRef::parse(name)?.with_qualifier(qualifier)
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct QualifierQuery {
-    #[serde(rename = "Qualifier")]
-    pub qualifier: Option<String>,
-}
-
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListQuery {
     #[serde(rename = "Marker")]
@@ -137,13 +120,11 @@ pub(crate) struct ListQuery {
     pub function_version: Option<String>,
 }
 
-async fn create_function(State(p): App, body: Bytes) -> Response {
-    let result = async {
-        let req = parse_json(&body)?;
-        p.create_function(req).await
-    }
-    .await;
-    reply(StatusCode::CREATED, result)
+async fn create_function(
+    State(p): App,
+    JsonBody(req): JsonBody<CreateFunctionRequest>,
+) -> Response {
+    reply(StatusCode::CREATED, p.create_function(req).await)
 }
 
 async fn list_functions(State(p): App, Query(q): Query<ListQuery>) -> Response {
@@ -157,61 +138,38 @@ async fn list_functions(State(p): App, Query(q): Query<ListQuery>) -> Response {
     )
 }
 
-async fn get_function(
-    State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-) -> Response {
-    let result = function_ref(&name, q.qualifier.as_deref()).and_then(|f| p.get_function(&f));
-    reply(StatusCode::OK, result)
+async fn get_function(State(p): App, QualifiedFunction(f): QualifiedFunction) -> Response {
+    reply(StatusCode::OK, p.get_function(&f))
 }
 
 async fn get_function_configuration(
     State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
+    QualifiedFunction(f): QualifiedFunction,
 ) -> Response {
-    let result =
-        function_ref(&name, q.qualifier.as_deref()).and_then(|f| p.get_function_configuration(&f));
-    reply(StatusCode::OK, result)
+    reply(StatusCode::OK, p.get_function_configuration(&f))
 }
 
-async fn update_function_code(State(p): App, Path(name): Path<String>, body: Bytes) -> Response {
-    let result = async {
-        let f = function_ref(&name, None)?;
-        let req = parse_json(&body)?;
-        p.update_function_code(&f, req).await
-    }
-    .await;
-    reply(StatusCode::OK, result)
+async fn update_function_code(
+    State(p): App,
+    PathFunction(f): PathFunction,
+    JsonBody(req): JsonBody<UpdateFunctionCodeRequest>,
+) -> Response {
+    reply(StatusCode::OK, p.update_function_code(&f, req).await)
 }
 
 async fn update_function_configuration(
     State(p): App,
-    Path(name): Path<String>,
-    body: Bytes,
+    PathFunction(f): PathFunction,
+    JsonBody(req): JsonBody<UpdateFunctionConfigurationRequest>,
 ) -> Response {
-    let result = async {
-        let f = function_ref(&name, None)?;
-        let req = parse_json(&body)?;
-        p.update_function_configuration(&f, req).await
-    }
-    .await;
-    reply(StatusCode::OK, result)
+    reply(
+        StatusCode::OK,
+        p.update_function_configuration(&f, req).await,
+    )
 }
 
-async fn delete_function(
-    State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-) -> Response {
-    let _rid = request_id();
-    let result = async {
-        let f = function_ref(&name, q.qualifier.as_deref())?;
-        p.delete_function(&f).await
-    }
-    .await;
-    no_content(result)
+async fn delete_function(State(p): App, QualifiedFunction(f): QualifiedFunction) -> Response {
+    no_content(p.delete_function(&f).await)
 }
 
 /// Reads an invoke body up to the sync limit. Oversize bodies are read on (up to
@@ -244,15 +202,13 @@ async fn read_invoke_body(body: Body) -> Result<Bytes, CoreError> {
 
 async fn invoke(
     State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
+    QualifiedFunction(function): QualifiedFunction,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let rid: Arc<str> = Arc::from(request_id());
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     let result = async {
-        let function = function_ref(&name, q.qualifier.as_deref())?;
         let invocation_type = InvocationType::parse(header(paths::INVOCATION_TYPE))?;
         let payload = read_invoke_body(body).await?;
         let req = InvokeRequest {
@@ -326,13 +282,12 @@ async fn get_network(State(p): App, Path(name): Path<String>) -> Response {
     reply(StatusCode::OK, p.function_network(&name))
 }
 
-async fn put_network(State(p): App, Path(name): Path<String>, body: Bytes) -> Response {
-    let result = async {
-        let req = parse_json(&body)?;
-        p.put_function_network(&name, req).await
-    }
-    .await;
-    reply(StatusCode::OK, result)
+async fn put_network(
+    State(p): App,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<NetworkConfig>,
+) -> Response {
+    reply(StatusCode::OK, p.put_function_network(&name, req).await)
 }
 
 #[derive(Debug, Deserialize)]

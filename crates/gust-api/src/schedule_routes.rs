@@ -4,16 +4,16 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use bytes::Bytes;
 use gust_platform::Platform;
 use gust_types::CoreError;
+use gust_wire::schedules::CreateScheduleRequest;
 use http::StatusCode;
 
-use crate::error::error_response;
-use crate::routes::{parse_json, reply, request_id, App};
+use crate::extract::JsonBody;
+use crate::routes::{no_content, reply, App};
 
 /// The routes, to merge into the main router.
 pub fn routes() -> Router<Arc<Platform>> {
@@ -22,9 +22,8 @@ pub fn routes() -> Router<Arc<Platform>> {
         .route("/gust/v1/schedules/{name}", get(get_one).delete(delete))
 }
 
-async fn create(State(p): App, body: Bytes) -> Response {
-    let result = parse_json(&body).and_then(|req| p.create_schedule(req));
-    reply(StatusCode::CREATED, result)
+async fn create(State(p): App, JsonBody(req): JsonBody<CreateScheduleRequest>) -> Response {
+    reply(StatusCode::CREATED, p.create_schedule(req))
 }
 
 async fn list(State(p): App) -> Response {
@@ -36,8 +35,5 @@ async fn get_one(State(p): App, Path(name): Path<String>) -> Response {
 }
 
 async fn delete(State(p): App, Path(name): Path<String>) -> Response {
-    match p.delete_schedule(&name) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error_response(&e, &request_id()),
-    }
+    no_content(p.delete_schedule(&name))
 }

@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use bytes::Bytes;
 use gust_platform::Platform;
+use gust_wire::urls::{CreateFunctionUrlConfigRequest, UpdateFunctionUrlConfigRequest};
 use http::StatusCode;
 
-use crate::routes::{function_ref, no_content, parse_json, reply, App, ListQuery, QualifierQuery};
+use crate::extract::{JsonBody, PathFunction, QualifiedFunction};
+use crate::routes::{no_content, reply, App, ListQuery};
 
 /// The routes, to merge into the main router.
 pub fn routes() -> Router<Arc<Platform>> {
@@ -29,63 +30,36 @@ pub fn routes() -> Router<Arc<Platform>> {
 
 async fn create_url(
     State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-    body: Bytes,
+    QualifiedFunction(f): QualifiedFunction,
+    JsonBody(req): JsonBody<CreateFunctionUrlConfigRequest>,
 ) -> Response {
-    let result = async {
-        let f = function_ref(&name, q.qualifier.as_deref())?;
-        let req = parse_json(&body)?;
-        p.create_function_url_config(&f, req).await
-    }
-    .await;
-    reply(StatusCode::CREATED, result)
+    reply(
+        StatusCode::CREATED,
+        p.create_function_url_config(&f, req).await,
+    )
 }
 
-async fn get_url(
-    State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-) -> Response {
-    let result =
-        function_ref(&name, q.qualifier.as_deref()).and_then(|f| p.get_function_url_config(&f));
-    reply(StatusCode::OK, result)
+async fn get_url(State(p): App, QualifiedFunction(f): QualifiedFunction) -> Response {
+    reply(StatusCode::OK, p.get_function_url_config(&f))
 }
 
 async fn update_url(
     State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-    body: Bytes,
+    QualifiedFunction(f): QualifiedFunction,
+    JsonBody(req): JsonBody<UpdateFunctionUrlConfigRequest>,
 ) -> Response {
-    let result = async {
-        let f = function_ref(&name, q.qualifier.as_deref())?;
-        let req = parse_json(&body)?;
-        p.update_function_url_config(&f, req).await
-    }
-    .await;
-    reply(StatusCode::OK, result)
+    reply(StatusCode::OK, p.update_function_url_config(&f, req).await)
 }
 
-async fn delete_url(
-    State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-) -> Response {
-    let result = async {
-        let f = function_ref(&name, q.qualifier.as_deref())?;
-        p.delete_function_url_config(&f).await
-    }
-    .await;
-    no_content(result)
+async fn delete_url(State(p): App, QualifiedFunction(f): QualifiedFunction) -> Response {
+    no_content(p.delete_function_url_config(&f).await)
 }
 
 async fn list_urls(
     State(p): App,
-    Path(name): Path<String>,
     Query(q): Query<ListQuery>,
+    PathFunction(f): PathFunction,
 ) -> Response {
-    let result = function_ref(&name, None)
-        .and_then(|f| p.list_function_url_configs(&f, q.marker.as_deref(), q.max_items));
+    let result = p.list_function_url_configs(&f, q.marker.as_deref(), q.max_items);
     reply(StatusCode::OK, result)
 }

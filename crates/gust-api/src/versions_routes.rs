@@ -6,14 +6,17 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
-use bytes::Bytes;
 use gust_platform::Platform;
 use gust_types::CoreError;
-use gust_wire::versions::PutProvisionedConcurrencyRequest;
+use gust_wire::versions::{
+    Concurrency, CreateAliasRequest, PublishVersionRequest, PutProvisionedConcurrencyRequest,
+    UpdateAliasRequest,
+};
 use http::StatusCode;
 use serde::Deserialize;
 
-use crate::routes::{function_ref, no_content, parse_json, reply, App, ListQuery, QualifierQuery};
+use crate::extract::{JsonBody, JsonOrDefault, PathFunction, QualifiedFunction};
+use crate::routes::{no_content, reply, App, ListQuery};
 
 /// The routes, to merge into the main router.
 pub fn routes() -> Router<Arc<Platform>> {
@@ -49,103 +52,86 @@ pub fn routes() -> Router<Arc<Platform>> {
         )
 }
 
-async fn publish_version(State(p): App, Path(name): Path<String>, body: Bytes) -> Response {
-    let result = async {
-        let f = function_ref(&name, None)?;
-        let req = if body.is_empty() {
-            Default::default()
-        } else {
-            parse_json(&body)?
-        };
-        p.publish_version(&f, req).await
-    }
-    .await;
-    reply(StatusCode::CREATED, result)
+async fn publish_version(
+    State(p): App,
+    PathFunction(f): PathFunction,
+    JsonOrDefault(req): JsonOrDefault<PublishVersionRequest>,
+) -> Response {
+    reply(StatusCode::CREATED, p.publish_version(&f, req).await)
 }
 
 async fn list_versions(
     State(p): App,
-    Path(name): Path<String>,
     Query(q): Query<ListQuery>,
+    PathFunction(f): PathFunction,
 ) -> Response {
-    let result = function_ref(&name, None)
-        .and_then(|f| p.list_versions(&f, q.marker.as_deref(), q.max_items));
+    let result = p.list_versions(&f, q.marker.as_deref(), q.max_items);
     reply(StatusCode::OK, result)
 }
 
-async fn create_alias(State(p): App, Path(name): Path<String>, body: Bytes) -> Response {
-    let result = async {
-        let f = function_ref(&name, None)?;
-        p.create_alias(&f, parse_json(&body)?).await
-    }
-    .await;
-    reply(StatusCode::CREATED, result)
+async fn create_alias(
+    State(p): App,
+    PathFunction(f): PathFunction,
+    JsonBody(req): JsonBody<CreateAliasRequest>,
+) -> Response {
+    reply(StatusCode::CREATED, p.create_alias(&f, req).await)
 }
 
 async fn list_aliases(
     State(p): App,
-    Path(name): Path<String>,
     Query(q): Query<ListQuery>,
+    PathFunction(f): PathFunction,
 ) -> Response {
-    let result = function_ref(&name, None).and_then(|f| {
-        p.list_aliases(
-            &f,
-            q.function_version.as_deref(),
-            q.marker.as_deref(),
-            q.max_items,
-        )
-    });
+    let version = q.function_version.as_deref();
+    let result = p.list_aliases(&f, version, q.marker.as_deref(), q.max_items);
     reply(StatusCode::OK, result)
 }
 
-async fn get_alias(State(p): App, Path((name, alias)): Path<(String, String)>) -> Response {
-    let result = function_ref(&name, None).and_then(|f| p.get_alias(&f, &alias));
-    reply(StatusCode::OK, result)
+/// The alias of `/functions/{name}/aliases/{alias}`; the name is the function's.
+#[derive(Debug, Deserialize)]
+struct AliasParam {
+    alias: String,
+}
+
+async fn get_alias(
+    State(p): App,
+    PathFunction(f): PathFunction,
+    Path(AliasParam { alias }): Path<AliasParam>,
+) -> Response {
+    reply(StatusCode::OK, p.get_alias(&f, &alias))
 }
 
 async fn update_alias(
     State(p): App,
-    Path((name, alias)): Path<(String, String)>,
-    body: Bytes,
+    PathFunction(f): PathFunction,
+    Path(AliasParam { alias }): Path<AliasParam>,
+    JsonBody(req): JsonBody<UpdateAliasRequest>,
 ) -> Response {
-    let result = async {
-        let f = function_ref(&name, None)?;
-        p.update_alias(&f, &alias, parse_json(&body)?).await
-    }
-    .await;
-    reply(StatusCode::OK, result)
+    reply(StatusCode::OK, p.update_alias(&f, &alias, req).await)
 }
 
-async fn delete_alias(State(p): App, Path((name, alias)): Path<(String, String)>) -> Response {
-    let result = async {
-        let f = function_ref(&name, None)?;
-        p.delete_alias(&f, &alias).await
-    }
-    .await;
-    no_content(result)
+async fn delete_alias(
+    State(p): App,
+    PathFunction(f): PathFunction,
+    Path(AliasParam { alias }): Path<AliasParam>,
+) -> Response {
+    no_content(p.delete_alias(&f, &alias).await)
 }
 
-async fn put_concurrency(State(p): App, Path(name): Path<String>, body: Bytes) -> Response {
-    let result = async {
-        let f = function_ref(&name, None)?;
-        p.put_function_concurrency(&f, parse_json(&body)?).await
-    }
-    .await;
-    reply(StatusCode::OK, result)
+async fn put_concurrency(
+    State(p): App,
+    PathFunction(f): PathFunction,
+    JsonBody(req): JsonBody<Concurrency>,
+) -> Response {
+    reply(StatusCode::OK, p.put_function_concurrency(&f, req).await)
 }
 
-async fn get_concurrency(State(p): App, Path(name): Path<String>) -> Response {
-    let result = function_ref(&name, None).and_then(|f| p.get_function_concurrency(&f));
-    reply(StatusCode::OK, result)
+async fn get_concurrency(State(p): App, PathFunction(f): PathFunction) -> Response {
+    reply(StatusCode::OK, p.get_function_concurrency(&f))
 }
 
-async fn delete_concurrency(State(p): App, Path(name): Path<String>) -> Response {
-    let result = async {
-        let f = function_ref(&name, None)?;
-        p.delete_function_concurrency(&f).await
-    }
-    .await;
-    no_content(result)
+async fn delete_concurrency(State(p): App, PathFunction(f): PathFunction) -> Response {
+    no_content(p.delete_function_concurrency(&f).await)
 }
 
 async fn account_settings(State(p): App) -> Response {
@@ -162,42 +148,30 @@ struct ProvisionedQuery {
 
 async fn put_provisioned(
     State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-    body: Bytes,
+    QualifiedFunction(f): QualifiedFunction,
+    JsonBody(req): JsonBody<PutProvisionedConcurrencyRequest>,
 ) -> Response {
-    let result = async {
-        let f = function_ref(&name, q.qualifier.as_deref())?;
-        let req: PutProvisionedConcurrencyRequest = parse_json(&body)?;
-        p.put_provisioned(&f, req.provisioned_concurrent_executions)
-            .await
-    }
-    .await;
+    let result = p
+        .put_provisioned(&f, req.provisioned_concurrent_executions)
+        .await;
     reply(StatusCode::ACCEPTED, result)
 }
 
+/// `List=ALL` lists every qualifier's configuration; otherwise `Qualifier` names one.
 async fn get_provisioned(
     State(p): App,
-    Path(name): Path<String>,
     Query(q): Query<ProvisionedQuery>,
+    PathFunction(f): PathFunction,
 ) -> Response {
     if q.list.as_deref() == Some("ALL") {
-        let result = function_ref(&name, None).and_then(|f| p.list_provisioned(&f));
-        return reply(StatusCode::OK, result);
+        return reply(StatusCode::OK, p.list_provisioned(&f));
     }
-    let result = function_ref(&name, q.qualifier.as_deref()).and_then(|f| p.get_provisioned(&f));
+    let result = f
+        .with_qualifier(q.qualifier.as_deref())
+        .and_then(|f| p.get_provisioned(&f));
     reply(StatusCode::OK, result)
 }
 
-async fn delete_provisioned(
-    State(p): App,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-) -> Response {
-    let result = async {
-        let f = function_ref(&name, q.qualifier.as_deref())?;
-        p.delete_provisioned(&f).await
-    }
-    .await;
-    no_content(result)
+async fn delete_provisioned(State(p): App, QualifiedFunction(f): QualifiedFunction) -> Response {
+    no_content(p.delete_provisioned(&f).await)
 }

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 
 use crate::lambda::Runtime;
 use crate::peer::PeerKind;
+use crate::units::parse_duration;
 
 /// Flags shared by every `gust bench` protocol.
 #[derive(Debug, Clone, Args)]
@@ -129,60 +130,5 @@ impl CommonArgs {
             out.dedup();
             out
         }
-    }
-}
-
-/// Parses `500ms`, `30s`, `10m`, `1h` or a sum such as `1m30s`.
-pub fn parse_duration(input: &str) -> Result<Duration, String> {
-    let s = input.trim();
-    if s.is_empty() {
-        return Err("empty duration; expected e.g. 500ms, 30s or 10m".into());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(format!(
-                "invalid duration '{input}': expected a number and a unit (ms, s, m, h), e.g. 30s"
-            ));
-        }
-        let value: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration '{input}': number too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let part = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value * 60),
-            "h" => Duration::from_secs(value * 3600),
-            "" => {
-                return Err(format!(
-                    "invalid duration '{input}': missing unit (ms, s, m, h)"
-                ))
-            }
-            other => {
-                return Err(format!(
-                    "invalid duration '{input}': unknown unit '{other}'"
-                ))
-            }
-        };
-        rest = &rest[unit_len..];
-        total += part;
-    }
-    Ok(total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert!(parse_duration("10").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("3d").unwrap_err().contains("unknown unit"));
     }
 }

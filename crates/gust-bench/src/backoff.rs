@@ -10,7 +10,7 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
-use crate::args::{parse_duration, CommonArgs};
+use crate::args::CommonArgs;
 use crate::http::Conn;
 use crate::lambda::{Manager, Runtime};
 use crate::peer::PeerFunction;
@@ -18,6 +18,7 @@ use crate::plot::{self, Chart, Series};
 use crate::progress;
 use crate::session::{ClientCost, GustDefaults, Kind, Session, Target};
 use crate::table::{self, Table};
+use crate::units::parse_duration;
 
 /// `gust bench backoff`.
 #[derive(Debug, Clone, Args)]

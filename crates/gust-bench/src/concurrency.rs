@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
-use crate::args::{parse_duration, CommonArgs};
+use crate::args::CommonArgs;
 use crate::http::Conn;
 use crate::lambda::Runtime;
 use crate::loadgen::Counts;
@@ -19,6 +19,7 @@ use crate::sampler::Sample;
 use crate::session::{ClientCost, GustDefaults, Kind, Session, Target};
 use crate::stats::{ratio, Latencies, Summary};
 use crate::table::{self, Table};
+use crate::units::parse_duration;
 use crate::{procfs, progress};
 
 /// `gust bench concurrency`.

@@ -18,13 +18,14 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
 
-use crate::args::{parse_duration, CommonArgs};
+use crate::args::CommonArgs;
 use crate::http::{Conn, Request};
 use crate::lambda::{zip_base64, Manager, Runtime};
 use crate::procfs;
 use crate::servers::{start_gust, GustFlags, StartedGust};
 use crate::stats::{Latencies, Summary};
 use crate::table::{self, Table};
+use crate::units::parse_duration;
 
 const TICKER_PY: &str = include_str!("../../../bench/handlers/ticker.py");
 const TICKER_JS: &str = include_str!("../../../bench/handlers/ticker.js");

@@ -18,6 +18,8 @@
 //! - [`sampler`] and [`procfs`]: CPU idle, memory, RSS and PSS from `/proc`.
 //! - [`plot`], [`table`], [`progress`]: PNG charts, the printed summary, progress bars.
 //! - [`lambda`]: the reference handlers and the Lambda management calls.
+//! - [`args`]: the flags every protocol shares; [`units`]: durations and byte sizes
+//!   as users type them, for these flags and the rest of the `gust` CLI's.
 
 #![forbid(unsafe_code)]
 
@@ -40,6 +42,7 @@ pub mod servers;
 pub mod session;
 pub mod stats;
 pub mod table;
+pub mod units;
 pub mod utilization;
 
 use clap::{Args, Subcommand};

@@ -9,7 +9,8 @@
 //! - [`client`]: the blocking HTTP client and its error messages.
 //! - [`archive`] and [`infer`]: zipping code and guessing name, runtime and handler.
 //! - [`output`], [`units`], [`env`]: printing, parsing sizes and durations,
-//!   environment variable names.
+//!   environment variable names. `units` is gust-bench's, so that `gust bench`
+//!   flags take durations exactly as the others do.
 
 mod archive;
 mod async_cmd;
@@ -27,12 +28,12 @@ mod network;
 mod output;
 mod schedule;
 mod serve;
-mod units;
 mod url;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use gust_bench::units;
 
 use crate::client::{Client, ClientError};
 use crate::output::Output;

@@ -1,4 +1,6 @@
-//! Parsing and printing of durations and byte sizes, as users type and read them.
+//! Parsing and printing of durations and byte sizes, as users type and read them:
+//! the one parser behind every `gust` flag that takes them, `gust bench`'s included
+//! (gust-cli depends on this crate, so it lives here).
 
 use std::time::Duration;
 
