@@ -191,12 +191,18 @@ const apiAddress = env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001';
 
 /**
  * A minimal HTTP/1.1 client on one kept-alive socket, for the Runtime API
- * only: one request at a time, bodies delimited by Content-Length or chunked
- * encoding (or the connection's end). It does what `http.Agent({keepAlive:
- * true, maxSockets: 1})` does for this protocol at about half the cost per
- * request, which is most of the runtime's per-invocation overhead. Like the
- * agent's free sockets, the socket is unref'd while idle so that an empty event
- * loop is still detected ('beforeExit') while a handler runs.
+ * only: bodies delimited by Content-Length or chunked encoding (or the
+ * connection's end). It does what `http.Agent({keepAlive: true, maxSockets:
+ * 1})` does for this protocol at a fraction of the cost per request, which is
+ * most of the runtime's per-invocation overhead. Like the agent's free
+ * sockets, the socket is unref'd while no request is in flight so that an
+ * empty event loop is still detected ('beforeExit') while a handler runs.
+ *
+ * Requests may be pipelined: a request is written at once, behind those still
+ * waiting for their responses, which arrive in order. The runtime sends its
+ * next `invocation/next` right behind an invocation's response, so that the
+ * Runtime API has it before the caller even has the result, and the runtime
+ * handles the acknowledgement and the next event in one wake-up.
  */
 class RuntimeApiConnection {
   constructor(address) {
@@ -207,9 +213,15 @@ class RuntimeApiConnection {
     this.port = parseInt(address.slice(colon + 1), 10);
     this.hostHeader = address;
     this.socket = null;
+    /** Whether the socket has completed a response and was kept alive. */
     this.reused = false;
+    /** Received bytes not yet consumed by a response. */
     this.buf = null;
-    this.current = null;
+    /** Requests written and not yet answered, oldest first. */
+    this.inFlight = [];
+    /** Requests held back by `hold()`, to go out in one write. */
+    this.held = null;
+    this.nextHead = `GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: ${address}\r\n\r\n`;
   }
 
   request(method, urlPath, body, headers) {
@@ -221,20 +233,54 @@ class RuntimeApiConnection {
       body === undefined
         ? head + '\r\n'
         : head + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n` + body;
-    return new Promise((resolve, reject) => this.send(data, resolve, reject, true));
+    return this.requestRaw(data);
   }
 
-  send(data, resolve, reject, mayRetry) {
+  /** `GET /2018-06-01/runtime/invocation/next`. */
+  next() {
+    return this.requestRaw(this.nextHead);
+  }
+
+  requestRaw(data) {
+    return new Promise((resolve, reject) =>
+      this.send({ data, resolve, reject, mayRetry: true, retry: false, got: false }),
+    );
+  }
+
+  /** Holds the requests sent from now on until `flush()`, which writes them at
+   * once (one system call, one segment). */
+  hold() {
+    this.held = '';
+  }
+
+  flush() {
+    const data = this.held;
+    this.held = null;
+    if (data) this.socket.write(data);
+  }
+
+  send(req) {
     if (this.socket === null) this.connect();
-    this.current = { data, resolve, reject, mayRetry: mayRetry && this.reused, got: false };
-    this.socket.ref();
-    this.socket.write(data);
+    // Sent again on a new connection if this one closes before any of its
+    // response arrived, when that can be the server closing a kept-alive
+    // connection: it was reused, or the request was pipelined behind another.
+    req.retry = req.mayRetry && (this.reused || this.inFlight.length > 0);
+    req.got = false;
+    if (this.inFlight.length === 0) this.socket.ref();
+    this.inFlight.push(req);
+    if (this.held !== null) this.held += req.data;
+    else this.socket.write(req.data);
   }
 
   connect() {
-    const socket = net.connect(this.port, this.host);
+    // Reads land in one reused buffer (no allocation, no readable-stream
+    // machinery per read); `onData` copies what it keeps.
+    const socket = net.connect({
+      port: this.port,
+      host: this.host,
+      onread: { buffer: READ_BUFFER, callback: (n, buf) => this.onData(buf.subarray(0, n)) },
+    });
     socket.setNoDelay(true);
-    socket.on('data', (chunk) => this.onData(chunk));
     socket.on('error', (err) => this.onClose(socket, err));
     socket.on('end', () => this.onClose(socket, null));
     socket.on('close', () => this.onClose(socket, null));
@@ -247,39 +293,57 @@ class RuntimeApiConnection {
     if (socket !== this.socket) return;
     this.socket = null;
     socket.destroy();
-    const current = this.current;
-    if (current === null) return;
-    const parsed = current.got ? this.parse(true) : null;
-    if (parsed) return;
-    this.current = null;
-    if (current.mayRetry && !current.got) {
-      this.send(current.data, current.resolve, current.reject, false);
-    } else {
-      current.reject(err || new Error('Runtime API connection closed'));
+    if (this.inFlight.length > 0 && this.inFlight[0].got && this.parse(true)) return;
+    this.retryOrFail(err);
+  }
+
+  /** The requests a closed connection left unanswered: sent again on a new
+   * connection, once, if the server may just have closed a kept-alive
+   * connection under them; otherwise failed. */
+  retryOrFail(err) {
+    const pending = this.inFlight;
+    this.inFlight = [];
+    this.buf = null;
+    if (pending.length === 0) return;
+    if (pending[0].got || !pending[0].retry) {
+      for (const req of pending) req.reject(err || new Error('Runtime API connection closed'));
+      return;
+    }
+    for (const req of pending) {
+      req.mayRetry = false;
+      this.send(req);
     }
   }
 
   onData(chunk) {
     this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
-    if (this.current !== null) {
-      this.current.got = true;
-      this.parse(false);
+    while (this.inFlight.length > 0) {
+      this.inFlight[0].got = true;
+      if (!this.parse(false) || this.buf === null) break;
     }
+    // The next read reuses READ_BUFFER.
+    if (this.buf !== null && this.buf.buffer === READ_BUFFER.buffer) this.buf = Buffer.from(this.buf);
   }
 
-  /** Completes the current request if its whole response is buffered. */
+  /** Completes the oldest request in flight if its whole response is buffered. */
   parse(atEof) {
     const buf = this.buf;
     if (buf === null) return false;
     const end = buf.indexOf('\r\n\r\n');
     if (end < 0) return false;
-    const lines = buf.toString('latin1', 0, end).split('\r\n');
-    const status = parseInt(lines[0].split(' ', 2)[1], 10);
+    const head = buf.toString('latin1', 0, end);
+    let lineEnd = head.indexOf('\r\n');
+    if (lineEnd < 0) lineEnd = head.length;
+    const status = parseInt(head.slice(head.indexOf(' ') + 1, lineEnd), 10);
     const headers = {};
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
-      const colon = line.indexOf(':');
-      if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    for (let pos = lineEnd + 2; pos < head.length; ) {
+      let eol = head.indexOf('\r\n', pos);
+      if (eol < 0) eol = head.length;
+      const colon = head.indexOf(':', pos);
+      if (colon > pos && colon < eol) {
+        headers[head.slice(pos, colon).trim().toLowerCase()] = head.slice(colon + 1, eol).trim();
+      }
+      pos = eol + 2;
     }
     let start = end + 4;
     if (status >= 100 && status < 200) {
@@ -321,21 +385,24 @@ class RuntimeApiConnection {
       headers.connection = 'close';
     }
     this.buf = rest;
-    const current = this.current;
-    this.current = null;
-    if ((headers.connection || '').toLowerCase() === 'close') {
+    const current = this.inFlight.shift();
+    if (this.socket === null || (headers.connection !== undefined && headers.connection.toLowerCase() === 'close')) {
+      // The server reads nothing more on this connection: what was pipelined
+      // behind this request goes on a new one.
       const socket = this.socket;
       this.socket = null;
       if (socket !== null) socket.destroy();
-    } else if (this.socket !== null) {
+      this.retryOrFail(null);
+    } else {
       this.reused = true;
-      this.socket.unref();
+      if (this.inFlight.length === 0) this.socket.unref();
     }
     current.resolve({ status, headers, body });
     return true;
   }
 }
 
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 const runtimeApi = new RuntimeApiConnection(apiAddress);
 
 function headerValue(value) {
@@ -358,9 +425,13 @@ function afterOutputFlushed(done) {
   settle();
 }
 
-function post(urlPath, body, headers) {
+/** Posts to the Runtime API once everything printed so far is flushed. With
+ * `thenNext`, asks for the next invocation right behind the post (pipelined):
+ * the acknowledgement and the next event then come back on the same socket. */
+function post(urlPath, body, headers, thenNext) {
   return new Promise((resolve) => {
     afterOutputFlushed(() => {
+      if (thenNext) runtimeApi.hold();
       runtimeApi.request('POST', urlPath, body, headers).then(
         (res) => {
           if (res.status >= 300) {
@@ -370,17 +441,24 @@ function post(urlPath, body, headers) {
         },
         (err) => fatalRuntimeApiError(err),
       );
+      if (thenNext) {
+        handleOnce();
+        runtimeApi.flush();
+      }
     });
   });
 }
 
 function postInvocationResponse(id, body) {
-  return post(`/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/response`, body, {
-    'Content-Type': 'application/json',
-  });
+  return post(
+    `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/response`,
+    body,
+    { 'Content-Type': 'application/json' },
+    true,
+  );
 }
 
-function postErrorTo(urlPath, error) {
+function postErrorTo(urlPath, error, thenNext) {
   const response = toRapidResponse(error);
   let body;
   try {
@@ -388,18 +466,28 @@ function postErrorTo(urlPath, error) {
   } catch (_err) {
     body = JSON.stringify({ errorType: 'handled', errorMessage: 'Unable to stringify error' });
   }
-  return post(urlPath, body, {
-    'Content-Type': 'application/json',
-    'Lambda-Runtime-Function-Error-Type': headerValue(response.errorType),
-  });
+  return post(
+    urlPath,
+    body,
+    {
+      'Content-Type': 'application/json',
+      'Lambda-Runtime-Function-Error-Type': headerValue(response.errorType),
+    },
+    thenNext,
+  );
 }
 
-function postInvocationError(id, error) {
-  return postErrorTo(`/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/error`, error);
+/** Reports an invocation's error; with `thenNext`, goes on to the next one. */
+function postInvocationError(id, error, thenNext) {
+  return postErrorTo(
+    `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/error`,
+    error,
+    thenNext,
+  );
 }
 
 function postInitError(error) {
-  return postErrorTo('/2018-06-01/runtime/init/error', error);
+  return postErrorTo('/2018-06-01/runtime/init/error', error, false);
 }
 
 function fatalRuntimeApiError(err) {
@@ -544,10 +632,6 @@ function parseJsonHeader(value, name) {
   }
 }
 
-function scheduleNext() {
-  setImmediate(handleOnce);
-}
-
 /** The callback, the context's succeed/fail/done, and the invocation's
  * completion, of which only the first call counts. */
 function buildCallbackContext(id) {
@@ -564,7 +648,7 @@ function buildCallbackContext(id) {
     logError('Invoke Error', err);
     completed = true;
     pendingId = null;
-    postInvocationError(id, err).then(scheduleNext);
+    postInvocationError(id, err, true);
   };
 
   const complete = (result) => {
@@ -578,7 +662,7 @@ function buildCallbackContext(id) {
     }
     completed = true;
     pendingId = null;
-    postInvocationResponse(id, body === undefined ? 'null' : body).then(scheduleNext);
+    postInvocationResponse(id, body === undefined ? 'null' : body);
   };
 
   const callback = (err, result) => {
@@ -638,7 +722,7 @@ function buildCallbackContext(id) {
     } else {
       completed = true;
       pendingId = null;
-      postInvocationResponse(id, 'null').then(scheduleNext);
+      postInvocationResponse(id, 'null');
     }
   };
 
@@ -648,7 +732,7 @@ function buildCallbackContext(id) {
 async function handleOnce() {
   let res;
   try {
-    res = await runtimeApi.request('GET', '/2018-06-01/runtime/invocation/next');
+    res = await runtimeApi.next();
   } catch (err) {
     fatalRuntimeApiError(err);
     return;
@@ -729,7 +813,7 @@ async function main() {
   }
   handlerIsAsync = handler.constructor && handler.constructor.name === 'AsyncFunction';
   initialised = true;
-  scheduleNext();
+  handleOnce();
 }
 
 main();
