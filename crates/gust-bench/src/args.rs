@@ -41,6 +41,12 @@ pub struct CommonArgs {
     #[arg(long, value_name = "MB")]
     pub memory: Option<u64>,
 
+    /// MemorySize of the functions the bench deploys, in MB. It also sets their CPU
+    /// share (one vCPU at 1,769 MB, as on Lambda): at the default 128 MB a busy
+    /// instance is throttled to 7 % of a CPU, which the direct baseline is not.
+    #[arg(long, value_name = "MB", default_value_t = 128)]
+    pub function_memory: u32,
+
     /// Extra argument for the started `gust serve` (repeatable).
     #[arg(long = "gust-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub gust_args: Vec<String>,

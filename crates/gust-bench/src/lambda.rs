@@ -91,15 +91,24 @@ pub fn zip_base64(file: &str, source: &str) -> Result<String> {
 pub struct Manager {
     addr: SocketAddr,
     conn: Conn,
+    /// MemorySize of the functions [`create`](Self::create) makes.
+    function_memory_mb: u32,
 }
 
 impl Manager {
-    /// A client of the Lambda API at `addr`.
+    /// A client of the Lambda API at `addr`; functions it creates get 128 MB.
     pub fn new(addr: SocketAddr) -> Manager {
         Manager {
             addr,
             conn: Conn::new(addr),
+            function_memory_mb: 128,
         }
+    }
+
+    /// The same, creating functions of `mb` MB.
+    pub fn with_function_memory(mut self, mb: u32) -> Manager {
+        self.function_memory_mb = mb;
+        self
     }
 
     fn call(&mut self, method: &str, path: &str, body: &[u8]) -> Result<(u16, String)> {
@@ -120,8 +129,8 @@ impl Manager {
         self.create(name, runtime, "noop.handler", zip_b64)
     }
 
-    /// Creates `name` from a zip archive with the given handler, 128 MB (replacing
-    /// any leftover of an earlier run with the same name).
+    /// Creates `name` from a zip archive with the given handler and this manager's
+    /// memory size (replacing any leftover of an earlier run with the same name).
     pub fn create(
         &mut self,
         name: &str,
@@ -134,7 +143,7 @@ impl Manager {
             runtime: Some(runtime.lambda_id().to_string()),
             handler: Some(handler.to_string()),
             role: Some("arn:aws:iam::000000000000:role/gust-bench".to_string()),
-            memory_size: Some(128),
+            memory_size: Some(self.function_memory_mb),
             timeout: Some(10),
             code: FunctionCode {
                 zip_file: Some(zip_b64.to_string()),

@@ -143,7 +143,7 @@ impl Session {
                 let gust = GustSide {
                     addr,
                     pid: common.server_pid,
-                    manager: Manager::new(addr),
+                    manager: Manager::new(addr).with_function_memory(common.function_memory),
                     created: Vec::new(),
                     started: None,
                 };
@@ -166,7 +166,8 @@ impl Session {
                 let gust = GustSide {
                     addr: started.addr,
                     pid: Some(started.process.pid()),
-                    manager: Manager::new(started.addr),
+                    manager: Manager::new(started.addr)
+                        .with_function_memory(common.function_memory),
                     created: Vec::new(),
                     started: Some(started),
                 };
