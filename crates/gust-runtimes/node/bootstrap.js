@@ -615,6 +615,38 @@ let pendingId = null;
 const NO_OP = () => {};
 let beforeExit = NO_OP;
 
+// Lambda's trace id changes with every invocation. Setting it in the real
+// environment would leak: the C library keeps every value ever set (about 150
+// bytes per invocation, for the life of the instance). It lives here instead,
+// shown through a proxy of process.env, so user code (the X-Ray SDK) and child
+// processes, which copy process.env, still see `_X_AMZN_TRACE_ID`.
+const TRACE_VAR = '_X_AMZN_TRACE_ID';
+let currentTraceId;
+process.env = new Proxy(env, {
+  get: (target, key) => (key === TRACE_VAR ? currentTraceId : Reflect.get(target, key)),
+  set(target, key, value) {
+    if (key !== TRACE_VAR) return Reflect.set(target, key, value);
+    currentTraceId = String(value);
+    return true;
+  },
+  has: (target, key) => (key === TRACE_VAR ? currentTraceId !== undefined : key in target),
+  deleteProperty(target, key) {
+    if (key !== TRACE_VAR) return Reflect.deleteProperty(target, key);
+    currentTraceId = undefined;
+    return true;
+  },
+  ownKeys(target) {
+    const keys = Reflect.ownKeys(target);
+    if (currentTraceId !== undefined && !keys.includes(TRACE_VAR)) keys.push(TRACE_VAR);
+    return keys;
+  },
+  getOwnPropertyDescriptor(target, key) {
+    if (key !== TRACE_VAR) return Reflect.getOwnPropertyDescriptor(target, key);
+    if (currentTraceId === undefined) return undefined;
+    return { value: currentTraceId, writable: true, enumerable: true, configurable: true };
+  },
+});
+
 const functionData = {
   functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
   functionName: env.AWS_LAMBDA_FUNCTION_NAME,
@@ -745,12 +777,7 @@ async function handleOnce() {
   const id = headers['lambda-runtime-aws-request-id'];
   pendingId = id;
   global[REQUEST_ID] = id;
-  const traceId = headers['lambda-runtime-trace-id'];
-  if (traceId) {
-    env._X_AMZN_TRACE_ID = traceId;
-  } else {
-    delete env._X_AMZN_TRACE_ID;
-  }
+  currentTraceId = headers['lambda-runtime-trace-id'] || undefined;
 
   const [callback, context, onEmptyLoop] = buildCallbackContext(id);
   try {

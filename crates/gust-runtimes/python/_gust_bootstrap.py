@@ -751,15 +751,33 @@ def _prepare_sys_path(task_root):
 # The loop.
 
 
+# Lambda's trace id changes with every invocation. Setting it with putenv would
+# leak: the C library keeps every value ever set in the environment (about 150
+# bytes per invocation, for the life of the instance). It is kept in os.environ
+# only, where the X-Ray SDK reads it; child processes do not inherit it.
+_TRACE_VAR = "_X_AMZN_TRACE_ID"
+_environ_data = getattr(_environ, "_data", None)
+
+
+def _set_trace_id(value):
+    if _environ_data is None:  # not CPython's os.environ: the plain way
+        if value is not None:
+            _environ[_TRACE_VAR] = value
+        elif _TRACE_VAR in _environ:
+            del _environ[_TRACE_VAR]
+        return
+    key = _environ.encodekey(_TRACE_VAR)
+    if value is not None:
+        _environ_data[key] = _environ.encodevalue(value)
+    else:
+        _environ_data.pop(key, None)
+
+
 def _handle_event(client, request_handler, headers, body):
     global _current_request_id
     invoke_id = headers.get("lambda-runtime-aws-request-id", "")
     _current_request_id = invoke_id
-    trace_id = headers.get("lambda-runtime-trace-id")
-    if trace_id is not None:
-        _environ["_X_AMZN_TRACE_ID"] = trace_id
-    elif "_X_AMZN_TRACE_ID" in _environ:
-        del _environ["_X_AMZN_TRACE_ID"]
+    _set_trace_id(headers.get("lambda-runtime-trace-id"))
 
     try:
         client_context = headers.get("lambda-runtime-client-context")

@@ -909,3 +909,45 @@ def test_python_codec_matches_json(blocked):
         with pytest.raises((TypeError, ValueError)) as err:
             dumps(value)
         assert str(err.value) == message
+
+
+# ---------------------------------------------------------------------------
+# The trace id changes with every invocation; setting it must not leak
+
+
+def test_python_trace_ids_stay_out_of_the_c_environment(api, runtime):
+    """putenv of a new value per invocation leaks (the C library keeps every value
+    ever set): the trace id is in os.environ, where the X-Ray SDK reads it, and not
+    in the process's C environment."""
+    runtime("python", {
+        "app.py": """
+            import ctypes, os
+            getenv = ctypes.CDLL(None).getenv
+            getenv.restype = ctypes.c_char_p
+            def handler(event, context):
+                in_c = getenv(b"_X_AMZN_TRACE_ID")
+                return [os.environ.get("_X_AMZN_TRACE_ID"), in_c and in_c.decode()]
+        """
+    }, "app.handler")
+    for i in range(3):
+        trace = f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent={i:016x};Sampled=1"
+        assert roundtrip(api, {}, trace_id=trace).json == [trace, None]
+    assert roundtrip(api, {}).json == [None, None]
+
+
+@needs_node
+def test_node_trace_ids_live_beside_the_environment_and_reach_child_processes(api, runtime):
+    proc = runtime("node", {
+        "index.js": """
+            const { execFileSync } = require('child_process');
+            exports.handler = async (event) => event.child
+              ? { env: process.env._X_AMZN_TRACE_ID || null,
+                  child: execFileSync('/bin/sh', ['-c', 'echo "$_X_AMZN_TRACE_ID"']).toString().trim(),
+                  listed: Object.keys(process.env).includes('_X_AMZN_TRACE_ID') }
+              : 'ok';
+        """
+    }, "index.handler")
+    body = roundtrip(api, {"child": True}, trace_id="Root=1-abc;Sampled=1").json
+    assert body == {"env": "Root=1-abc;Sampled=1", "child": "Root=1-abc;Sampled=1", "listed": True}
+    body = roundtrip(api, {"child": True}).json
+    assert body == {"env": None, "child": "", "listed": False}
