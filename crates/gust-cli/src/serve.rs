@@ -23,7 +23,8 @@ const MIN_FUNCTION_MEMORY_MB: u64 = 128;
 pub enum IsolationArg {
     /// The Linux sandbox where the host allows it, else none with a loud warning.
     Auto,
-    /// The Linux sandbox (namespaces, cgroups, seccomp), or fail.
+    /// The Linux sandbox (namespaces, cgroups, seccomp; in user namespaces when gust
+    /// is not root, with a warning listing what that does not enforce), or fail.
     Linux,
     /// Plain host processes. For development machines only.
     None,
