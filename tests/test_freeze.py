@@ -17,23 +17,8 @@ import pytest
 import support
 from support import invoke, wait_until
 
-TICKER = '''
-import threading, time, uuid
-
-INSTANCE = uuid.uuid4().hex
-ticks = 0
-
-def _tick():
-    global ticks
-    while True:
-        ticks += 1
-        time.sleep(0.01)
-
-threading.Thread(target=_tick, daemon=True).start()
-
-def handler(event, context):
-    return {"ticks": ticks, "instance": INSTANCE, "echo": event}
-'''
+# The bench's ticker handler: its background thread ticks every 10 ms.
+TICKER = (Path(__file__).resolve().parent.parent / "bench" / "handlers" / "ticker.py").read_text()
 
 IDLE_GAP = 1.5
 

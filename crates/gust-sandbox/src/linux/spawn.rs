@@ -166,13 +166,7 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
 /// Waits for `Started` (or a failure) and returns the init's step timings, named
 /// for the cold-start bench.
 pub(crate) fn expect_started(ch: BorrowedFd<'_>) -> Result<Vec<(String, u64)>, SandboxError> {
-    let (reply, _) = receive(ch)?.ok_or_else(|| {
-        SandboxError::io(
-            "setting up the sandbox",
-            std::io::Error::other("the sandbox init exited before the runtime started"),
-        )
-    })?;
-    match reply {
+    match reply_before_start(ch, "setting up the sandbox")? {
         FromInit::Started { timings } => Ok(timings
             .into_iter()
             .map(|(s, us)| (format!("  init: {s}"), us))
@@ -189,16 +183,22 @@ pub(crate) fn prewarm(ch: BorrowedFd<'_>, launch: Launch) -> Result<OwnedFd, San
     proto::send(ch, &ToInit::Prewarm(launch), &[out_write.as_fd()])
         .map_err(|e| SandboxError::io("sending the runtime to prewarm", e))?;
     drop(out_write);
-    let (reply, _) = receive(ch)?.ok_or_else(|| {
-        SandboxError::io(
-            "prewarming a runtime",
-            std::io::Error::other("the sandbox init exited before the runtime started"),
-        )
-    })?;
-    match reply {
+    match reply_before_start(ch, "prewarming a runtime")? {
         FromInit::Prewarmed { .. } => Ok(out_read),
         other => Err(failure(other)),
     }
+}
+
+/// The init's answer to a request that starts the runtime; its exit instead is an
+/// error of `step`.
+fn reply_before_start(ch: BorrowedFd<'_>, step: &str) -> Result<FromInit, SandboxError> {
+    let (reply, _) = receive(ch)?.ok_or_else(|| {
+        SandboxError::io(
+            step,
+            std::io::Error::other("the sandbox init exited before the runtime started"),
+        )
+    })?;
+    Ok(reply)
 }
 
 /// Waits for the init's next message; `None` if it exited instead.
