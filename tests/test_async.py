@@ -86,6 +86,12 @@ def listing(srv, name: str, limit: int = 1000) -> list[dict]:
     return resp.json()["invocations"]
 
 
+def execs(srv, name: str, ident: str) -> list[str]:
+    """The EXEC lines the test function logged for the event with id `ident`."""
+    return [e["message"] for e in srv.logs(name, limit=1000)["events"]
+            if e["message"].startswith(f"EXEC {ident} ")]
+
+
 def invoke_event(lam, name: str, payload) -> dict:
     resp = lam.invoke(FunctionName=name, InvocationType="Event",
                       Payload=json.dumps(payload).encode())
@@ -604,3 +610,60 @@ def test_acceptance_to_execution_delay(start_server, probe_zip):
     print(f"\n[async] idle acceptance -> execution delay over 20 events: median "
           f"{statistics.median(idle) * 1000:.1f} ms, p95 {percentile(idle, 95) * 1000:.1f} ms")
     assert statistics.median(idle) < 1.0, idle
+
+
+@pytest.mark.skipif(os.geteuid() != 0,
+                    reason="mounts a small tmpfs as the data directory (needs root)")
+def test_an_event_whose_end_met_a_full_disk_finishes_once_there_is_room(
+        start_server, probe_zip, tmp_path):
+    """An event that ran while the data directory's disk was full is recorded as
+    finished once there is room again, without a restart, and does not run twice."""
+    import subprocess
+
+    data = tmp_path / "small-disk"
+    data.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g,mode=0700", "tmpfs", str(data)],
+                   check=True)
+    try:
+        srv = start_server(data_dir=data)
+        lam = srv.lambda_
+        name = support.unique_name("async-full")
+        srv.create_function(name, probe_zip, Timeout=60)
+        support.invoke(lam, name, {"id": "warm"}).ok()
+        invoke_event(lam, name, {"id": "full", "sleep": 3})
+        wait_until(lambda: [e["status"] for e in listing(srv, name)] == ["running"], 30,
+                   message="the event to start")
+        # Fill the disk while the function runs: its end cannot be stored.
+        filler = data / "filler"
+        with open(filler, "wb") as f:
+            chunk = b"\0" * (1 << 20)
+            try:
+                while True:
+                    f.write(chunk)
+                    f.flush()
+            except OSError:
+                pass
+        wait_until(lambda: "could not record the outcome" in srv.stderr_tail(20000), 60,
+                   message="gust to report that it could not record the event's end")
+        assert [e["status"] for e in listing(srv, name)] == ["running"]
+
+        filler.unlink()
+        wait_until(lambda: [e["status"] for e in listing(srv, name)] == ["succeeded"], 60,
+                   message="the event's end to be recorded without a restart")
+        (event,) = listing(srv, name)
+        assert event["attempts"] == 1, event
+        assert len(execs(srv, name, "full")) == 1
+
+        # After a restart nothing of it runs again: it is not queued any more. One
+        # worker runs events earliest first, so had it been queued again it would run
+        # before a new one.
+        assert srv.stop() == 0
+        again = start_server("--async-workers", "1", data_dir=data)
+        invoke_event(again.lambda_, name, {"id": "after"})
+        wait_until(lambda: execs(again, name, "after"), 60, message="the new event to run")
+        assert execs(again, name, "full") == []
+        wait_until(lambda: [(e["status"], e["attempts"]) for e in listing(again, name)]
+                   == [("succeeded", 1)] * 2, 60, message="both events to be recorded once")
+        again.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False)

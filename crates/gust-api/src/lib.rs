@@ -70,9 +70,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let server = Server::bind(config).await?;
-    println!("gust listening on http://{}", server.local_addr());
+    // Not println!, which panics when stdout cannot be written (a full disk).
     use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "gust listening on http://{}", server.local_addr());
+    let _ = out.flush();
+    drop(out);
     server.run(shutdown).await
 }
 

@@ -239,6 +239,10 @@ fn install_tracing(filter: &str) -> Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // When stderr cannot be written (its file is on a full disk), drop the line:
+        // the default reports the failure with eprintln!, which panics in whatever
+        // task was logging, so a full disk would abort invocations mid-flight.
+        .log_internal_errors(false)
         .try_init()
         .map_err(|e| anyhow!("installing the logger: {e}"))
 }
@@ -254,7 +258,9 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
             _ = interrupt.recv() => "SIGINT",
             _ = terminate.recv() => "SIGTERM",
         };
-        eprintln!("gust: {name} received, shutting down");
+        // Not eprintln!, which panics when stderr cannot be written.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "gust: {name} received, shutting down");
     })
 }
 

@@ -32,6 +32,11 @@ use crate::Shared;
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// How long to wait before trying again an event that could not be read.
 const LOAD_RETRY: Duration = Duration::from_secs(1);
+/// The first wait before trying again to record an attempt's outcome; it doubles up
+/// to [`OUTCOME_RETRY_MAX`].
+const OUTCOME_RETRY_FIRST: Duration = Duration::from_millis(100);
+/// The longest wait between two tries to record an attempt's outcome.
+const OUTCOME_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// How one attempt to run an event ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +105,7 @@ pub(crate) async fn run<E: Executor>(
             pending.id,
             pending.event,
             permit,
+            stop.clone(),
         ));
     }
     let in_flight = tasks.len();
@@ -123,6 +129,7 @@ async fn run_one<E: Executor>(
     id: i64,
     cached: Option<Box<StoredEvent>>,
     permit: OwnedSemaphorePermit,
+    mut stop: watch::Receiver<bool>,
 ) {
     let mut event = match cached {
         Some(e) => *e,
@@ -143,7 +150,7 @@ async fn run_one<E: Executor>(
     let policy = config.policy(sh.settings.retry_base);
     if policy.expired(event.accepted_ms, sh.clock.now_ms()) {
         drop(permit);
-        finish(&sh, &*exec, event, &config, Final::Expired).await;
+        finish(&sh, &*exec, event, &config, Final::Expired, &mut stop).await;
         return;
     }
 
@@ -204,13 +211,7 @@ async fn run_one<E: Executor>(
                 due_ms,
                 progress: progress(&event),
             };
-            match sh.writer.commit(vec![write]).await {
-                Ok(_) => {}
-                Err(e) => tracing::error!(
-                    request_id = %event.request_id, error = %e,
-                    "could not record a retry; the event runs again after a restart"
-                ),
-            }
+            store_outcome(&sh, vec![write], &event.request_id, &mut stop).await;
             let id = event.id;
             sh.ready.push(id, due_ms, Some(event));
         }
@@ -220,12 +221,14 @@ async fn run_one<E: Executor>(
                 _ => Vec::new(),
             };
             event.last_response = Some(response);
-            finish(&sh, &*exec, event, &config, Final::Succeeded).await;
+            finish(&sh, &*exec, event, &config, Final::Succeeded, &mut stop).await;
         }
-        Verdict::Exhausted => finish(&sh, &*exec, event, &config, Final::Exhausted).await,
+        Verdict::Exhausted => {
+            finish(&sh, &*exec, event, &config, Final::Exhausted, &mut stop).await
+        }
         Verdict::Rejected => {
             let why = event.last_error.clone().unwrap_or_default();
-            finish(&sh, &*exec, event, &config, Final::Rejected(why)).await;
+            finish(&sh, &*exec, event, &config, Final::Rejected(why), &mut stop).await;
         }
     }
 }
@@ -247,6 +250,7 @@ async fn finish<E: Executor>(
     mut event: StoredEvent,
     config: &InvokeConfig,
     outcome: Final,
+    stop: &mut watch::Receiver<bool>,
 ) {
     let now = sh.clock.now_ms();
     let (status, condition) = match &outcome {
@@ -337,11 +341,59 @@ async fn finish<E: Executor>(
             finished_ms: now,
         },
     );
-    if let Err(e) = sh.writer.commit(writes).await {
-        tracing::error!(
-            request_id = %event.request_id, error = %e,
-            "could not record the end of an asynchronous invocation; it runs again after a restart"
-        );
+    store_outcome(sh, writes, &event.request_id, stop).await;
+}
+
+/// Commits the writes that record an attempt's outcome (a retry, or the end).
+///
+/// The outcome is known only in memory until these writes are committed, so a commit
+/// that fails (the data directory's disk is full, say) is tried again, with growing
+/// waits, until it succeeds: giving up would leave the event listed as queued or
+/// running, to run a second time at the next start. Only once gust is stopping does a
+/// failed try end it; that event then runs again after the restart, as at-least-once
+/// delivery allows. Returns whether the writes were stored.
+async fn store_outcome(
+    sh: &Shared,
+    writes: Vec<EventWrite>,
+    request_id: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut wait = OUTCOME_RETRY_FIRST;
+    let mut failures = 0u32;
+    loop {
+        let error = match sh.writer.commit(writes.clone()).await {
+            Ok(_) => {
+                if failures > 0 {
+                    tracing::info!(
+                        request_id,
+                        failures,
+                        "recorded the outcome of an asynchronous invocation after failed tries"
+                    );
+                }
+                return true;
+            }
+            Err(e) => e,
+        };
+        failures += 1;
+        if *stop.borrow() || stop.has_changed().is_err() {
+            tracing::error!(
+                request_id, error = %error,
+                "could not record the outcome of an asynchronous invocation before stopping; \
+                 it runs again after the restart"
+            );
+            return false;
+        }
+        if failures.is_power_of_two() {
+            tracing::error!(
+                request_id, error = %error, failures,
+                "could not record the outcome of an asynchronous invocation; trying again"
+            );
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+        wait = (wait * 2).min(OUTCOME_RETRY_MAX);
     }
 }
 

@@ -421,6 +421,15 @@ async fn an_attempt_cut_short_by_shutdown_goes_back_to_the_queue() {
     assert_eq!((listed.status, listed.attempts), (EventStatus::Queued, 0));
 }
 
+fn running(store: &SqliteStore, total: usize) -> usize {
+    store
+        .list_events("f", total + 10)
+        .unwrap()
+        .iter()
+        .filter(|e| e.status == EventStatus::Running)
+        .count()
+}
+
 #[test]
 fn a_crash_loses_no_accepted_event() {
     let dir = tempfile::tempdir().unwrap();
@@ -442,16 +451,22 @@ fn a_crash_loses_no_accepted_event() {
             for n in 0..total {
                 h.send("f", n).await;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // The four workers mark their events running before their attempts
+            // block at the gate; the marks are committed in the background.
+            for _ in 0..3000 {
+                if running(&h.store, total) >= 4 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // Nothing else may start: the workers are all held at the gate.
+            tokio::time::sleep(Duration::from_millis(50)).await;
         });
-        let running = h
-            .store
-            .list_events("f", total + 10)
-            .unwrap()
-            .iter()
-            .filter(|e| e.status == EventStatus::Running)
-            .count();
-        assert_eq!(running, 4, "the four workers' events were mid-attempt");
+        assert_eq!(
+            running(&h.store, total),
+            4,
+            "the four workers' events were mid-attempt"
+        );
         rt.shutdown_background();
         drop(h.events);
         // Second life on the same file.
@@ -462,7 +477,7 @@ fn a_crash_loses_no_accepted_event() {
         assert_eq!(events.scheduled(), total);
         rt.block_on(async {
             events.start(fake.clone());
-            for _ in 0..500 {
+            for _ in 0..6000 {
                 let done = store
                     .list_events("f", total + 10)
                     .unwrap()
@@ -574,4 +589,155 @@ async fn oversize_events_are_refused() {
     let e = h.events.enqueue("r", "f", None, big).await.unwrap_err();
     assert!(matches!(e, CoreError::RequestTooLarge(_)));
     assert_eq!(h.events.scheduled(), 0);
+}
+
+/// The SQLite store with a switch that makes every write fail as a full disk does.
+struct FullDisk {
+    inner: Arc<SqliteStore>,
+    full: std::sync::atomic::AtomicBool,
+}
+
+impl FullDisk {
+    fn set_full(&self, full: bool) {
+        self.full.store(full, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl EventStore for FullDisk {
+    fn apply_events(
+        &self,
+        writes: &[gust_store::events::EventWrite],
+    ) -> Result<Vec<i64>, gust_store::StoreError> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(gust_store::StoreError::Database(
+                "database or disk is full".into(),
+            ));
+        }
+        self.inner.apply_events(writes)
+    }
+    fn recover_events(&self) -> Result<Vec<(i64, i64)>, gust_store::StoreError> {
+        self.inner.recover_events()
+    }
+    fn load_event(
+        &self,
+        id: i64,
+    ) -> Result<Option<gust_store::events::StoredEvent>, gust_store::StoreError> {
+        self.inner.load_event(id)
+    }
+    fn list_events(
+        &self,
+        function: &str,
+        limit: usize,
+    ) -> Result<Vec<gust_store::events::EventSummary>, gust_store::StoreError> {
+        self.inner.list_events(function, limit)
+    }
+    fn event_invoke_configs(
+        &self,
+    ) -> Result<Vec<gust_store::events::StoredInvokeConfig>, gust_store::StoreError> {
+        self.inner.event_invoke_configs()
+    }
+    fn put_event_invoke_config(
+        &self,
+        config: &gust_store::events::StoredInvokeConfig,
+    ) -> Result<(), gust_store::StoreError> {
+        self.inner.put_event_invoke_config(config)
+    }
+    fn delete_event_invoke_config(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<usize, gust_store::StoreError> {
+        self.inner.delete_event_invoke_config(function, qualifier)
+    }
+    fn queue_messages(
+        &self,
+        queue: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<gust_store::events::StoredMessage>, gust_store::StoreError> {
+        self.inner.queue_messages(queue, after, limit)
+    }
+    fn queues(&self) -> Result<Vec<(String, u64)>, gust_store::StoreError> {
+        self.inner.queues()
+    }
+    fn purge_queue(&self, queue: &str) -> Result<usize, gust_store::StoreError> {
+        self.inner.purge_queue(queue)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outcome_that_could_not_be_stored_is_stored_once_the_disk_has_room() {
+    let _spin = spin();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Arc::new(SqliteStore::open(&dir.path().join("gust.db")).unwrap());
+    let disk = Arc::new(FullDisk {
+        inner: sqlite.clone(),
+        full: false.into(),
+    });
+    let events = AsyncEvents::open(disk.clone(), settings(), Region::default()).unwrap();
+    let fake = Fake {
+        gate: Some(Arc::new(tokio::sync::Semaphore::new(0))),
+        ..Fake::default()
+    };
+    fake.plan(
+        "bad",
+        [function_error("boom"), function_error("boom again")],
+    );
+    events.start(fake.clone());
+    for f in ["ok", "bad"] {
+        events
+            .enqueue(&format!("req-{f}"), f, None, b"{}".to_vec())
+            .await
+            .unwrap();
+    }
+    // Both attempts run while the disk is full: neither outcome can be stored.
+    disk.set_full(true);
+    fake.gate.as_ref().unwrap().add_permits(2);
+    eventually("both attempts", || {
+        fake.calls("ok").len() + fake.calls("bad").len() == 2
+    })
+    .await;
+    for _ in 0..20 {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+    }
+    let listed = |f: &str| sqlite.list_events(f, 10).unwrap()[0].clone();
+    assert_eq!(
+        listed("ok").status,
+        EventStatus::Running,
+        "the end was not stored"
+    );
+    let failures_while_full = events
+        .writer_stats()
+        .failures
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(failures_while_full > 2, "the outcomes were tried again");
+
+    // Room again: the outcomes are stored without a restart, and only once.
+    disk.set_full(false);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    eventually("the success is recorded", || {
+        listed("ok").status == EventStatus::Succeeded
+    })
+    .await;
+    eventually("the retry is recorded", || {
+        let e = listed("bad");
+        e.status == EventStatus::Queued && e.attempts == 1
+    })
+    .await;
+    assert_eq!(
+        fake.calls("ok").len(),
+        1,
+        "a known outcome does not run again"
+    );
+    assert_eq!(
+        listed("bad").last_error.as_deref(),
+        Some("ValueError: boom")
+    );
+
+    // A restart runs nothing that already ended.
+    events.shutdown().await;
+    drop(events);
+    let again = AsyncEvents::open(sqlite.clone(), settings(), Region::default()).unwrap();
+    assert_eq!(again.scheduled(), 1, "only the event waiting for its retry");
 }
