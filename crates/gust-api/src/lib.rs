@@ -91,8 +91,11 @@ impl Server {
     /// Opens the data directory, picks the sandbox, loads every function and binds.
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
         let data = &config.data_dir;
-        std::fs::create_dir_all(data)
-            .map_err(|e| failed(&format!("creating {}", data.display()), e))?;
+        if let Some(warning) = gust_store::data_dir::prepare(data)
+            .map_err(|e| failed("preparing the data directory", e))?
+        {
+            tracing::warn!("{warning}");
+        }
         let store = Arc::new(
             SqliteStore::open(&data.join("gust.db"))
                 .map_err(|e| failed("opening the function store", e))?,

@@ -6,6 +6,7 @@
 //! - [`ArchiveStore`]: zipped code archives and their extracted trees, keyed by digest.
 //! - [`sqlite`]: the embedded [`FunctionStore`] (SQLite in WAL mode).
 //! - [`archive`]: the directory [`ArchiveStore`], with safe zip extraction.
+//! - [`data_dir`]: the data directory's permissions (0700; the database 0600).
 //! - [`events`]: the asynchronous-invocation queue, event-invoke configs and the
 //!   built-in message queues ([`events::EventStore`], SQLite).
 //!
@@ -23,6 +24,7 @@ use std::path::PathBuf;
 use gust_types::FunctionConfig;
 
 pub mod archive;
+pub mod data_dir;
 pub mod events;
 pub mod settings;
 pub mod sqlite;

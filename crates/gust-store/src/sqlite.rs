@@ -54,6 +54,7 @@ impl SqliteStore {
                 source,
             })?;
         }
+        crate::data_dir::private_database(path)?;
         let mut conn = Connection::open(path)
             .map_err(|e| StoreError::Database(format!("opening {}: {e}", path.display())))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;

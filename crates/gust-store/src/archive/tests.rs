@@ -99,8 +99,36 @@ fn setuid_setgid_and_sticky_bits_are_stripped() {
     set_mode(&mut zip, 0, 0o041_777);
     set_mode(&mut zip, 1, 0o106_755);
     let code = store.code_dir(&store.put(&zip).unwrap().digest);
-    assert_eq!(mode_of(&code.join("d")), 0o777);
+    assert_eq!(mode_of(&code.join("d")), 0o755);
     assert_eq!(mode_of(&code.join("d/run")), 0o755);
+}
+
+#[test]
+fn no_extracted_file_or_directory_is_group_or_world_writable() {
+    let root = tempfile::tempdir().unwrap();
+    let store = DirArchiveStore::open(root.path()).unwrap();
+    let mut zip = build(&[
+        E::Dir("shared/"),
+        E::File("shared/app.py", b"x = 1\n", Some(0o666)),
+        E::File("shared/run", b"#!/bin/sh\n", Some(0o777)),
+        E::File("private.py", b"y = 2\n", Some(0o600)),
+    ]);
+    set_mode(&mut zip, 0, 0o040_777);
+    let stored = store.put(&zip).unwrap();
+    let code = store.code_dir(&stored.digest);
+    assert_eq!(mode_of(&code.join("shared")), 0o755);
+    assert_eq!(mode_of(&code.join("shared/app.py")), 0o644);
+    assert_eq!(mode_of(&code.join("shared/run")), 0o755);
+    assert_eq!(
+        mode_of(&code.join("private.py")),
+        0o600,
+        "read bits stay as archived, so a 0600 file fails as on Lambda"
+    );
+    assert_eq!(
+        mode_of(&store.zip_path(&stored.digest)),
+        0o600,
+        "the stored zip is gust's alone"
+    );
 }
 
 #[test]

@@ -4,18 +4,21 @@
 
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::io_error;
 use crate::StoreError;
 
-/// Writes `bytes` to a new file at `path` and flushes it to disk.
+/// Writes `bytes` to a new file at `path`, readable by gust alone, and flushes it
+/// to disk.
 pub(super) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let context = || format!("writing {}", path.display());
     let mut file = File::options()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(path)
         .map_err(|e| io_error(context(), e))?;
     file.write_all(bytes).map_err(|e| io_error(context(), e))?;
