@@ -24,6 +24,9 @@ const UNZIP_FAILED: &str =
 const TARGET_MAX: u64 = 4095;
 /// Longest path component accepted, in bytes (NAME_MAX).
 const COMPONENT_MAX: usize = 255;
+/// Longest path accepted inside the archive, in bytes: `/var/task/` and the path
+/// must fit in PATH_MAX (4096, with its NUL), as on Lambda.
+pub(super) const PATH_MAX_IN_TASK: usize = 4096 - 1 - "/var/task/".len();
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFDIR: u32 = 0o040_000;
@@ -65,9 +68,16 @@ pub(super) fn too_big(max: u64) -> StoreError {
     StoreError::InvalidArchive(format!("Unzipped size must be smaller than {max} bytes"))
 }
 
-/// An entry's name, quoted and escaped for an error message.
+/// Longest name quoted whole in an error message, in characters; longer ones are cut.
+const QUOTED_MAX: usize = 200;
+
+/// An entry's name, quoted and escaped for an error message (cut after
+/// [`QUOTED_MAX`] characters, so a 4 KB name does not make a 4 KB message).
 pub(super) fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.escape_debug())
+    match name.char_indices().nth(QUOTED_MAX) {
+        Some((cut, _)) => format!("\"{}\"…", name[..cut].escape_debug()),
+        None => format!("\"{}\"", name.escape_debug()),
+    }
 }
 
 /// Reads the central directory of `archive` (whose bytes are `zip`) into a plan.
@@ -218,6 +228,18 @@ fn components(raw: &[u8], name: &str) -> Result<Vec<String>, StoreError> {
             }
             _ => path.push(part.to_owned()),
         }
+    }
+    let length = path
+        .iter()
+        .map(|p| p.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
+    if length > PATH_MAX_IN_TASK {
+        return Err(unzip_error(format!(
+            "Entry {} has a path of {length} bytes; paths in /var/task can be at most \
+             {PATH_MAX_IN_TASK} bytes.",
+            quoted(name)
+        )));
     }
     Ok(path)
 }
