@@ -393,7 +393,7 @@ def nested_objects(levels: int) -> bytes:
 @pytest.mark.parametrize("shape", ["arrays", "objects"])
 def test_deeply_nested_invoke_payloads_are_refused(server, control, unchanged, shape,
                                                    invocation_type):
-    # Event payloads are limited to 256 KB: fewer levels, still far too deep.
+    # Event payloads are limited to 1 MB: fewer levels, still far too deep.
     levels = 40_000 if invocation_type == "Event" else 100_000
     body = (nested_arrays if shape == "arrays" else nested_objects)(levels)
     status, kind, message = raw(server, "POST", f"/2015-03-31/functions/{control}/invocations",
