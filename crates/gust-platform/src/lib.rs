@@ -59,7 +59,8 @@ pub struct PlatformConfig {
     pub queue_timeout: Duration,
     /// Log bytes kept per function.
     pub log_bytes_per_function: usize,
-    /// Base URL of the API, for GetFunction's Code.Location.
+    /// Base URL of the API as a client on this machine reaches it (never `0.0.0.0`),
+    /// for links when a request carries no `Host`.
     pub base_url: String,
     /// Concurrent executions allowed across all functions (GetAccountSettings).
     pub account_concurrency: u32,
@@ -240,6 +241,12 @@ impl Platform {
             value,
         })?;
         Ok(())
+    }
+
+    /// The API's base URL (`http://HOST:PORT`), for links to gust itself when a
+    /// request does not say which address the client used.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
     }
 
     /// The scheduler, for health and shutdown.

@@ -141,18 +141,21 @@ impl Platform {
         Ok(to_wire(&entry.config, &self.config.region))
     }
 
-    /// GetFunction.
-    pub fn get_function(&self, fref: &FunctionRef) -> Result<GetFunctionResponse, CoreError> {
+    /// GetFunction. `code_location` gives the URL of a function's archive from its
+    /// name and hex digest (the gateway knows the address the client used, and
+    /// whether the URL must be presigned).
+    pub fn get_function(
+        &self,
+        fref: &FunctionRef,
+        code_location: impl FnOnce(&str, &str) -> String,
+    ) -> Result<GetFunctionResponse, CoreError> {
         let f = self.function(fref)?;
         let entry = f.entry_for_get(fref.qualifier.as_deref(), &self.config.region)?;
         Ok(GetFunctionResponse {
             configuration: to_wire(&entry.config, &self.config.region),
             code: FunctionCodeLocation {
                 repository_type: "S3".into(),
-                location: format!(
-                    "{}/gust/v1/functions/{}/code?sha256={}",
-                    self.config.base_url, entry.config.name, entry.config.code_digest
-                ),
+                location: code_location(&entry.config.name, &entry.config.code_digest),
             },
             concurrency: f.reserved.map(|n| gust_wire::versions::Concurrency {
                 reserved_concurrent_executions: Some(n),
