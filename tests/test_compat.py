@@ -96,3 +96,60 @@ def test_code_location_follows_the_host_the_client_used(server, make_function, l
     location = via_localhost.get_function(FunctionName=name)["Code"]["Location"]
     assert location.startswith(f"http://localhost:{port}/"), location
     assert requests.get(location, timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["lambda-role", "arn:aws:iam::123:role/r",
+                                  "arn:aws:iam::123456789012:user/r",
+                                  "arn:aws:s3:::bucket"])
+def test_role_must_be_an_iam_role_arn(server, lam, role):
+    name = support.unique_name("compat-role")
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName=name, Runtime=support.PYTHON, Role=role,
+                            Handler="app.handler", Code={"ZipFile": make_zip(APP)})
+    code, status, message = client_error(e)
+    assert (code, status) == ("ValidationException", 400), message
+    assert message == (
+        f"1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: "
+        r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName=name)
+    assert client_error(e)[0] == "ResourceNotFoundException", "nothing was created"
+
+
+def test_role_is_checked_on_update_and_kept_when_valid(server, make_function, lam):
+    name = make_function("compat-role-up", make_zip(APP))
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName=name, Role="nope")
+    assert client_error(e)[:2] == ("ValidationException", 400)
+    lam.update_function_configuration(FunctionName=name, Role=ROLE)
+    assert lam.get_function_configuration(FunctionName=name)["Role"] == ROLE
+
+
+def test_arns_of_another_region_or_account_do_not_name_the_local_function(
+        server, make_function, lam):
+    name = make_function("compat-arn", make_zip(APP))
+    local = support.function_arn(name)
+    assert lam.get_function(FunctionName=local)["Configuration"]["FunctionName"] == name
+    assert support.invoke(lam, f"{local}:$LATEST", {"k": 1}).ok() == {"k": 1}
+
+    elsewhere = local.replace(f":{support.REGION}:", ":eu-west-1:")
+    for call in (lambda: lam.get_function(FunctionName=elsewhere),
+                 lambda: lam.invoke(FunctionName=elsewhere, Payload=b"{}"),
+                 lambda: lam.delete_function(FunctionName=elsewhere)):
+        with pytest.raises(ClientError) as e:
+            call()
+        code, status, message = client_error(e)
+        assert (code, status) == ("ResourceNotFoundException", 404), message
+        assert message == (f"Functions from 'eu-west-1' are not reachable in this region "
+                           f"('{support.REGION}')")
+
+    other_account = local.replace(f":{support.ACCOUNT}:", ":123456789012:")
+    for ref in (other_account, f"123456789012:function:{name}"):
+        with pytest.raises(ClientError) as e:
+            lam.invoke(FunctionName=ref, Payload=b"{}")
+        code, status, message = client_error(e)
+        assert (code, status) == ("ResourceNotFoundException", 404), message
+        assert message == f"Function not found: {ref}"
+    # The function is still there, untouched.
+    assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name

@@ -20,6 +20,7 @@ pub fn error_response(err: &CoreError, request_id: &str) -> Response {
         CoreError::InvalidParameterValue(_)
         | CoreError::InvalidZipFile(_)
         | CoreError::Unsupported(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
+        CoreError::Validation(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
         CoreError::InvalidRequestContent(_) => {
             (StatusCode::BAD_REQUEST, "InvalidRequestContentException")
         }

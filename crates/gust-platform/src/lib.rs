@@ -278,7 +278,7 @@ impl Platform {
         limit: usize,
         wait: Duration,
     ) -> Result<gust_wire::gust::LogsResponse, CoreError> {
-        let fref = FunctionRef::parse(name)?;
+        let fref = FunctionRef::parse_local(name, &self.config.region)?;
         let log = self.function(&fref)?.shared.log.clone();
         let (records, next_seq) = log.read_wait(after, limit.clamp(1, 10_000), wait).await;
         Ok(gust_wire::gust::LogsResponse {

@@ -6,7 +6,7 @@ use base64::Engine;
 use gust_store::StoredArchive;
 use gust_types::function::{
     validate_description, validate_environment, validate_ephemeral, validate_handler,
-    validate_memory, validate_timeout,
+    validate_memory, validate_role, validate_timeout,
 };
 use gust_types::{limits, name, CoreError, FunctionConfig, FunctionRef, Runtime};
 use gust_wire::lambda::{
@@ -76,6 +76,9 @@ impl Platform {
         validate_environment(&environment)?;
         let description = req.description.unwrap_or_default();
         validate_description(&description)?;
+        if let Some(role) = &req.role {
+            validate_role(role)?;
+        }
         let dead_letter_arn = dead_letter(req.dead_letter_config)?;
         let zip = decode_zip(req.code.zip_file.as_deref())?;
 
@@ -287,6 +290,7 @@ impl Platform {
             config.description = d;
         }
         if let Some(role) = req.role {
+            validate_role(&role)?;
             config.role = role;
         }
         if let Some(dlq) = req.dead_letter_config {

@@ -14,6 +14,10 @@ pub enum CoreError {
     /// A parameter is outside what AWS allows.
     #[error("{0}")]
     InvalidParameterValue(String),
+    /// A parameter fails the API's own constraints (a pattern, a length), which AWS
+    /// answers with `ValidationException`.
+    #[error("{0}")]
+    Validation(String),
     /// The request is malformed (bad JSON, missing body, wrong content).
     #[error("{0}")]
     InvalidRequestContent(String),
