@@ -153,3 +153,89 @@ def test_arns_of_another_region_or_account_do_not_name_the_local_function(
         assert message == f"Function not found: {ref}"
     # The function is still there, untouched.
     assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
+
+
+# ---------------------------------------------------------------- tags
+
+
+def test_tags_are_set_at_create_changed_listed_and_removed(server, make_function, lam):
+    name = make_function("compat-tags", make_zip(APP),
+                         Tags={"team": "payments", "env": "dev"})
+    arn = support.function_arn(name)
+    got = lam.get_function(FunctionName=name)
+    assert got["Tags"] == {"team": "payments", "env": "dev"}
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "payments", "env": "dev"}
+
+    lam.tag_resource(Resource=arn, Tags={"env": "prod", "cost-center": "42 / a:b=c+d@e"})
+    assert lam.list_tags(Resource=arn)["Tags"] == {
+        "team": "payments", "env": "prod", "cost-center": "42 / a:b=c+d@e"}
+    lam.untag_resource(Resource=arn, TagKeys=["team", "not-there"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"env": "prod", "cost-center": "42 / a:b=c+d@e"}
+    assert lam.get_function(FunctionName=name)["Tags"] == {
+        "env": "prod", "cost-center": "42 / a:b=c+d@e"}
+    lam.untag_resource(Resource=arn, TagKeys=["env", "cost-center"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {}
+    assert "Tags" not in lam.get_function(FunctionName=name)
+
+
+def test_tags_survive_a_restart_and_go_with_the_function(start_server):
+    srv = start_server()
+    name = support.unique_name("compat-durable")
+    srv.create_function(name, make_zip(APP), Tags={"keep": "me"})
+    arn = support.function_arn(name)
+    srv.lambda_.tag_resource(Resource=arn, Tags={"added": "later"})
+    data_dir = srv.data_dir
+    srv.stop()
+    again = start_server(data_dir=data_dir)
+    assert again.lambda_.list_tags(Resource=arn)["Tags"] == {"keep": "me", "added": "later"}
+    assert again.lambda_.get_function(FunctionName=name)["Tags"] == {"keep": "me", "added": "later"}
+    again.lambda_.delete_function(FunctionName=name)
+    again.create_function(name, make_zip(APP))
+    assert again.lambda_.list_tags(Resource=arn)["Tags"] == {}, "a new function starts untagged"
+
+
+def _refused(call) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as e:
+        call()
+    return client_error(e)
+
+
+def test_tags_are_validated_as_aws_validates_them(server, make_function, lam):
+    name = make_function("compat-tagval", make_zip(APP), Tags={"a": "1"})
+    arn = support.function_arn(name)
+    for tags, code in [
+        ({"": "v"}, "ValidationException"),
+        ({"k" * 129: "v"}, "ValidationException"),
+        ({"k": "v" * 257}, "ValidationException"),
+        ({"bad*key": "v"}, "ValidationException"),
+        ({"aws:reserved": "v"}, "InvalidParameterValueException"),
+        ({f"k{i}": "" for i in range(51)}, "InvalidParameterValueException"),
+    ]:
+        got = _refused(lambda: lam.tag_resource(Resource=arn, Tags=tags))
+        assert got[:2] == (code, 400), (list(tags)[:2], got)
+    # 49 more make 50: allowed; one more is not.
+    lam.tag_resource(Resource=arn, Tags={f"k{i}": "" for i in range(49)})
+    got = _refused(lambda: lam.tag_resource(Resource=arn, Tags={"one-too-many": ""}))
+    assert got[:2] == ("InvalidParameterValueException", 400), got
+    assert "at most 50 tags" in got[2]
+    assert len(lam.list_tags(Resource=arn)["Tags"]) == 50
+    lam.tag_resource(Resource=arn, Tags={"a": "changing a value adds no tag"})
+    assert _refused(lambda: lam.untag_resource(Resource=arn, TagKeys=["aws:x"]))[:2] == (
+        "InvalidParameterValueException", 400)
+
+    # CreateFunction validates its Tags the same way, and creates nothing when they fail.
+    other = support.unique_name("compat-tagcreate")
+    got = _refused(lambda: server.create_function(other, make_zip(APP), Tags={"aws:x": "y"}))
+    assert got[:2] == ("InvalidParameterValueException", 400), got
+    assert _refused(lambda: lam.get_function(FunctionName=other))[0] == "ResourceNotFoundException"
+
+    # The resource is a function ARN of this region and account, unqualified.
+    assert _refused(lambda: lam.list_tags(Resource=name))[:2] == ("ValidationException", 400)
+    assert _refused(lambda: lam.list_tags(Resource=f"{arn}:$LATEST"))[:2] == (
+        "InvalidParameterValueException", 400)
+    missing = support.function_arn("compat-no-such-function")
+    assert _refused(lambda: lam.list_tags(Resource=missing))[:2] == (
+        "ResourceNotFoundException", 404)
+    elsewhere = arn.replace(f":{support.REGION}:", ":eu-west-1:")
+    assert _refused(lambda: lam.tag_resource(Resource=elsewhere, Tags={"x": "y"}))[:2] == (
+        "ResourceNotFoundException", 404)

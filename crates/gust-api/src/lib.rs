@@ -9,6 +9,7 @@
 //!   Lambda API refuses them.
 //! - `error`: the one mapping from core errors to Lambda error responses.
 //! - `url_routes`, `schedule_routes`: function URL configurations and schedules.
+//! - `tags_routes`: TagResource, UntagResource and ListTags.
 //! - `url_serve`, `url_event`: serving function URLs as payload format 2.0 events.
 //! - [`sigv4`]: verifying AWS Signature Version 4.
 //! - [`presign`]: presigned `Code.Location` URLs, fetched without credentials.
@@ -26,6 +27,7 @@ mod routes;
 mod schedule_routes;
 pub mod sigv4;
 pub mod sigv4_sign;
+mod tags_routes;
 mod url_event;
 mod url_routes;
 mod url_serve;

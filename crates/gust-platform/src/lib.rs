@@ -15,6 +15,7 @@
 //! - `urls`: function URL configurations and the url-id lookup.
 //! - `network`: the gust-only outbound network setting.
 //! - `schedules`: rate/cron rules and the runner that fires them.
+//! - `tags`: TagResource, UntagResource, ListTags.
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +29,7 @@ mod network;
 mod payload;
 mod registry;
 mod schedules;
+mod tags;
 mod urls;
 mod versions;
 
@@ -127,6 +129,7 @@ impl Platform {
         for s in self.settings.list_settings()? {
             settings.entry(s.function.clone()).or_default().push(s);
         }
+        let mut tags = self.store.list_tags()?;
         let mut registry = self.registry.write();
         for (name, configs) in by_name {
             let shared = Arc::new(Shared {
@@ -161,6 +164,7 @@ impl Platform {
                 reserved: None,
                 urls: BTreeMap::new(),
                 network,
+                tags: tags.remove(&name).unwrap_or_default(),
                 shared,
             };
             for s in settings {

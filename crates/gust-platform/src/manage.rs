@@ -79,6 +79,8 @@ impl Platform {
         if let Some(role) = &req.role {
             validate_role(role)?;
         }
+        let tags = req.tags.unwrap_or_default();
+        crate::tags::check_tags(&tags)?;
         let dead_letter_arn = dead_letter(req.dead_letter_config)?;
         let zip = decode_zip(req.code.zip_file.as_deref())?;
 
@@ -109,6 +111,13 @@ impl Platform {
             dead_letter_arn,
         };
         self.store.insert_function(&config)?;
+        if !tags.is_empty() {
+            if let Err(e) = self.store.put_tags(&config.name, &tags) {
+                // No function half-created: without its tags it was never made.
+                let _ = self.store.delete_function(&config.name, None);
+                return Err(e.into());
+            }
+        }
         let shared = Arc::new(Shared {
             log: Arc::new(gust_worker::FunctionLog::new(
                 self.config.log_bytes_per_function,
@@ -124,6 +133,7 @@ impl Platform {
             reserved: None,
             urls: BTreeMap::new(),
             network: Default::default(),
+            tags,
             shared,
         };
         let function = self.publish_snapshot(function);
@@ -163,6 +173,7 @@ impl Platform {
             concurrency: f.reserved.map(|n| gust_wire::versions::Concurrency {
                 reserved_concurrent_executions: Some(n),
             }),
+            tags: (!f.tags.is_empty()).then(|| f.tags.clone()),
         })
     }
 
@@ -339,6 +350,7 @@ impl Platform {
             Some(q) => return self.delete_version_locked(&current, q),
         }
         self.store.delete_function(&fref.name, None)?;
+        self.store.delete_tags(&fref.name, None)?;
         self.settings.delete_function_settings(&fref.name)?;
         self.forget_event_invoke_configs(&fref.name).await;
         self.registry.write().remove(&fref.name);

@@ -5,6 +5,7 @@
 //! - [`FunctionStore`]: function configurations, keyed by (name, version).
 //! - [`ArchiveStore`]: zipped code archives and their extracted trees, keyed by digest.
 //! - [`sqlite`]: the embedded [`FunctionStore`] (SQLite in WAL mode).
+//! - [`tags`]: function tags, part of the [`FunctionStore`].
 //! - [`archive`]: the directory [`ArchiveStore`], with safe zip extraction.
 //! - [`data_dir`]: the data directory's permissions (0700; the database 0600).
 //! - [`events`]: the asynchronous-invocation queue, event-invoke configs and the
@@ -28,6 +29,7 @@ pub mod data_dir;
 pub mod events;
 pub mod settings;
 pub mod sqlite;
+pub mod tags;
 
 pub use archive::{DirArchiveStore, Limits};
 pub use sqlite::SqliteStore;
@@ -113,6 +115,17 @@ pub trait FunctionStore: Send + Sync {
     /// Deletes one version, or every version when `version` is `None`. Returns how
     /// many rows went.
     fn delete_function(&self, name: &str, version: Option<&str>) -> Result<usize, StoreError>;
+    /// Every function's tags (read once at start-up, like the configurations).
+    fn list_tags(&self) -> Result<tags::AllTags, StoreError>;
+    /// Sets tags on a function: keys it has get the new values, others are added.
+    fn put_tags(
+        &self,
+        function: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), StoreError>;
+    /// Removes the given keys from a function's tags (absent ones are no error), or
+    /// every tag when `keys` is `None` (when the function is deleted).
+    fn delete_tags(&self, function: &str, keys: Option<&[String]>) -> Result<(), StoreError>;
 }
 
 /// What [`ArchiveStore::put`] stored.
