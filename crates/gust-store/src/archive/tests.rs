@@ -269,3 +269,36 @@ fn zips_over_the_limit_are_refused_before_anything_is_written() {
     );
     assert_clean(root.path());
 }
+
+#[test]
+fn archives_an_older_gust_left_writable_are_made_private_once() {
+    let root = tempfile::tempdir().unwrap();
+    let store = DirArchiveStore::open(root.path()).unwrap();
+    let stored = store
+        .put(&build(&[
+            E::Dir("d/"),
+            E::File("d/app.py", b"x", Some(0o644)),
+        ]))
+        .unwrap();
+    drop(store);
+    // What an older gust left: a world-writable tree and a world-readable zip.
+    let code = root.path().join("code").join(&stored.digest);
+    let zip = root
+        .path()
+        .join("zips")
+        .join(format!("{}.zip", stored.digest));
+    fs::set_permissions(code.join("d"), fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(code.join("d/app.py"), fs::Permissions::from_mode(0o666)).unwrap();
+    fs::set_permissions(&zip, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::remove_file(root.path().join(tidy::PRIVATE_MARK)).unwrap();
+
+    DirArchiveStore::open(root.path()).unwrap();
+    assert_eq!(mode_of(&code.join("d")), 0o755);
+    assert_eq!(mode_of(&code.join("d/app.py")), 0o644);
+    assert_eq!(mode_of(&zip), 0o600);
+
+    // Once: a later start leaves what it finds.
+    fs::set_permissions(code.join("d/app.py"), fs::Permissions::from_mode(0o666)).unwrap();
+    DirArchiveStore::open(root.path()).unwrap();
+    assert_eq!(mode_of(&code.join("d/app.py")), 0o666);
+}

@@ -100,3 +100,44 @@ pub(super) fn tree_size(root: &Path) -> Result<u64, StoreError> {
     }
     Ok(total)
 }
+
+/// The file whose presence says [`make_private_once`] has run on an archive root.
+pub(super) const PRIVATE_MARK: &str = ".modes-private";
+
+/// Brings archives stored by an older gust to today's modes, once per archive
+/// root: zips `0600`, and no group- or world-writable file or directory in the
+/// extracted trees (older versions kept an archive's `0777` and `0666`). Symlinks
+/// are not followed. A mark file records that it ran, so later starts do not walk
+/// every tree again.
+pub(super) fn make_private_once(root: &Path, zips: &Path, code: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mark = root.join(PRIVATE_MARK);
+    if fs::symlink_metadata(&mark).is_ok() {
+        return Ok(());
+    }
+    let chmod = |path: &Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(|e| io_error(format!("changing the mode of {}", path.display()), e))
+    };
+    for zip in list(zips)? {
+        if fs::symlink_metadata(&zip).is_ok_and(|m| m.is_file()) {
+            chmod(&zip, 0o600)?;
+        }
+    }
+    let mut pending = list(code)?;
+    while let Some(path) = pending.pop() {
+        let meta = fs::symlink_metadata(&path)
+            .map_err(|e| io_error(format!("reading {}", path.display()), e))?;
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            chmod(&path, mode & !0o022)?;
+        }
+        if meta.is_dir() {
+            pending.extend(list(&path)?);
+        }
+    }
+    write_synced(&mark, b"archives use private modes\n")
+}
