@@ -4,10 +4,14 @@ unpacked file is group- or world-writable, while functions still run from it."""
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+from botocore.exceptions import ClientError
 
 import support
 from conftest import GustServer
@@ -65,3 +69,38 @@ def test_an_existing_open_data_dir_is_kept_and_warned_about(start_server):
     log = again.stderr_tail(10**6)
     assert "is mode 0755" in log and "chmod 700" in log, log[-2000:]
     assert mode(again.data_dir / "gust.db") == 0o600
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 4 MB tmpfs to hold a data directory (needs root to mount)."""
+    mountpoint = tmp_path / "small"
+    mountpoint.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mountpoint)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def test_a_full_disk_is_a_service_error_that_names_no_host_path(gust_bin, tmp_path, small_disk):
+    (tmp_path / "srv").mkdir()
+    srv = GustServer(gust_bin, tmp_path / "srv", [], data_dir=small_disk / "data")
+    srv.start()
+    try:
+        code = support.make_zip({"app.py": "x = 1\n", "big.bin": os.urandom(5 * 1024 * 1024)})
+        with pytest.raises(ClientError) as e:
+            srv.create_function(support.unique_name("full"), code)
+        kind, status, message = support.client_error(e)
+        assert (kind, status) == ("ServiceException", 500), message
+        assert "No space left on device" in message, message
+        assert str(small_disk) not in message and "/" not in message, message
+        # The detail, with the path, is in gust's own log.
+        assert f"{small_disk}/data/archives" in srv.stderr_tail(10**6)
+    finally:
+        srv.stop()
