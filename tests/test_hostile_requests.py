@@ -293,6 +293,31 @@ def test_a_refused_bomb_update_keeps_the_old_code(server, target, unchanged, bom
         FunctionName=name)["CodeSha256"] == sha256_b64(code)
 
 
+def too_long_for_the_host() -> dict[str, bytes]:
+    long = "n" * 255
+    return {
+        "2100-nested-directories": deflated(
+            [("app.py", APP.encode()), ("d/" * 2100 + "deep.py", b"x = 1\n")]),
+        "4kb-chain-of-names": deflated(
+            [("app.py", APP.encode()), ("/".join([long] * 16) + "/deep.py", b"x = 1\n")]),
+        # Fits in /var/task (4,085 bytes), not below gust's data directory.
+        "fits-var-task-not-the-host": deflated(
+            [("app.py", APP.encode()), ("/".join([long] * 15) + "/" + "t" * 245, b"x = 1\n")]),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(too_long_for_the_host()))
+def test_paths_too_long_for_the_host_are_the_archive_s_fault_and_name_no_host_path(
+        server, unchanged, case):
+    code, status, message = create_refused(server, too_long_for_the_host()[case])
+    assert (code, status) == ("InvalidParameterValueException", 400), (code, status, message)
+    assert message.startswith(
+        "Could not unzip uploaded file. Please check your file, then try to upload again."), message
+    assert str(server.data_dir) not in message, message
+    assert str(server.data_dir.resolve()) not in message, message
+    assert len(message) < 600, message
+
+
 def not_zips() -> dict[str, bytes]:
     app = support.make_zip({"app.py": APP})
     tar = io.BytesIO()
@@ -393,7 +418,7 @@ def nested_objects(levels: int) -> bytes:
 @pytest.mark.parametrize("shape", ["arrays", "objects"])
 def test_deeply_nested_invoke_payloads_are_refused(server, control, unchanged, shape,
                                                    invocation_type):
-    # Event payloads are limited to 256 KB: fewer levels, still far too deep.
+    # Event payloads are limited to 1 MB: fewer levels, still far too deep.
     levels = 40_000 if invocation_type == "Event" else 100_000
     body = (nested_arrays if shape == "arrays" else nested_objects)(levels)
     status, kind, message = raw(server, "POST", f"/2015-03-31/functions/{control}/invocations",

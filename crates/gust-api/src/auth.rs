@@ -25,6 +25,9 @@ pub async fn require_signature(
     req: Request,
     next: Next,
 ) -> Response {
+    if crate::presign::is_presigned_download(&req) {
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, SIGNED_BODY_MAX).await else {
         return aws_error(

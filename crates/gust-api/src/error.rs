@@ -20,6 +20,7 @@ pub fn error_response(err: &CoreError, request_id: &str) -> Response {
         CoreError::InvalidParameterValue(_)
         | CoreError::InvalidZipFile(_)
         | CoreError::Unsupported(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
+        CoreError::Validation(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
         CoreError::InvalidRequestContent(_) => {
             (StatusCode::BAD_REQUEST, "InvalidRequestContentException")
         }
@@ -42,10 +43,22 @@ pub fn error_response(err: &CoreError, request_id: &str) -> Response {
         }
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "ServiceException"),
     };
+    let message = if status.is_server_error() {
+        // gust's own failures may name host paths (the data directory): the log
+        // keeps them, the client does not see them.
+        let full = err.to_string();
+        let shown = gust_types::without_host_paths(&full);
+        if shown != full {
+            tracing::warn!(%error_type, message = %full, "request failed (host paths hidden from the client)");
+        }
+        shown
+    } else {
+        err.to_string()
+    };
     aws_error(
         status,
         error_type,
-        err.to_string(),
+        message,
         match err {
             CoreError::TooManyRequests { reason, .. } => Some((*reason).to_string()),
             _ => None,
@@ -160,6 +173,25 @@ mod tests {
         assert_eq!(
             resp.headers()["x-amzn-errortype"],
             "TooManyRequestsException"
+        );
+    }
+
+    #[tokio::test]
+    async fn server_errors_name_no_host_path() {
+        use http_body_util::BodyExt;
+        let resp = error_response(
+            &CoreError::Internal(
+                "extracting to /srv/gust/archives/tmp/put-1/tree/x: No space left on device".into(),
+            ),
+            "r",
+        );
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!text.contains("/srv/gust"), "{text}");
+        assert!(
+            text.contains("extracting to <path>: No space left on device"),
+            "{text}"
         );
     }
 

@@ -5,10 +5,10 @@
 //! Axum runs extractors in the order of the handler's arguments, so the function
 //! (path, then `Qualifier`) is checked before the body is read or parsed.
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use gust_types::{CoreError, FunctionRef};
+use gust_types::{CoreError, FunctionRef, Region};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -44,6 +44,23 @@ struct QualifierQuery {
     qualifier: Option<String>,
 }
 
+/// The region the server answers for, which function ARNs in paths must name. The
+/// extractors take it from the router's state.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalRegion(pub Region);
+
+impl FromRef<std::sync::Arc<gust_platform::Platform>> for LocalRegion {
+    fn from_ref(p: &std::sync::Arc<gust_platform::Platform>) -> Self {
+        LocalRegion(p.region().clone())
+    }
+}
+
+impl FromRef<()> for LocalRegion {
+    fn from_ref(_: &()) -> Self {
+        LocalRegion(Region::default())
+    }
+}
+
 fn refuse(err: CoreError) -> Response {
     error_response(&err, &request_id())
 }
@@ -57,16 +74,25 @@ async fn path_name<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Strin
     Ok(name)
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for PathFunction {
+impl<S: Send + Sync> FromRequestParts<S> for PathFunction
+where
+    LocalRegion: FromRef<S>,
+{
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
         let name = path_name(parts, state).await?;
-        FunctionRef::parse(&name).map(PathFunction).map_err(refuse)
+        let LocalRegion(region) = LocalRegion::from_ref(state);
+        FunctionRef::parse_local(&name, &region)
+            .map(PathFunction)
+            .map_err(refuse)
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for QualifiedFunction {
+impl<S: Send + Sync> FromRequestParts<S> for QualifiedFunction
+where
+    LocalRegion: FromRef<S>,
+{
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
@@ -74,7 +100,8 @@ impl<S: Send + Sync> FromRequestParts<S> for QualifiedFunction {
         let Query(q) = Query::<QualifierQuery>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        FunctionRef::parse(&name)
+        let LocalRegion(region) = LocalRegion::from_ref(state);
+        FunctionRef::parse_local(&name, &region)
             .and_then(|f| f.with_qualifier(q.qualifier.as_deref()))
             .map(QualifiedFunction)
             .map_err(refuse)

@@ -9,8 +9,10 @@
 //!   Lambda API refuses them.
 //! - `error`: the one mapping from core errors to Lambda error responses.
 //! - `url_routes`, `schedule_routes`: function URL configurations and schedules.
+//! - `tags_routes`: TagResource, UntagResource and ListTags.
 //! - `url_serve`, `url_event`: serving function URLs as payload format 2.0 events.
 //! - [`sigv4`]: verifying AWS Signature Version 4.
+//! - [`presign`]: presigned `Code.Location` URLs, fetched without credentials.
 //! - [`ServeConfig`]: the validated server configuration.
 
 #![forbid(unsafe_code)]
@@ -20,10 +22,12 @@ mod config;
 mod error;
 mod events_routes;
 mod extract;
+pub mod presign;
 mod routes;
 mod schedule_routes;
 pub mod sigv4;
 pub mod sigv4_sign;
+mod tags_routes;
 mod url_event;
 mod url_routes;
 mod url_serve;
@@ -94,8 +98,11 @@ impl Server {
     /// Opens the data directory, picks the sandbox, loads every function and binds.
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
         let data = &config.data_dir;
-        std::fs::create_dir_all(data)
-            .map_err(|e| failed(&format!("creating {}", data.display()), e))?;
+        if let Some(warning) = gust_store::data_dir::prepare(data)
+            .map_err(|e| failed("preparing the data directory", e))?
+        {
+            tracing::warn!("{warning}");
+        }
         let store = Arc::new(
             SqliteStore::open(&data.join("gust.db"))
                 .map_err(|e| failed("opening the function store", e))?,
@@ -150,7 +157,7 @@ impl Server {
                     region: Region(config.region.clone()),
                     queue_timeout: config.queue_timeout,
                     log_bytes_per_function: config.log_bytes_per_function,
-                    base_url: format!("http://{addr}"),
+                    base_url: format!("http://{}", reachable(addr)),
                     account_concurrency: config.account_concurrency,
                     allow_second_rates: config.allow_second_rates,
                 },
@@ -220,10 +227,12 @@ impl Server {
         let api = if access_keys.is_empty() {
             router(platform.clone())
         } else {
-            router(platform.clone()).layer(axum::middleware::from_fn_with_state(
-                Arc::new(access_keys.clone()),
-                auth::require_signature,
-            ))
+            router(platform.clone())
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::new(access_keys.clone()),
+                    auth::require_signature,
+                ))
+                .layer(axum::Extension(Arc::new(presign::CodeUrls::random())))
         };
         let app = url_serve::in_front_of(api, platform.clone(), access_keys)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -241,6 +250,17 @@ impl Server {
         tokio::time::sleep(Duration::from_millis(50)).await;
         tracing::info!("gust stopped");
         served.map_err(|e| failed("serving", e))
+    }
+}
+
+/// `addr` as a client can reach it: the loopback address of the same family when
+/// gust listens on all interfaces (`0.0.0.0` or `::` cannot be connected to).
+fn reachable(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
     }
 }
 
@@ -295,5 +315,19 @@ fn pick_sandbox(isolation: Isolation, _data: &Path) -> Result<Arc<dyn Sandbox>, 
             );
             Ok(none())
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unspecified_listen_address_is_linked_as_loopback() {
+        let at = |s: &str| reachable(s.parse().unwrap()).to_string();
+        assert_eq!(at("0.0.0.0:9322"), "127.0.0.1:9322");
+        assert_eq!(at("[::]:9322"), "[::1]:9322");
+        assert_eq!(at("192.0.2.7:80"), "192.0.2.7:80");
+        assert_eq!(at("127.0.0.1:1"), "127.0.0.1:1");
     }
 }

@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::Extension;
 use axum::Router;
 use bytes::Bytes;
 use gust_platform::{InvocationType, InvokeRequest, Platform};
@@ -23,6 +24,7 @@ use serde::Deserialize;
 
 use crate::error::error_response;
 use crate::extract::{JsonBody, PathFunction, QualifiedFunction};
+use crate::presign::CodeUrls;
 
 pub(crate) type App = State<Arc<Platform>>;
 
@@ -67,6 +69,7 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .merge(crate::versions_routes::routes())
         .merge(crate::url_routes::routes())
         .merge(crate::events_routes::routes())
+        .merge(crate::tags_routes::routes())
         .fallback(unknown_operation)
         .layer(DefaultBodyLimit::max(MANAGEMENT_BODY_MAX))
         .layer(axum::middleware::from_fn(|req, next| {
@@ -138,8 +141,37 @@ async fn list_functions(State(p): App, Query(q): Query<ListQuery>) -> Response {
     )
 }
 
-async fn get_function(State(p): App, QualifiedFunction(f): QualifiedFunction) -> Response {
-    reply(StatusCode::OK, p.get_function(&f))
+async fn get_function(
+    State(p): App,
+    code_urls: Option<Extension<Arc<CodeUrls>>>,
+    uri: http::Uri,
+    headers: HeaderMap,
+    QualifiedFunction(f): QualifiedFunction,
+) -> Response {
+    let base = base_url(&uri, &headers).unwrap_or_else(|| p.base_url().to_string());
+    let locate = |name: &str, digest: &str| match &code_urls {
+        Some(Extension(urls)) => urls.location(&base, name, digest, std::time::SystemTime::now()),
+        None => crate::presign::plain_location(&base, name, digest),
+    };
+    reply(StatusCode::OK, p.get_function(&f, locate))
+}
+
+/// `http://` and the address the client sent the request to (its `Host`, or the
+/// authority of an absolute URI), if it is a plain host and port: links built on it
+/// reach gust the way this client does, whatever address gust listens on.
+pub(crate) fn base_url(uri: &http::Uri, headers: &HeaderMap) -> Option<String> {
+    let authority = match uri.authority() {
+        Some(a) => a.clone(),
+        None => headers
+            .get(http::header::HOST)?
+            .to_str()
+            .ok()?
+            .parse::<http::uri::Authority>()
+            .ok()?,
+    };
+    // No user info: `Host: evil@x` must not become part of a URL.
+    (!authority.as_str().contains('@') && !authority.host().is_empty())
+        .then(|| format!("http://{authority}"))
 }
 
 async fn get_function_configuration(
@@ -325,4 +357,42 @@ async fn unknown_operation(uri: http::Uri) -> Response {
         &CoreError::ResourceNotFound(format!("Unknown operation: {}", uri.path())),
         &request_id(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::HOST, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn links_use_the_address_the_client_used() {
+        let path: http::Uri = "/2015-03-31/functions/f".parse().unwrap();
+        assert_eq!(
+            base_url(&path, &host("localhost:9322")).as_deref(),
+            Some("http://localhost:9322")
+        );
+        assert_eq!(
+            base_url(&path, &host("[::1]:80")).as_deref(),
+            Some("http://[::1]:80")
+        );
+        let absolute: http::Uri = "http://10.0.0.5:9322/2015-03-31/functions/f"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            base_url(&absolute, &host("ignored:1")).as_deref(),
+            Some("http://10.0.0.5:9322")
+        );
+        assert_eq!(
+            base_url(&path, &HeaderMap::new()),
+            None,
+            "no Host: the default"
+        );
+        assert_eq!(base_url(&path, &host("evil@x:1")), None);
+        assert_eq!(base_url(&path, &host("a b")), None);
+    }
 }

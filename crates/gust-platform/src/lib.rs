@@ -15,6 +15,7 @@
 //! - `urls`: function URL configurations and the url-id lookup.
 //! - `network`: the gust-only outbound network setting.
 //! - `schedules`: rate/cron rules and the runner that fires them.
+//! - `tags`: TagResource, UntagResource, ListTags.
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +29,7 @@ mod network;
 mod payload;
 mod registry;
 mod schedules;
+mod tags;
 mod urls;
 mod versions;
 
@@ -59,7 +61,8 @@ pub struct PlatformConfig {
     pub queue_timeout: Duration,
     /// Log bytes kept per function.
     pub log_bytes_per_function: usize,
-    /// Base URL of the API, for GetFunction's Code.Location.
+    /// Base URL of the API as a client on this machine reaches it (never `0.0.0.0`),
+    /// for links when a request carries no `Host`.
     pub base_url: String,
     /// Concurrent executions allowed across all functions (GetAccountSettings).
     pub account_concurrency: u32,
@@ -126,6 +129,7 @@ impl Platform {
         for s in self.settings.list_settings()? {
             settings.entry(s.function.clone()).or_default().push(s);
         }
+        let mut tags = self.store.list_tags()?;
         let mut registry = self.registry.write();
         for (name, configs) in by_name {
             let shared = Arc::new(Shared {
@@ -160,6 +164,7 @@ impl Platform {
                 reserved: None,
                 urls: BTreeMap::new(),
                 network,
+                tags: tags.remove(&name).unwrap_or_default(),
                 shared,
             };
             for s in settings {
@@ -242,6 +247,12 @@ impl Platform {
         Ok(())
     }
 
+    /// The API's base URL (`http://HOST:PORT`), for links to gust itself when a
+    /// request does not say which address the client used.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
     /// The scheduler, for health and shutdown.
     pub fn scheduler(&self) -> &Arc<Scheduler> {
         &self.scheduler
@@ -271,7 +282,7 @@ impl Platform {
         limit: usize,
         wait: Duration,
     ) -> Result<gust_wire::gust::LogsResponse, CoreError> {
-        let fref = FunctionRef::parse(name)?;
+        let fref = FunctionRef::parse_local(name, &self.config.region)?;
         let log = self.function(&fref)?.shared.log.clone();
         let (records, next_seq) = log.read_wait(after, limit.clamp(1, 10_000), wait).await;
         Ok(gust_wire::gust::LogsResponse {

@@ -6,7 +6,7 @@ use base64::Engine;
 use gust_store::StoredArchive;
 use gust_types::function::{
     validate_description, validate_environment, validate_ephemeral, validate_handler,
-    validate_memory, validate_timeout,
+    validate_memory, validate_role, validate_timeout,
 };
 use gust_types::{limits, name, CoreError, FunctionConfig, FunctionRef, Runtime};
 use gust_wire::lambda::{
@@ -76,6 +76,11 @@ impl Platform {
         validate_environment(&environment)?;
         let description = req.description.unwrap_or_default();
         validate_description(&description)?;
+        if let Some(role) = &req.role {
+            validate_role(role)?;
+        }
+        let tags = req.tags.unwrap_or_default();
+        crate::tags::check_tags(&tags)?;
         let dead_letter_arn = dead_letter(req.dead_letter_config)?;
         let zip = decode_zip(req.code.zip_file.as_deref())?;
 
@@ -106,6 +111,13 @@ impl Platform {
             dead_letter_arn,
         };
         self.store.insert_function(&config)?;
+        if !tags.is_empty() {
+            if let Err(e) = self.store.put_tags(&config.name, &tags) {
+                // No function half-created: without its tags it was never made.
+                let _ = self.store.delete_function(&config.name, None);
+                return Err(e.into());
+            }
+        }
         let shared = Arc::new(Shared {
             log: Arc::new(gust_worker::FunctionLog::new(
                 self.config.log_bytes_per_function,
@@ -121,6 +133,7 @@ impl Platform {
             reserved: None,
             urls: BTreeMap::new(),
             network: Default::default(),
+            tags,
             shared,
         };
         let function = self.publish_snapshot(function);
@@ -141,22 +154,26 @@ impl Platform {
         Ok(to_wire(&entry.config, &self.config.region))
     }
 
-    /// GetFunction.
-    pub fn get_function(&self, fref: &FunctionRef) -> Result<GetFunctionResponse, CoreError> {
+    /// GetFunction. `code_location` gives the URL of a function's archive from its
+    /// name and hex digest (the gateway knows the address the client used, and
+    /// whether the URL must be presigned).
+    pub fn get_function(
+        &self,
+        fref: &FunctionRef,
+        code_location: impl FnOnce(&str, &str) -> String,
+    ) -> Result<GetFunctionResponse, CoreError> {
         let f = self.function(fref)?;
         let entry = f.entry_for_get(fref.qualifier.as_deref(), &self.config.region)?;
         Ok(GetFunctionResponse {
             configuration: to_wire(&entry.config, &self.config.region),
             code: FunctionCodeLocation {
                 repository_type: "S3".into(),
-                location: format!(
-                    "{}/gust/v1/functions/{}/code?sha256={}",
-                    self.config.base_url, entry.config.name, entry.config.code_digest
-                ),
+                location: code_location(&entry.config.name, &entry.config.code_digest),
             },
             concurrency: f.reserved.map(|n| gust_wire::versions::Concurrency {
                 reserved_concurrent_executions: Some(n),
             }),
+            tags: (!f.tags.is_empty()).then(|| f.tags.clone()),
         })
     }
 
@@ -284,6 +301,7 @@ impl Platform {
             config.description = d;
         }
         if let Some(role) = req.role {
+            validate_role(&role)?;
             config.role = role;
         }
         if let Some(dlq) = req.dead_letter_config {
@@ -332,6 +350,7 @@ impl Platform {
             Some(q) => return self.delete_version_locked(&current, q),
         }
         self.store.delete_function(&fref.name, None)?;
+        self.store.delete_tags(&fref.name, None)?;
         self.settings.delete_function_settings(&fref.name)?;
         self.forget_event_invoke_configs(&fref.name).await;
         self.registry.write().remove(&fref.name);

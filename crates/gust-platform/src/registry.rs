@@ -64,6 +64,8 @@ pub(crate) struct Function {
     pub urls: BTreeMap<String, crate::urls::StoredUrl>,
     /// The gust-only network setting every version's instances start with.
     pub network: crate::network::Network,
+    /// The function's tags (TagResource, CreateFunction's `Tags`).
+    pub tags: crate::tags::Tags,
     pub shared: Arc<Shared>,
 }
 

@@ -126,7 +126,7 @@ impl Platform {
         validate_rule_name(&req.name)?;
         let expr = Expression::parse(&req.expression, self.expression_options())
             .map_err(|e| CoreError::InvalidParameterValue(e.to_string()))?;
-        let fref = FunctionRef::parse(&req.function)?;
+        let fref = FunctionRef::parse_local(&req.function, &self.config.region)?;
         self.function(&fref)?;
         if let Some(input) = &req.input {
             if input.to_string().len() > MAX_INPUT {

@@ -124,6 +124,7 @@ impl DirArchiveStore {
             in_flight: Mutex::new(HashSet::new()),
         };
         store.sweep_staging(SystemTime::now())?;
+        tidy::make_private_once(root, &root.join(ZIPS), &root.join(CODE))?;
         Ok(store)
     }
 

@@ -5,7 +5,9 @@
 //! - [`FunctionStore`]: function configurations, keyed by (name, version).
 //! - [`ArchiveStore`]: zipped code archives and their extracted trees, keyed by digest.
 //! - [`sqlite`]: the embedded [`FunctionStore`] (SQLite in WAL mode).
+//! - [`tags`]: function tags, part of the [`FunctionStore`].
 //! - [`archive`]: the directory [`ArchiveStore`], with safe zip extraction.
+//! - [`data_dir`]: the data directory's permissions (0700; the database 0600).
 //! - [`events`]: the asynchronous-invocation queue, event-invoke configs and the
 //!   built-in message queues ([`events::EventStore`], SQLite).
 //!
@@ -23,9 +25,11 @@ use std::path::PathBuf;
 use gust_types::FunctionConfig;
 
 pub mod archive;
+pub mod data_dir;
 pub mod events;
 pub mod settings;
 pub mod sqlite;
+pub mod tags;
 
 pub use archive::{DirArchiveStore, Limits};
 pub use sqlite::SqliteStore;
@@ -59,13 +63,38 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl From<StoreError> for gust_types::CoreError {
+    /// The error a client sees. A file operation's error names a path under the data
+    /// directory: that detail goes to gust's log, and the client reads only what
+    /// failed and the OS's reason (say, no space left on the device).
     fn from(e: StoreError) -> Self {
         use gust_types::CoreError;
         match e {
             StoreError::InvalidArchive(m) => CoreError::InvalidZipFile(m),
             StoreError::Conflict(m) => CoreError::ResourceConflict(m),
-            other => CoreError::Internal(other.to_string()),
+            StoreError::Io { context, source } => {
+                tracing::error!(%context, error = %source, "a file operation in the data directory failed");
+                CoreError::Internal(format!(
+                    "gust could not write to its data directory: {} (gust's log has the details)",
+                    os_reason(&source)
+                ))
+            }
+            StoreError::Database(m) => {
+                tracing::error!(error = %m, "a database operation failed");
+                CoreError::Internal(format!(
+                    "database error: {}",
+                    gust_types::without_host_paths(&m)
+                ))
+            }
         }
+    }
+}
+
+/// The OS's reason for `e`, never a path: errors that wrap one (as `tempfile`'s do)
+/// are reduced to their kind.
+fn os_reason(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        None => e.kind().to_string(),
     }
 }
 
@@ -86,6 +115,17 @@ pub trait FunctionStore: Send + Sync {
     /// Deletes one version, or every version when `version` is `None`. Returns how
     /// many rows went.
     fn delete_function(&self, name: &str, version: Option<&str>) -> Result<usize, StoreError>;
+    /// Every function's tags (read once at start-up, like the configurations).
+    fn list_tags(&self) -> Result<tags::AllTags, StoreError>;
+    /// Sets tags on a function: keys it has get the new values, others are added.
+    fn put_tags(
+        &self,
+        function: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), StoreError>;
+    /// Removes the given keys from a function's tags (absent ones are no error), or
+    /// every tag when `keys` is `None` (when the function is deleted).
+    fn delete_tags(&self, function: &str, keys: Option<&[String]>) -> Result<(), StoreError>;
 }
 
 /// What [`ArchiveStore::put`] stored.
@@ -112,4 +152,43 @@ pub trait ArchiveStore: Send + Sync {
     fn code_dir(&self, digest: &str) -> PathBuf;
     /// Removes every archive whose digest is not in `live`.
     fn remove_unused(&self, live: &std::collections::HashSet<String>) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use gust_types::CoreError;
+
+    use super::*;
+
+    #[test]
+    fn errors_for_clients_name_no_host_path() {
+        let full = StoreError::Io {
+            context: "creating a staging directory in /srv/gust/archives/tmp".into(),
+            source: std::io::Error::from_raw_os_error(28),
+        };
+        assert!(
+            full.to_string().contains("/srv/gust"),
+            "the log keeps the path"
+        );
+        let client = CoreError::from(full).to_string();
+        assert_eq!(
+            client,
+            "gust could not write to its data directory: No space left on device (os error 28) \
+             (gust's log has the details)"
+        );
+        let wrapped = StoreError::Io {
+            context: "writing /srv/gust/archives/zips/x.zip".into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "permission denied at path \"/srv/gust/archives/tmp/put-1\"",
+            ),
+        };
+        let client = CoreError::from(wrapped).to_string();
+        assert!(!client.contains('/'), "{client}");
+        let db = StoreError::Database("opening /srv/gust/gust.db: disk I/O error".into());
+        assert_eq!(
+            CoreError::from(db).to_string(),
+            "database error: opening <path>: disk I/O error"
+        );
+    }
 }

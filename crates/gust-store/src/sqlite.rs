@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     );",
     crate::settings::MIGRATION,
     crate::events::MIGRATION,
+    crate::tags::MIGRATION,
 ];
 
 /// How long a statement waits for another connection's lock before failing.
@@ -54,6 +55,7 @@ impl SqliteStore {
                 source,
             })?;
         }
+        crate::data_dir::private_database(path)?;
         let mut conn = Connection::open(path)
             .map_err(|e| StoreError::Database(format!("opening {}: {e}", path.display())))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -202,6 +204,22 @@ impl FunctionStore for SqliteStore {
                 Ok(())
             }
         }
+    }
+
+    fn list_tags(&self) -> Result<crate::tags::AllTags, StoreError> {
+        crate::tags::list(self)
+    }
+
+    fn put_tags(
+        &self,
+        function: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        crate::tags::put(self, function, tags)
+    }
+
+    fn delete_tags(&self, function: &str, keys: Option<&[String]>) -> Result<(), StoreError> {
+        crate::tags::delete(self, function, keys)
     }
 
     fn delete_function(&self, name: &str, version: Option<&str>) -> Result<usize, StoreError> {

@@ -14,6 +14,10 @@ pub enum CoreError {
     /// A parameter is outside what AWS allows.
     #[error("{0}")]
     InvalidParameterValue(String),
+    /// A parameter fails the API's own constraints (a pattern, a length), which AWS
+    /// answers with `ValidationException`.
+    #[error("{0}")]
+    Validation(String),
     /// The request is malformed (bad JSON, missing body, wrong content).
     #[error("{0}")]
     InvalidRequestContent(String),
@@ -59,5 +63,71 @@ impl CoreError {
     /// Shorthand for a not-found error on a function.
     pub fn function_not_found(arn: &str) -> Self {
         CoreError::ResourceNotFound(format!("Function not found: {arn}"))
+    }
+}
+
+/// Directories of the sandbox's view (`/var/task`, `/var/runtime`, `/opt`) whose paths
+/// [`without_host_paths`] keeps: they say where in the function's own tree a problem
+/// is, and name nothing of the host.
+const SANDBOX_DIRS: &[&str] = &["/var/task", "/var/runtime", "/opt"];
+
+/// `message` with every absolute host path replaced by `<path>`: what a server error
+/// may tell a client. The full message belongs in gust's log.
+pub fn without_host_paths(message: &str) -> String {
+    let starts = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '[' | '=' | '`');
+    let ends = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ')' | ']' | ',' | ';' | '`');
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    let mut prev: Option<char> = None;
+    while let Some(c) = rest.chars().next() {
+        if c == '/' && prev.is_none_or(starts) {
+            let len = rest.find(ends).unwrap_or(rest.len());
+            let token = rest[..len].trim_end_matches([':', '.']);
+            let kept = SANDBOX_DIRS
+                .iter()
+                .any(|d| token == *d || token.starts_with(&format!("{d}/")));
+            if token.len() > 1 && !kept {
+                out.push_str("<path>");
+                rest = &rest[token.len()..];
+                prev = Some('>');
+                continue;
+            }
+        }
+        out.push(c);
+        prev = Some(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_paths_are_replaced_and_sandbox_paths_kept() {
+        for (message, expected) in [
+            (
+                "extracting to /srv/gust/archives/tmp/put-1/tree/a: File name too long",
+                "extracting to <path>: File name too long",
+            ),
+            (
+                "permission denied at path \"/tmp/x/y\" (os error 13)",
+                "permission denied at path \"<path>\" (os error 13)",
+            ),
+            ("opening /data/gust.db.", "opening <path>."),
+            ("dir=/a/b,c", "dir=<path>,c"),
+            (
+                "[Errno 13] Permission denied: '/var/task/app.py'",
+                "[Errno 13] Permission denied: '/var/task/app.py'",
+            ),
+            ("no such file /opt/bin/x", "no such file /opt/bin/x"),
+            ("/root/.local/share/gust", "<path>"),
+            ("1/2 done, rate 5/s", "1/2 done, rate 5/s"),
+            ("a lone / stays", "a lone / stays"),
+            ("/var/taskforce/x", "<path>"),
+        ] {
+            assert_eq!(without_host_paths(message), expected, "{message}");
+        }
     }
 }

@@ -119,6 +119,41 @@ pub fn validate_description(d: &str) -> Result<(), CoreError> {
     }
 }
 
+/// The pattern AWS checks `Role` against, as its error message states it.
+const ROLE_PATTERN: &str = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+";
+
+/// Checks Role: an IAM role ARN, `arn:aws:iam::<12 digits>:role/<name>` (gust records
+/// it and does not assume it, but refuses what AWS refuses, with AWS's message).
+pub fn validate_role(role: &str) -> Result<(), CoreError> {
+    let ok = (|| {
+        let rest = role.strip_prefix("arn:")?;
+        let (partition, rest) = rest.split_once(':')?;
+        let partition_ok = partition.is_empty()
+            || partition
+                .strip_prefix("aws")
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'));
+        let rest = rest.strip_prefix("iam::")?;
+        let (account, rest) = rest.split_once(':')?;
+        let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        let name = rest.strip_prefix("role")?;
+        let name = name.strip_prefix('/').unwrap_or(name);
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@-_/".contains(&b));
+        Some(partition_ok && account_ok && name_ok)
+    })()
+    .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::Validation(format!(
+            "1 validation error detected: Value '{role}' at 'role' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: {ROLE_PATTERN}"
+        )))
+    }
+}
+
 /// Names the Lambda runtime sets itself; a function may not override them.
 pub const RESERVED_ENV: [&str; 16] = [
     "_HANDLER",
@@ -177,6 +212,35 @@ pub fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), CoreE
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn roles_must_be_iam_role_arns() {
+        for good in [
+            "arn:aws:iam::123456789012:role/lambda-role",
+            "arn:aws:iam::000000000000:role/service-role/my.role@x",
+            "arn:aws-cn:iam::123456789012:role/r",
+            "arn::iam::123456789012:role/r",
+        ] {
+            assert_eq!(super::validate_role(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "lambda-role",
+            "arn:aws:iam::12345678901:role/r",
+            "arn:aws:iam::1234567890123:role/r",
+            "arn:aws:iam::123456789012:user/r",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:sts::123456789012:role/r",
+            "arn:gcp:iam::123456789012:role/r",
+            "arn:aws:iam::123456789012:role/a b",
+        ] {
+            let e = super::validate_role(bad).unwrap_err();
+            assert!(
+                matches!(&e, crate::CoreError::Validation(m) if m.contains("at 'role' failed")),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -17,7 +17,7 @@ pub mod limits;
 pub mod name;
 pub mod runtime;
 
-pub use error::CoreError;
+pub use error::{without_host_paths, CoreError};
 pub use function::FunctionConfig;
 pub use invoke::{FunctionError, InvokeOutcome};
 pub use name::{FunctionRef, Region};

@@ -110,6 +110,36 @@ impl FunctionRef {
         })
     }
 
+    /// Parses like [`FunctionRef::parse`], and refuses an ARN of another region,
+    /// account or partition: it names a function elsewhere, never this gust's
+    /// function of the same name. AWS's words for a region that is not the
+    /// endpoint's: `Functions from 'R' are not reachable in this region ('OURS')`.
+    pub fn parse_local(input: &str, region: &Region) -> Result<FunctionRef, CoreError> {
+        let fref = FunctionRef::parse(input)?;
+        let parts: Vec<&str> = input.split(':').collect();
+        let (partition, arn_region, account) = match parts.as_slice() {
+            [account, "function", ..] => ("aws", region.0.as_str(), *account),
+            ["arn", partition, "lambda", r, account, "function", ..] => (*partition, *r, *account),
+            _ => return Ok(fref),
+        };
+        let elsewhere =
+            || CoreError::function_not_found(&input_arn(input, fref.qualifier.is_some()));
+        if partition != "aws" || account != ACCOUNT_ID {
+            return Err(elsewhere());
+        }
+        if arn_region != region.0 {
+            if arn_region.is_empty() {
+                return Err(elsewhere());
+            }
+            return Err(CoreError::ResourceNotFound(format!(
+                "Functions from '{}' are not reachable in this region ('{}')",
+                truncate(arn_region, 40),
+                region.0
+            )));
+        }
+        Ok(fref)
+    }
+
     /// Combines the qualifier in the name with a `Qualifier` query parameter; AWS
     /// rejects the pair when they disagree.
     pub fn with_qualifier(mut self, query: Option<&str>) -> Result<FunctionRef, CoreError> {
@@ -128,6 +158,16 @@ impl FunctionRef {
         }
         Ok(self)
     }
+}
+
+/// The (partial) ARN a caller gave, without its qualifier, for a not-found message.
+fn input_arn(input: &str, qualified: bool) -> String {
+    let unqualified = if qualified {
+        input.rsplit_once(':').map_or(input, |(head, _)| head)
+    } else {
+        input
+    };
+    truncate(unqualified, 170).to_string()
 }
 
 /// The unqualified ARN of a function.
@@ -181,6 +221,49 @@ mod tests {
             r.with_qualifier(Some("1")).unwrap().qualifier.as_deref(),
             Some("1")
         );
+    }
+
+    #[test]
+    fn arns_of_other_regions_accounts_or_partitions_are_not_local() {
+        let here = Region::default();
+        for local in [
+            "f",
+            "f:1",
+            "000000000000:function:f",
+            "arn:aws:lambda:us-east-1:000000000000:function:f",
+            "arn:aws:lambda:us-east-1:000000000000:function:f:live",
+        ] {
+            assert_eq!(
+                FunctionRef::parse_local(local, &here).unwrap().name,
+                "f",
+                "{local}"
+            );
+        }
+        let e = FunctionRef::parse_local("arn:aws:lambda:eu-west-1:000000000000:function:f", &here)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            CoreError::ResourceNotFound(
+                "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')".into()
+            )
+        );
+        for (other, arn) in [
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:f:2",
+                "arn:aws:lambda:us-east-1:123456789012:function:f",
+            ),
+            ("123456789012:function:f", "123456789012:function:f"),
+            (
+                "arn:aws-cn:lambda:us-east-1:000000000000:function:f",
+                "arn:aws-cn:lambda:us-east-1:000000000000:function:f",
+            ),
+        ] {
+            assert_eq!(
+                FunctionRef::parse_local(other, &here),
+                Err(CoreError::function_not_found(arn)),
+                "{other}"
+            );
+        }
     }
 
     #[test]

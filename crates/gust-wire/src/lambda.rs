@@ -1,7 +1,7 @@
 //! JSON bodies of the Lambda management API, as AWS's API reference spells them.
 //!
 //! Requests a user sends use `deny_unknown_fields`, listing every field AWS defines:
-//! fields gust does not act on are accepted when harmless (Tags, TracingConfig) and
+//! fields gust does not act on are accepted when harmless (TracingConfig) and
 //! refused by the core with a clear message when they would change behaviour (Layers,
 //! S3 code locations, container images).
 
@@ -76,7 +76,7 @@ pub struct CreateFunctionRequest {
     pub architectures: Option<Vec<String>>,
     /// Size of `/tmp`.
     pub ephemeral_storage: Option<EphemeralStorage>,
-    /// Accepted and ignored.
+    /// Tags the function starts with.
     pub tags: Option<BTreeMap<String, String>>,
     /// Accepted and ignored.
     pub tracing_config: Option<Value>,
@@ -282,6 +282,25 @@ pub struct GetFunctionResponse {
     /// Reserved concurrency, when set.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub concurrency: Option<crate::versions::Concurrency>,
+    /// The function's tags, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /2017-03-31/tags/{ARN}` (TagResource) body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TagResourceRequest {
+    /// Tags to add or change.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// `GET /2017-03-31/tags/{ARN}` (ListTags) response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsResponse {
+    /// Every tag of the function.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// The body of every Lambda API error.

@@ -151,7 +151,26 @@ fn join(dest: &Path, path: &[String]) -> PathBuf {
     full
 }
 
-/// A [`StoreError::Io`] for an extraction step on `path`.
+/// The error for an extraction step on `path` that failed with `e`. A path the
+/// host cannot hold (ENAMETOOLONG, or ELOOP from a too deep tree) is the archive's
+/// fault and answered as such, without the host's path; anything else is gust's, a
+/// [`StoreError::Io`] that names the path for the server's log.
 fn io(path: &Path, e: std::io::Error) -> StoreError {
+    if matches!(
+        e.raw_os_error(),
+        Some(libc_codes::ENAMETOOLONG | libc_codes::ELOOP)
+    ) {
+        tracing::info!(path = %path.display(), error = %e, "an archive's path is too long for this host");
+        return unzip_error(
+            "A path in the archive is too long to extract on this host; use shorter or \
+             fewer nested directory names.",
+        );
+    }
     io_error(format!("extracting to {}", path.display()), e)
+}
+
+/// The errno values [`io`] tells apart (the same on every Linux architecture).
+mod libc_codes {
+    pub const ELOOP: i32 = 40;
+    pub const ENAMETOOLONG: i32 = 36;
 }

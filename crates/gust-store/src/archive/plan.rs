@@ -24,6 +24,9 @@ const UNZIP_FAILED: &str =
 const TARGET_MAX: u64 = 4095;
 /// Longest path component accepted, in bytes (NAME_MAX).
 const COMPONENT_MAX: usize = 255;
+/// Longest path accepted inside the archive, in bytes: `/var/task/` and the path
+/// must fit in PATH_MAX (4096, with its NUL), as on Lambda.
+pub(super) const PATH_MAX_IN_TASK: usize = 4096 - 1 - "/var/task/".len();
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFDIR: u32 = 0o040_000;
@@ -65,9 +68,16 @@ pub(super) fn too_big(max: u64) -> StoreError {
     StoreError::InvalidArchive(format!("Unzipped size must be smaller than {max} bytes"))
 }
 
-/// An entry's name, quoted and escaped for an error message.
+/// Longest name quoted whole in an error message, in characters; longer ones are cut.
+const QUOTED_MAX: usize = 200;
+
+/// An entry's name, quoted and escaped for an error message (cut after
+/// [`QUOTED_MAX`] characters, so a 4 KB name does not make a 4 KB message).
 pub(super) fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.escape_debug())
+    match name.char_indices().nth(QUOTED_MAX) {
+        Some((cut, _)) => format!("\"{}\"…", name[..cut].escape_debug()),
+        None => format!("\"{}\"", name.escape_debug()),
+    }
 }
 
 /// Reads the central directory of `archive` (whose bytes are `zip`) into a plan.
@@ -116,7 +126,7 @@ pub(super) fn plan(
         let mode = unix_mode(zip, entry.central_header_start());
         let node = match kind(&name, mode)? {
             Kind::Dir => Node::Dir {
-                mode: mode.map_or(0o755, |m| (m & 0o777) | 0o700),
+                mode: mode.map_or(0o755, dir_mode),
                 listed: true,
             },
             Kind::File => {
@@ -125,7 +135,7 @@ pub(super) fn plan(
                 let mtime = mtime(&entry);
                 Node::File {
                     index,
-                    mode: mode.map_or(0o644, |m| m & 0o777),
+                    mode: mode.map_or(0o644, file_mode),
                     mtime,
                 }
             }
@@ -148,6 +158,22 @@ pub(super) fn plan(
     }
     links::check_all(&nodes)?;
     Ok(Plan { nodes })
+}
+
+/// The bits a file extracted from an entry of unix mode `mode` gets: its read and
+/// execute bits exactly as the archive says (so a 0600 file stays unreadable to the
+/// function's user, as on Lambda), its owner's write bit, and never a group or world
+/// write bit, nor setuid, setgid or sticky. Trees are shared by every function with
+/// the same archive: a world-writable file there would let any local user change
+/// deployed code.
+pub(super) fn file_mode(mode: u32) -> u32 {
+    mode & 0o755
+}
+
+/// The bits a directory gets: as [`file_mode`], plus owner rwx so gust can fill and
+/// remove it.
+pub(super) fn dir_mode(mode: u32) -> u32 {
+    file_mode(mode) | 0o700
 }
 
 /// What an entry is.
@@ -202,6 +228,18 @@ fn components(raw: &[u8], name: &str) -> Result<Vec<String>, StoreError> {
             }
             _ => path.push(part.to_owned()),
         }
+    }
+    let length = path
+        .iter()
+        .map(|p| p.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
+    if length > PATH_MAX_IN_TASK {
+        return Err(unzip_error(format!(
+            "Entry {} has a path of {length} bytes; paths in /var/task can be at most \
+             {PATH_MAX_IN_TASK} bytes.",
+            quoted(name)
+        )));
     }
     Ok(path)
 }
@@ -368,4 +406,31 @@ fn insert(
     }
     nodes.insert(path, node);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_group_or_world_write_bit_survives_and_read_bits_stay_as_archived() {
+        for (archived, file, dir) in [
+            (0o777, 0o755, 0o755),
+            (0o666, 0o644, 0o744),
+            (0o100_777, 0o755, 0o755),
+            (0o644, 0o644, 0o744),
+            (0o755, 0o755, 0o755),
+            (0o600, 0o600, 0o700),
+            (0o400, 0o400, 0o700),
+            (0o620, 0o600, 0o700),
+            (0o602, 0o600, 0o700),
+            (0o000, 0o000, 0o700),
+            (0o4755, 0o755, 0o755),
+            (0o2777, 0o755, 0o755),
+            (0o1777, 0o755, 0o755),
+        ] {
+            assert_eq!(file_mode(archived), file, "file {archived:o}");
+            assert_eq!(dir_mode(archived), dir, "dir {archived:o}");
+        }
+    }
 }

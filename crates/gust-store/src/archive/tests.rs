@@ -99,8 +99,36 @@ fn setuid_setgid_and_sticky_bits_are_stripped() {
     set_mode(&mut zip, 0, 0o041_777);
     set_mode(&mut zip, 1, 0o106_755);
     let code = store.code_dir(&store.put(&zip).unwrap().digest);
-    assert_eq!(mode_of(&code.join("d")), 0o777);
+    assert_eq!(mode_of(&code.join("d")), 0o755);
     assert_eq!(mode_of(&code.join("d/run")), 0o755);
+}
+
+#[test]
+fn no_extracted_file_or_directory_is_group_or_world_writable() {
+    let root = tempfile::tempdir().unwrap();
+    let store = DirArchiveStore::open(root.path()).unwrap();
+    let mut zip = build(&[
+        E::Dir("shared/"),
+        E::File("shared/app.py", b"x = 1\n", Some(0o666)),
+        E::File("shared/run", b"#!/bin/sh\n", Some(0o777)),
+        E::File("private.py", b"y = 2\n", Some(0o600)),
+    ]);
+    set_mode(&mut zip, 0, 0o040_777);
+    let stored = store.put(&zip).unwrap();
+    let code = store.code_dir(&stored.digest);
+    assert_eq!(mode_of(&code.join("shared")), 0o755);
+    assert_eq!(mode_of(&code.join("shared/app.py")), 0o644);
+    assert_eq!(mode_of(&code.join("shared/run")), 0o755);
+    assert_eq!(
+        mode_of(&code.join("private.py")),
+        0o600,
+        "read bits stay as archived, so a 0600 file fails as on Lambda"
+    );
+    assert_eq!(
+        mode_of(&store.zip_path(&stored.digest)),
+        0o600,
+        "the stored zip is gust's alone"
+    );
 }
 
 #[test]
@@ -240,4 +268,37 @@ fn zips_over_the_limit_are_refused_before_anything_is_written() {
         "Zipped size must be smaller than 65536 bytes"
     );
     assert_clean(root.path());
+}
+
+#[test]
+fn archives_an_older_gust_left_writable_are_made_private_once() {
+    let root = tempfile::tempdir().unwrap();
+    let store = DirArchiveStore::open(root.path()).unwrap();
+    let stored = store
+        .put(&build(&[
+            E::Dir("d/"),
+            E::File("d/app.py", b"x", Some(0o644)),
+        ]))
+        .unwrap();
+    drop(store);
+    // What an older gust left: a world-writable tree and a world-readable zip.
+    let code = root.path().join("code").join(&stored.digest);
+    let zip = root
+        .path()
+        .join("zips")
+        .join(format!("{}.zip", stored.digest));
+    fs::set_permissions(code.join("d"), fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(code.join("d/app.py"), fs::Permissions::from_mode(0o666)).unwrap();
+    fs::set_permissions(&zip, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::remove_file(root.path().join(tidy::PRIVATE_MARK)).unwrap();
+
+    DirArchiveStore::open(root.path()).unwrap();
+    assert_eq!(mode_of(&code.join("d")), 0o755);
+    assert_eq!(mode_of(&code.join("d/app.py")), 0o644);
+    assert_eq!(mode_of(&zip), 0o600);
+
+    // Once: a later start leaves what it finds.
+    fs::set_permissions(code.join("d/app.py"), fs::Permissions::from_mode(0o666)).unwrap();
+    DirArchiveStore::open(root.path()).unwrap();
+    assert_eq!(mode_of(&code.join("d/app.py")), 0o666);
 }

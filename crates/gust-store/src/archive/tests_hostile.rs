@@ -187,3 +187,47 @@ fn a_name_listed_twice_is_refused() {
     }
     refused(&zip, "lists 1 names more than once");
 }
+
+/// Puts `zip` into a store, expects a refusal as an invalid archive, and checks the
+/// message names no path of the host.
+fn refused_without_host_paths(zip: &[u8], needle: &str) {
+    let root = tempfile::tempdir().unwrap();
+    let store = DirArchiveStore::open(root.path()).unwrap();
+    let err = store.put(zip).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, StoreError::InvalidArchive(_)), "{err:?}");
+    assert!(message.starts_with(PREFIX), "{message}");
+    assert!(
+        message.contains(needle),
+        "expected {needle:?} in {message:?}"
+    );
+    let host = root.path().to_str().unwrap();
+    assert!(!message.contains(host), "{message}");
+    assert!(message.len() < 600, "{} bytes: {message}", message.len());
+    assert_clean(root.path());
+}
+
+#[test]
+fn thousands_of_nested_directories_are_refused_as_the_archive_s_fault() {
+    let name = format!("{}app.py", "d/".repeat(2_100));
+    let zip = build(&[E::File(&name, b"x = 1\n", None)]);
+    refused_without_host_paths(&zip, "paths in /var/task can be at most 4085 bytes");
+}
+
+#[test]
+fn a_4_kb_chain_of_long_names_is_refused_as_the_archive_s_fault() {
+    let long = "n".repeat(255);
+    let name = format!("{}/app.py", [long.as_str(); 16].join("/"));
+    let zip = build(&[E::File(&name, b"x = 1\n", None)]);
+    refused_without_host_paths(&zip, "paths in /var/task can be at most 4085 bytes");
+}
+
+#[test]
+fn a_path_that_fits_var_task_but_not_the_host_is_refused_without_the_host_path() {
+    // 4,085 bytes: allowed inside /var/task, too long below gust's data directory.
+    let long = "n".repeat(255);
+    let name = format!("{}/{}", [long.as_str(); 15].join("/"), "t".repeat(245));
+    assert_eq!(name.len(), plan::PATH_MAX_IN_TASK);
+    let zip = build(&[E::File(&name, b"x = 1\n", None)]);
+    refused_without_host_paths(&zip, "too long to extract on this host");
+}

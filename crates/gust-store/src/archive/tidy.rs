@@ -4,18 +4,21 @@
 
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::io_error;
 use crate::StoreError;
 
-/// Writes `bytes` to a new file at `path` and flushes it to disk.
+/// Writes `bytes` to a new file at `path`, readable by gust alone, and flushes it
+/// to disk.
 pub(super) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let context = || format!("writing {}", path.display());
     let mut file = File::options()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(path)
         .map_err(|e| io_error(context(), e))?;
     file.write_all(bytes).map_err(|e| io_error(context(), e))?;
@@ -96,4 +99,45 @@ pub(super) fn tree_size(root: &Path) -> Result<u64, StoreError> {
         }
     }
     Ok(total)
+}
+
+/// The file whose presence says [`make_private_once`] has run on an archive root.
+pub(super) const PRIVATE_MARK: &str = ".modes-private";
+
+/// Brings archives stored by an older gust to today's modes, once per archive
+/// root: zips `0600`, and no group- or world-writable file or directory in the
+/// extracted trees (older versions kept an archive's `0777` and `0666`). Symlinks
+/// are not followed. A mark file records that it ran, so later starts do not walk
+/// every tree again.
+pub(super) fn make_private_once(root: &Path, zips: &Path, code: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mark = root.join(PRIVATE_MARK);
+    if fs::symlink_metadata(&mark).is_ok() {
+        return Ok(());
+    }
+    let chmod = |path: &Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(|e| io_error(format!("changing the mode of {}", path.display()), e))
+    };
+    for zip in list(zips)? {
+        if fs::symlink_metadata(&zip).is_ok_and(|m| m.is_file()) {
+            chmod(&zip, 0o600)?;
+        }
+    }
+    let mut pending = list(code)?;
+    while let Some(path) = pending.pop() {
+        let meta = fs::symlink_metadata(&path)
+            .map_err(|e| io_error(format!("reading {}", path.display()), e))?;
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            chmod(&path, mode & !0o022)?;
+        }
+        if meta.is_dir() {
+            pending.extend(list(&path)?);
+        }
+    }
+    write_synced(&mark, b"archives use private modes\n")
 }

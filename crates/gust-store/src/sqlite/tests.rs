@@ -178,3 +178,31 @@ fn migrations_run_once_each_in_order() {
         .unwrap();
     assert_eq!(rows, 1);
 }
+
+#[test]
+fn the_database_and_its_wal_are_readable_by_gust_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store
+        .insert_function(&config("secret", "$LATEST", "r1"))
+        .unwrap();
+    let data = dir.path().join("data");
+    let mut seen = Vec::new();
+    for name in ["gust.db", "gust.db-wal", "gust.db-shm"] {
+        let path = data.join(name);
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        seen.push((name, mode & 0o777));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("gust.db", 0o600),
+            ("gust.db-wal", 0o600),
+            ("gust.db-shm", 0o600)
+        ]
+    );
+}
