@@ -10,16 +10,23 @@
 //! - `error`: the one mapping from core errors to Lambda error responses.
 //! - `url_routes`, `schedule_routes`: function URL configurations and schedules.
 //! - `url_serve`, `url_event`: serving function URLs as payload format 2.0 events.
-//! - [`sigv4`]: verifying AWS Signature Version 4.
+//! - [`sigv4`]: verifying AWS Signature Version 4; `auth`: requiring it of API
+//!   requests, before their bodies are read.
+//! - `listener`: accepting connections, with header, idle and body timeouts and a
+//!   connection cap; `body`: request bodies with a deadline.
+//! - `paths`: refusing paths with dot segments before anything routes them.
 //! - [`ServeConfig`]: the validated server configuration.
 
 #![forbid(unsafe_code)]
 
 mod auth;
+mod body;
 mod config;
 mod error;
 mod events_routes;
 mod extract;
+mod listener;
+mod paths;
 mod routes;
 mod schedule_routes;
 pub mod sigv4;
@@ -27,6 +34,7 @@ pub mod sigv4_sign;
 mod url_event;
 mod url_routes;
 mod url_serve;
+mod url_style;
 mod versions_routes;
 
 use std::path::Path;
@@ -41,7 +49,9 @@ use gust_store::sqlite::SqliteStore;
 use gust_types::Region;
 use gust_worker::{RuntimeHost, Worker};
 
-pub use config::{Isolation, ServeConfig, DEFAULT_ACCOUNT_CONCURRENCY};
+pub use config::{
+    ConnectionLimits, Isolation, ServeConfig, UrlStyleChoice, DEFAULT_ACCOUNT_CONCURRENCY,
+};
 pub use gust_events::EventsConfig;
 pub use routes::router;
 
@@ -85,6 +95,10 @@ pub struct Server {
     platform: Arc<Platform>,
     /// Keys whose signatures `AWS_IAM` function URLs accept.
     access_keys: sigv4::AccessKeys,
+    /// The region every credential scope must name.
+    region: String,
+    /// Timeouts and the cap of the listener.
+    connections: ConnectionLimits,
 }
 
 impl Server {
@@ -141,6 +155,8 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| failed("reading the listen address", e))?;
+        let url_style =
+            url_style::resolve(config.url_style, addr, reachable(addr), &config.region).await;
         let platform = Arc::new(
             Platform::open(
                 PlatformConfig {
@@ -150,6 +166,7 @@ impl Server {
                     base_url: format!("http://{addr}"),
                     account_concurrency: config.account_concurrency,
                     allow_second_rates: config.allow_second_rates,
+                    url_style,
                 },
                 store.clone(),
                 store.clone(),
@@ -168,6 +185,8 @@ impl Server {
             scheduler,
             platform,
             access_keys: config.access_keys.clone(),
+            region: config.region.clone(),
+            connections: config.connections,
         })
     }
 
@@ -186,6 +205,8 @@ impl Server {
             scheduler,
             platform,
             access_keys,
+            region,
+            connections,
             ..
         } = self;
         let expiry = tokio::spawn(scheduler.clone().run_expiry());
@@ -218,15 +239,16 @@ impl Server {
             router(platform.clone())
         } else {
             router(platform.clone()).layer(axum::middleware::from_fn_with_state(
-                Arc::new(access_keys.clone()),
+                Arc::new(auth::ApiAuth {
+                    keys: access_keys.clone(),
+                    region: region.clone(),
+                }),
                 auth::require_signature,
             ))
         };
-        let app = url_serve::in_front_of(api, platform.clone(), access_keys)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await;
+        let app = url_serve::in_front_of(api, platform.clone(), access_keys, region)
+            .layer(axum::middleware::from_fn(paths::refuse_dot_segments));
+        listener::serve(listener, app, connections, signal).await;
         // Asynchronous attempts under way end (or are stopped at the grace period's
         // end and go back to the queue) and are recorded before instances go.
         platform.shutdown_events().await;
@@ -237,7 +259,18 @@ impl Server {
         // Let dropped instances' tasks run their clean-up before the runtime goes.
         tokio::time::sleep(Duration::from_millis(50)).await;
         tracing::info!("gust stopped");
-        served.map_err(|e| failed("serving", e))
+        Ok(())
+    }
+}
+
+/// `addr` as a client can reach it: the loopback address of the same family when
+/// gust listens on all interfaces (`0.0.0.0` or `::` cannot be connected to).
+fn reachable(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
     }
 }
 
