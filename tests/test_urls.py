@@ -392,7 +392,7 @@ def test_dot_segments_are_refused_before_routing(echo, server: GustServer):
         body = resp.read()
         conn.close()
         assert resp.status == 400, (path, resp.status, body)
-        assert resp.getheader("x-amzn-errortype") == "ValidationException", path
+        assert resp.getheader("x-amzn-errortype") == "InvalidParameterValueException", path
     resp = UrlClient(url).get("/admin/../echo")
     assert resp.status_code == 200, "requests resolves dot segments before sending"
     assert resp.json()["rawPath"] == "/echo"

@@ -44,10 +44,20 @@ use tower::Service;
 use crate::body::DeadlineBody;
 use crate::config::ConnectionLimits;
 
-/// What a connection refused at the cap is told before it is closed.
-const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-x-amzn-errortype: ServiceException\r\nconnection: close\r\ncontent-length: 95\r\n\r\n\
-{\"Type\":\"Service\",\"message\":\"gust has too many busy connections open; retry in a moment\"}\n";
+/// The body a connection refused at the cap is answered with before it is closed.
+const REFUSED_BODY: &str =
+    "{\"Type\":\"Service\",\"message\":\"gust has too many busy connections open; retry in a moment\"}";
+
+/// The whole response to a connection refused at the cap.
+fn refused() -> Vec<u8> {
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         x-amzn-errortype: ServiceException\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{}",
+        REFUSED_BODY.len(),
+        REFUSED_BODY
+    )
+    .into_bytes()
+}
 
 /// Serves `app` on `listener` until `shutdown` resolves, then closes every
 /// connection gracefully and returns once they are all gone.
@@ -79,7 +89,7 @@ pub async fn serve(
         let Some(slot) = registry.admit() else {
             tracing::debug!(%peer, "refusing a connection: every connection is busy");
             // Best effort: the client may not read it, and must not hold the loop.
-            let _ = stream.try_write(REFUSED);
+            let _ = stream.try_write(&refused());
             continue;
         };
         tokio::spawn(connection(
@@ -431,6 +441,15 @@ mod tests {
         body_timeout: Duration::from_secs(120),
         max_connections: 2,
     };
+
+    #[test]
+    fn the_refusal_is_a_complete_response() {
+        let text = String::from_utf8(refused()).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let _: serde_json::Value = serde_json::from_str(body).unwrap();
+    }
 
     #[tokio::test(start_paused = true)]
     async fn silent_connections_time_out_after_the_idle_timeout() {

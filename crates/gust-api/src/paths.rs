@@ -5,7 +5,8 @@
 //! `/gust/v1/urls/A/public` would then also cover `/gust/v1/urls/B/../A/public`,
 //! which routes to B. Rather than route a path other than the one that was signed,
 //! gust refuses every path that has such a segment, spelled plainly or
-//! percent-encoded (`%2e`, `%2E`, and `%2F` for the slashes around it), with 400.
+//! percent-encoded (`%2e`, `%2E`, and `%2F` for the slashes around it), with 400
+//! InvalidParameterValueException, as it refuses other invalid names in paths.
 //! No AWS client sends one: the SDKs resolve them before signing.
 
 use axum::extract::Request;
@@ -21,7 +22,7 @@ pub async fn refuse_dot_segments(req: Request, next: Next) -> Response {
     if has_dot_segment(req.uri().path()) {
         return aws_error(
             StatusCode::BAD_REQUEST,
-            "ValidationException",
+            "InvalidParameterValueException",
             "The request path has a '.' or '..' segment (perhaps percent-encoded); gust \
              refuses such paths rather than route one other than the one that was signed. \
              Send the path with its dot segments resolved."
