@@ -13,7 +13,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::StatusCode;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use crate::error::aws_error;
 use crate::routes::request_id;
@@ -31,7 +31,10 @@ pub struct BodyTimedOut(pub Duration);
 /// A body that fails with [`BodyTimedOut`] once its deadline passes.
 pub struct DeadlineBody<B> {
     inner: B,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Instant,
+    /// The timer, armed the first time the body is waited for (most bodies are
+    /// empty or already buffered, and never need one).
+    timer: Option<Pin<Box<Sleep>>>,
     limit: Duration,
 }
 
@@ -40,7 +43,8 @@ impl<B> DeadlineBody<B> {
     pub fn new(inner: B, limit: Duration) -> DeadlineBody<B> {
         DeadlineBody {
             inner,
-            deadline: Box::pin(tokio::time::sleep(limit)),
+            deadline: Instant::now() + limit,
+            timer: None,
             limit,
         }
     }
@@ -62,10 +66,11 @@ where
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        if this.inner.is_end_stream() {
-            return Poll::Pending;
-        }
-        match this.deadline.as_mut().poll(cx) {
+        let deadline = this.deadline;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimedOut(this.limit))))),
             Poll::Pending => Poll::Pending,
         }

@@ -119,7 +119,6 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
     _alive: mpsc::Sender<()>,
 ) {
-    let _ = stream.set_nodelay(true);
     let state = slot.state.clone();
     let io = TokioIo::new(Tracked {
         inner: stream,
