@@ -5,16 +5,22 @@ serverless-http, and a page loaded and screenshotted by headless Chromium.
 
 The web frameworks are vendored into each function's archive at test time (pip
 install --target, npm install), once per session, from the pinned versions in
-tests/apps/*/. Requests go to the host-based URL (`<id>.lambda-url.<region>.localhost`)
-by connecting to 127.0.0.1 and sending that Host, as a browser would after resolving
-`*.localhost` to the loopback address; Chromium resolves it itself.
+tests/apps/*/. gust hands out the host-based URL (`<id>.lambda-url.<region>.localhost`)
+where this machine resolves `*.localhost` and the path-based one
+(`127.0.0.1:<port>/gust/v1/urls/<id>/`) where it does not; most tests reach the
+function through its host-based form whichever they were given, by connecting to
+127.0.0.1 and sending that Host, as a browser would after resolving `*.localhost` to
+the loopback address; Chromium resolves it itself. The `--url-style` tests fetch the
+URL exactly as handed out, with requests.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -65,10 +71,34 @@ def handler(event, context):
 # ---------------------------------------------------------------- helpers
 
 
+PATH_PREFIX = "/gust/v1/urls/"
+
+
+def host_form(function_url: str) -> str:
+    """The host-based form of a function URL given in either form."""
+    parts = urlsplit(function_url)
+    if parts.path.startswith(PATH_PREFIX):
+        url_id = parts.path[len(PATH_PREFIX):].split("/")[0]
+        return f"http://{url_id}.lambda-url.{support.REGION}.localhost:{parts.port}/"
+    return function_url
+
+
+def localhost_resolves() -> bool:
+    """Whether this machine's resolver sends `*.lambda-url.REGION.localhost` to
+    127.0.0.1, as gust serve --url-style auto checks at start."""
+    try:
+        infos = socket.getaddrinfo(f"gust-probe.lambda-url.{support.REGION}.localhost", 0)
+    except socket.gaierror:
+        return False
+    ips = {info[4][0] for info in infos}
+    return "127.0.0.1" in ips and all(ip.startswith("127.") or ip == "::1" for ip in ips)
+
+
 class UrlClient:
-    """Sends requests to a host-based function URL through 127.0.0.1."""
+    """Sends requests to a function URL's host-based form through 127.0.0.1."""
 
     def __init__(self, function_url: str):
+        function_url = host_form(function_url)
         parts = urlsplit(function_url)
         self.function_url = function_url
         self.host = parts.netloc
@@ -89,7 +119,7 @@ class UrlClient:
 
 
 def url_id_of(function_url: str) -> str:
-    return urlsplit(function_url).hostname.split(".")[0]
+    return urlsplit(host_form(function_url)).hostname.split(".")[0]
 
 
 def create_url(lam, name: str, **kwargs) -> str:
@@ -222,7 +252,10 @@ def test_url_configs_have_aws_shapes_and_lifecycle(lam, make_function, server: G
     url_id = url_id_of(url)
     assert len(url_id) == 32 and set(url_id) <= URL_ID_CHARS
     port = urlsplit(server.url).port
-    assert url == f"http://{url_id}.lambda-url.{support.REGION}.localhost:{port}/"
+    if localhost_resolves():
+        assert url == f"http://{url_id}.lambda-url.{support.REGION}.localhost:{port}/"
+    else:
+        assert url == f"http://127.0.0.1:{port}/gust/v1/urls/{url_id}/"
     assert created["FunctionArn"] == support.function_arn(name)
     assert created["AuthType"] == "NONE"
     assert created["InvokeMode"] == "BUFFERED"
@@ -307,6 +340,62 @@ def test_urls_survive_a_restart(start_server):
     resp = UrlClient(got).get("/bare-string")
     assert resp.status_code == 200 and resp.text == '"Hello, world!"'
     assert urlsplit(got).port == new_port
+
+
+def test_auto_url_style_hands_out_a_url_requests_can_fetch(echo, server: GustServer):
+    # The session server runs with the default, --url-style auto: whatever this
+    # machine's resolver does, the URL as handed out works with a plain client.
+    _, url = echo
+    resp = requests.get(url + "bare-string", timeout=60)
+    assert resp.status_code == 200 and resp.text == '"Hello, world!"', (url, resp.text)
+    expected_host_form = localhost_resolves()
+    assert (urlsplit(url).path == "/") == expected_host_form, url
+
+
+def test_path_url_style_is_fetched_by_requests(start_server):
+    srv = start_server("--url-style", "path")
+    srv.create_function("url-path", support.make_zip({"app.py": ECHO_APP}))
+    url = create_url(srv.lambda_, "url-path")
+    port = urlsplit(srv.url).port
+    assert url == f"http://127.0.0.1:{port}/gust/v1/urls/{url_id_of(url)}/"
+    resp = requests.get(url + "echo/a?x=1", timeout=60)
+    assert resp.status_code == 200, resp.text
+    event = resp.json()
+    assert event["rawPath"] == "/echo/a" and event["rawQueryString"] == "x=1"
+    # The host-based form is served all the same.
+    resp = UrlClient(url).get("/bare-string")
+    assert resp.status_code == 200 and resp.text == '"Hello, world!"'
+
+
+def test_host_url_style_is_kept_where_asked(start_server):
+    srv = start_server("--url-style", "host")
+    srv.create_function("url-host", support.make_zip({"app.py": ECHO_APP}))
+    url = create_url(srv.lambda_, "url-host")
+    port = urlsplit(srv.url).port
+    assert url == f"http://{url_id_of(url)}.lambda-url.{support.REGION}.localhost:{port}/"
+    resp = UrlClient(url).get("/bare-string")
+    assert resp.status_code == 200 and resp.text == '"Hello, world!"'
+
+
+def test_dot_segments_are_refused_before_routing(echo, server: GustServer):
+    _, url = echo
+    url_id = url_id_of(url)
+    port = urlsplit(server.url).port
+    other = "0" * 32
+    for path in [f"/gust/v1/urls/{other}/../{url_id}/echo", f"/gust/v1/urls/{url_id}/admin/../echo",
+                 f"/gust/v1/urls/{url_id}/%2e%2e/echo", f"/gust/v1/urls/{url_id}/./echo",
+                 "/2015-03-31/functions/x/../y/invocations"]:
+        # http.client sends the path as given (requests would resolve the dots).
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        assert resp.status == 400, (path, resp.status, body)
+        assert resp.getheader("x-amzn-errortype") == "InvalidParameterValueException", path
+    resp = UrlClient(url).get("/admin/../echo")
+    assert resp.status_code == 200, "requests resolves dot segments before sending"
+    assert resp.json()["rawPath"] == "/echo"
 
 
 # ---------------------------------------------------------------- events and responses
@@ -570,7 +659,9 @@ def test_chromium_renders_a_page_from_a_function_url(make_function, lam, starlet
         pytest.skip("chromium is not installed (scripts/test installs it)")
     name = make_function("browser", starlette_zip, runtime=support.PYTHON,
                          handler="app.handler", Timeout=30, MemorySize=256)
-    url = create_url(lam, name)
+    # Browsers resolve *.localhost themselves, so they get the host-based form, under
+    # which the page's root-relative links (/logo.png) stay on the function.
+    url = host_form(create_url(lam, name))
 
     dom = run_chromium("--virtual-time-budget=5000", "--dump-dom", url, profile=tmp_path / "p1")
     assert dom.returncode == 0, dom.stderr[-3000:]

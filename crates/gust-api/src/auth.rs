@@ -2,6 +2,10 @@
 //! API and to gust's own endpoints must carry a valid AWS Signature Version 4 made
 //! with one of them — what boto3, the aws CLI and the gust CLI send. Function URLs
 //! are served in front of this layer and check their own AuthType.
+//!
+//! The headers are checked before the body is read: a request without a signature,
+//! with a malformed one, an unknown key, a stale date or a wrong credential scope is
+//! refused at once, whatever body it announces.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -14,14 +18,41 @@ use http::StatusCode;
 
 use crate::error::aws_error;
 use crate::routes::request_id;
-use crate::sigv4::{verify, AccessKeys, AuthError, RequestParts};
+use crate::sigv4::{check_headers, AccessKeys, AuthError, RequestParts, Scope};
 
 /// Largest body read to check its signature (the largest management request).
 const SIGNED_BODY_MAX: usize = 80 * 1024 * 1024;
 
+/// Which signing name each API on this endpoint answers to, by path prefix: the
+/// first match wins, and any other path is the Lambda API (`lambda`). gust's own
+/// endpoints (`/gust/v1/...`) count as part of the Lambda API: the gust CLI signs
+/// them as `lambda`, as a Lambda client's signer would. An API added to the
+/// endpoint (S3 as `s3`, Step Functions as `states`) adds its row here.
+const SERVICES: &[(&str, &str)] = &[];
+
+/// The service of the Lambda API and of gust's own endpoints.
+pub const LAMBDA_SERVICE: &str = "lambda";
+
+/// The signing name a request to `path` must be scoped to.
+pub fn signing_service(path: &str) -> &'static str {
+    SERVICES
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map_or(LAMBDA_SERVICE, |(_, service)| service)
+}
+
+/// What checking signatures needs.
+#[derive(Debug)]
+pub struct ApiAuth {
+    /// The keys whose signatures are accepted.
+    pub keys: AccessKeys,
+    /// The server's region, which every credential scope must name.
+    pub region: String,
+}
+
 /// Refuses requests without a valid signature.
 pub async fn require_signature(
-    State(keys): State<Arc<AccessKeys>>,
+    State(auth): State<Arc<ApiAuth>>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -29,43 +60,68 @@ pub async fn require_signature(
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, SIGNED_BODY_MAX).await else {
-        return aws_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestTooLargeException",
-            format!("Request must be smaller than {SIGNED_BODY_MAX} bytes"),
-            None,
-            &request_id(),
-        );
-    };
     let rp = RequestParts {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query().unwrap_or(""),
         headers: &parts.headers,
     };
-    match verify(&rp, &bytes, &keys, SystemTime::now()) {
+    let scope = Scope {
+        region: &auth.region,
+        service: signing_service(parts.uri.path()),
+    };
+    let checked = match check_headers(&rp, &auth.keys, scope, SystemTime::now()) {
+        Ok(c) => c,
+        Err(e) => return refuse(&e, parts.uri.path()),
+    };
+    let bytes = match axum::body::to_bytes(body, SIGNED_BODY_MAX).await {
+        Ok(b) => b,
+        Err(e) => return crate::body::read_error(&e, SIGNED_BODY_MAX),
+    };
+    match checked.verify_body(&rp, &bytes) {
         Ok(who) => {
             tracing::trace!(access_key = %who.access_key_id, "request signed");
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(e) => {
-            // The message names at most the access key id, never a secret.
-            tracing::debug!(error = %e, path = %parts.uri.path(), "unsigned or badly signed request refused");
-            let error_type = match e {
-                AuthError::Missing => "MissingAuthenticationTokenException",
-                AuthError::Malformed(_) => "IncompleteSignatureException",
-                AuthError::UnknownKey(_) | AuthError::NoKeys => "UnrecognizedClientException",
-                AuthError::Expired(_) | AuthError::Mismatch => "InvalidSignatureException",
-            };
-            aws_error(
-                StatusCode::FORBIDDEN,
-                error_type,
-                e.to_string(),
-                None,
-                &request_id(),
-            )
+        Err(e) => refuse(&e, parts.uri.path()),
+    }
+}
+
+/// AWS's 403 for a signature that does not verify. The message names at most the
+/// access key id, never a secret.
+fn refuse(e: &AuthError, path: &str) -> Response {
+    tracing::debug!(error = %e, %path, "unsigned or badly signed request refused");
+    let error_type = match e {
+        AuthError::Missing => "MissingAuthenticationTokenException",
+        AuthError::Malformed(_) => "IncompleteSignatureException",
+        AuthError::UnknownKey(_) | AuthError::NoKeys => "UnrecognizedClientException",
+        AuthError::Expired(_) | AuthError::Mismatch | AuthError::Scope(_) => {
+            "InvalidSignatureException"
+        }
+    };
+    aws_error(
+        StatusCode::FORBIDDEN,
+        error_type,
+        e.to_string(),
+        None,
+        &request_id(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gusts_own_endpoints_sign_as_the_lambda_api() {
+        for path in [
+            "/2015-03-31/functions",
+            "/2021-10-31/functions/f/url",
+            "/gust/v1/health",
+            "/",
+        ] {
+            assert_eq!(signing_service(path), "lambda", "{path}");
         }
     }
 }

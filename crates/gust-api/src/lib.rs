@@ -11,17 +11,24 @@
 //! - `url_routes`, `schedule_routes`: function URL configurations and schedules.
 //! - `tags_routes`: TagResource, UntagResource and ListTags.
 //! - `url_serve`, `url_event`: serving function URLs as payload format 2.0 events.
-//! - [`sigv4`]: verifying AWS Signature Version 4.
+//! - [`sigv4`]: verifying AWS Signature Version 4; `auth`: requiring it of API
+//!   requests, before their bodies are read.
 //! - [`presign`]: presigned `Code.Location` URLs, fetched without credentials.
+//! - `listener`: accepting connections, with header, idle and body timeouts and a
+//!   connection cap; `body`: request bodies with a deadline.
+//! - `paths`: refusing paths with dot segments before anything routes them.
 //! - [`ServeConfig`]: the validated server configuration.
 
 #![forbid(unsafe_code)]
 
 mod auth;
+mod body;
 mod config;
 mod error;
 mod events_routes;
 mod extract;
+mod listener;
+mod paths;
 pub mod presign;
 mod routes;
 mod schedule_routes;
@@ -31,6 +38,7 @@ mod tags_routes;
 mod url_event;
 mod url_routes;
 mod url_serve;
+mod url_style;
 mod versions_routes;
 
 use std::path::Path;
@@ -45,7 +53,9 @@ use gust_store::sqlite::SqliteStore;
 use gust_types::Region;
 use gust_worker::{RuntimeHost, Worker};
 
-pub use config::{Isolation, ServeConfig, DEFAULT_ACCOUNT_CONCURRENCY};
+pub use config::{
+    ConnectionLimits, Isolation, ServeConfig, UrlStyleChoice, DEFAULT_ACCOUNT_CONCURRENCY,
+};
 pub use gust_events::EventsConfig;
 pub use routes::router;
 
@@ -92,6 +102,10 @@ pub struct Server {
     platform: Arc<Platform>,
     /// Keys whose signatures `AWS_IAM` function URLs accept.
     access_keys: sigv4::AccessKeys,
+    /// The region every credential scope must name.
+    region: String,
+    /// Timeouts and the cap of the listener.
+    connections: ConnectionLimits,
 }
 
 impl Server {
@@ -151,6 +165,8 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| failed("reading the listen address", e))?;
+        let url_style =
+            url_style::resolve(config.url_style, addr, reachable(addr), &config.region).await;
         let platform = Arc::new(
             Platform::open(
                 PlatformConfig {
@@ -160,6 +176,7 @@ impl Server {
                     base_url: format!("http://{}", reachable(addr)),
                     account_concurrency: config.account_concurrency,
                     allow_second_rates: config.allow_second_rates,
+                    url_style,
                 },
                 store.clone(),
                 store.clone(),
@@ -178,6 +195,8 @@ impl Server {
             scheduler,
             platform,
             access_keys: config.access_keys.clone(),
+            region: config.region.clone(),
+            connections: config.connections,
         })
     }
 
@@ -196,6 +215,8 @@ impl Server {
             scheduler,
             platform,
             access_keys,
+            region,
+            connections,
             ..
         } = self;
         let expiry = tokio::spawn(scheduler.clone().run_expiry());
@@ -229,16 +250,17 @@ impl Server {
         } else {
             router(platform.clone())
                 .layer(axum::middleware::from_fn_with_state(
-                    Arc::new(access_keys.clone()),
+                    Arc::new(auth::ApiAuth {
+                        keys: access_keys.clone(),
+                        region: region.clone(),
+                    }),
                     auth::require_signature,
                 ))
                 .layer(axum::Extension(Arc::new(presign::CodeUrls::random())))
         };
-        let app = url_serve::in_front_of(api, platform.clone(), access_keys)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await;
+        let app = url_serve::in_front_of(api, platform.clone(), access_keys, region)
+            .layer(axum::middleware::from_fn(paths::refuse_dot_segments));
+        listener::serve(listener, app, connections, signal).await;
         // Asynchronous attempts under way end (or are stopped at the grace period's
         // end and go back to the queue) and are recorded before instances go.
         platform.shutdown_events().await;
@@ -249,7 +271,7 @@ impl Server {
         // Let dropped instances' tasks run their clean-up before the runtime goes.
         tokio::time::sleep(Duration::from_millis(50)).await;
         tracing::info!("gust stopped");
-        served.map_err(|e| failed("serving", e))
+        Ok(())
     }
 }
 

@@ -11,12 +11,23 @@
 //! once more; query parameters are decoded, re-encoded strictly and sorted; header
 //! values are trimmed with inner runs of spaces folded; the payload hash is the
 //! body's SHA-256 unless `x-amz-content-sha256` says `UNSIGNED-PAYLOAD`.
+//!
+//! The credential scope is checked against a [`Scope`] the caller chooses per
+//! service (gust's Lambda API asks for `lambda`; other APIs on the same endpoint ask
+//! for theirs): its region must be the server's, its service the one the route
+//! belongs to, its date the day of `x-amz-date`, its terminator `aws4_request`.
+//!
+//! Verifying is two steps so that a server can refuse a request before reading its
+//! body: [`check_headers`] checks everything the headers carry, then
+//! [`HeadersChecked::verify_body`] hashes the body and compares the signature.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use hmac::{Hmac, Mac};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// How far a request's `x-amz-date` may be from the server's clock.
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -81,6 +92,17 @@ pub struct RequestParts<'a> {
     pub headers: &'a HeaderMap,
 }
 
+/// What the server requires of a signature's credential scope
+/// (`DATE/REGION/SERVICE/aws4_request`). The route decides the service; the date
+/// must always be `x-amz-date`'s day and the terminator `aws4_request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope<'a> {
+    /// The server's region.
+    pub region: &'a str,
+    /// The signing name of the service the request calls (`lambda`, later `s3`, ...).
+    pub service: &'a str,
+}
+
 /// Who signed a request that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -109,6 +131,10 @@ pub enum AuthError {
     /// The access key is not one of the server's.
     #[error("The security token included in the request is invalid (unknown access key {0})")]
     UnknownKey(String),
+    /// The credential scope is not the one the service requires (region, service,
+    /// date or terminator); the message is AWS's.
+    #[error("{0}")]
+    Scope(String),
     /// `x-amz-date` is too far from the server's clock.
     #[error("Signature expired: {0} is more than 15 minutes from the server's time")]
     Expired(String),
@@ -120,13 +146,44 @@ pub enum AuthError {
     Mismatch,
 }
 
-/// Verifies the SigV4 signature of a request at time `now`.
+/// Verifies the SigV4 signature of a request at time `now`: [`check_headers`], then
+/// [`HeadersChecked::verify_body`].
 pub fn verify(
     req: &RequestParts<'_>,
     body: &[u8],
     keys: &AccessKeys,
+    scope: Scope<'_>,
     now: SystemTime,
 ) -> Result<Verified, AuthError> {
+    check_headers(req, keys, scope, now)?.verify_body(req, body)
+}
+
+/// A request whose signature header is well formed, scoped as the service requires,
+/// made with a known key and recent: only the signature itself is left to compare.
+pub struct HeadersChecked<'k> {
+    auth: Authorization,
+    secret: &'k str,
+    amz_date: String,
+}
+
+impl std::fmt::Debug for HeadersChecked<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("HeadersChecked")
+            .field("access_key_id", &self.auth.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks what the headers alone can tell (the `Authorization` header's form, the
+/// credential scope, the key, the date), so that a request that cannot verify is
+/// refused before its body is read.
+pub fn check_headers<'k>(
+    req: &RequestParts<'_>,
+    keys: &'k AccessKeys,
+    scope: Scope<'_>,
+    now: SystemTime,
+) -> Result<HeadersChecked<'k>, AuthError> {
     let header = req
         .headers
         .get(http::header::AUTHORIZATION)
@@ -134,25 +191,20 @@ pub fn verify(
         .to_str()
         .map_err(|_| AuthError::Malformed("not ASCII".into()))?;
     let auth = parse_authorization(header)?;
+    let amz_date = header_str(req.headers, "x-amz-date")
+        .ok_or_else(|| AuthError::Malformed("the x-amz-date header is missing".into()))?;
+    let signed_at = parse_amz_date(amz_date).ok_or_else(|| {
+        AuthError::Malformed(format!("x-amz-date '{amz_date}' is not YYYYMMDDTHHMMSSZ"))
+    })?;
+    check_scope(&auth, amz_date, scope)?;
     if keys.is_empty() {
         return Err(AuthError::NoKeys);
     }
     let secret = keys
         .secret(&auth.access_key_id)
         .ok_or_else(|| AuthError::UnknownKey(auth.access_key_id.clone()))?;
-    let amz_date = header_str(req.headers, "x-amz-date")
-        .ok_or_else(|| AuthError::Malformed("the x-amz-date header is missing".into()))?;
-    let signed_at = parse_amz_date(amz_date).ok_or_else(|| {
-        AuthError::Malformed(format!("x-amz-date '{amz_date}' is not YYYYMMDDTHHMMSSZ"))
-    })?;
-    if !amz_date.starts_with(&auth.date) {
-        return Err(AuthError::Malformed(format!(
-            "the credential date {} is not the date of x-amz-date {amz_date}",
-            auth.date
-        )));
-    }
-    let now_s = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-    if (now_s - signed_at).unsigned_abs() > MAX_SKEW.as_secs() {
+    let now = time::OffsetDateTime::from(now);
+    if (now - signed_at).unsigned_abs() > MAX_SKEW {
         return Err(AuthError::Expired(amz_date.to_string()));
     }
     if !auth.signed_headers.iter().any(|h| h == "host") {
@@ -160,40 +212,86 @@ pub fn verify(
             "SignedHeaders must include host".into(),
         ));
     }
-    let payload_hash = match header_str(req.headers, "x-amz-content-sha256") {
-        Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
-        Some(claimed) => {
-            let actual = hex(&Sha256::digest(body));
-            if !claimed.eq_ignore_ascii_case(&actual) {
-                return Err(AuthError::Mismatch);
-            }
-            actual
-        }
-        None => hex(&Sha256::digest(body)),
-    };
-    let canonical = canonical_request(req, &auth.signed_headers, &payload_hash)
-        .ok_or_else(|| AuthError::Malformed("a signed header is missing or not text".into()))?;
-    let scope = format!(
-        "{}/{}/{}/aws4_request",
-        auth.date, auth.region, auth.service
-    );
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical.as_bytes()))
-    );
-    let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
-    let expected = hex(&hmac_sha256(&key, string_to_sign.as_bytes()));
-    if !constant_time_eq(
-        expected.as_bytes(),
-        auth.signature.to_ascii_lowercase().as_bytes(),
-    ) {
-        return Err(AuthError::Mismatch);
-    }
-    Ok(Verified {
-        access_key_id: auth.access_key_id,
-        region: auth.region,
-        service: auth.service,
+    Ok(HeadersChecked {
+        auth,
+        secret,
+        amz_date: amz_date.to_string(),
     })
+}
+
+/// The credential scope against what the service requires, in AWS's order and words.
+fn check_scope(auth: &Authorization, amz_date: &str, scope: Scope<'_>) -> Result<(), AuthError> {
+    let day = amz_date.get(..8).unwrap_or(amz_date);
+    if auth.date != day {
+        return Err(AuthError::Scope(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
+             from HTTP: '{}' != '{day}', from '{amz_date}'.",
+            auth.date
+        )));
+    }
+    if auth.region != scope.region {
+        return Err(AuthError::Scope(format!(
+            "Credential should be scoped to a valid region, not '{}'. This gust server's \
+             region is '{}'.",
+            auth.region, scope.region
+        )));
+    }
+    if auth.service != scope.service {
+        return Err(AuthError::Scope(format!(
+            "Credential should be scoped to correct service: '{}'.",
+            scope.service
+        )));
+    }
+    if auth.terminator != "aws4_request" {
+        return Err(AuthError::Scope(format!(
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'.",
+            auth.terminator
+        )));
+    }
+    Ok(())
+}
+
+impl HeadersChecked<'_> {
+    /// Hashes `body` and compares the signature, in constant time.
+    pub fn verify_body(self, req: &RequestParts<'_>, body: &[u8]) -> Result<Verified, AuthError> {
+        let HeadersChecked {
+            auth,
+            secret,
+            amz_date,
+        } = self;
+        let payload_hash = match header_str(req.headers, "x-amz-content-sha256") {
+            Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
+            Some(claimed) => {
+                let actual = hex(&Sha256::digest(body));
+                if !claimed.eq_ignore_ascii_case(&actual) {
+                    return Err(AuthError::Mismatch);
+                }
+                actual
+            }
+            None => hex(&Sha256::digest(body)),
+        };
+        let canonical = canonical_request(req, &auth.signed_headers, &payload_hash)
+            .ok_or_else(|| AuthError::Malformed("a signed header is missing or not text".into()))?;
+        let scope = format!(
+            "{}/{}/{}/aws4_request",
+            auth.date, auth.region, auth.service
+        );
+        let string_to_sign = format!(
+            "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
+        let expected = hex(&hmac_sha256(&key, string_to_sign.as_bytes()));
+        let given = auth.signature.to_ascii_lowercase();
+        if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+            return Err(AuthError::Mismatch);
+        }
+        Ok(Verified {
+            access_key_id: auth.access_key_id,
+            region: auth.region,
+            service: auth.service,
+        })
+    }
 }
 
 /// The fields of an `Authorization: AWS4-HMAC-SHA256 ...` header.
@@ -203,6 +301,8 @@ struct Authorization {
     date: String,
     region: String,
     service: String,
+    /// `aws4_request` in a well-formed scope; checked with the rest of the scope.
+    terminator: String,
     signed_headers: Vec<String>,
     signature: String,
 }
@@ -226,7 +326,7 @@ fn parse_authorization(header: &str) -> Result<Authorization, AuthError> {
     let missing = |what: &str| AuthError::Malformed(format!("{what} is missing"));
     let credential = credential.ok_or_else(|| missing("Credential"))?;
     let mut scope = credential.split('/');
-    let (Some(id), Some(date), Some(region), Some(service), Some("aws4_request"), None) = (
+    let (Some(id), Some(date), Some(region), Some(service), Some(terminator), None) = (
         scope.next(),
         scope.next(),
         scope.next(),
@@ -249,6 +349,7 @@ fn parse_authorization(header: &str) -> Result<Authorization, AuthError> {
         date: date.to_string(),
         region: region.to_string(),
         service: service.to_string(),
+        terminator: terminator.to_string(),
         signed_headers: signed
             .ok_or_else(|| missing("SignedHeaders"))?
             .split(';')
@@ -383,35 +484,13 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `20150830T123600Z` → seconds since the epoch.
-fn parse_amz_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (h, mi, se) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// `20150830T123600Z`, read as UTC.
+fn parse_amz_date(s: &str) -> Option<time::OffsetDateTime> {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
+        time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(s, FORMAT)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
 }
 
 pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
@@ -423,33 +502,20 @@ pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str)
 
 /// HMAC-SHA256 (RFC 2104).
 pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let inner = inner.finalize();
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner);
-    outer.finalize().into()
+    // HMAC takes a key of any length, so this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use http::HeaderValue;
 
     use super::*;
@@ -458,6 +524,12 @@ mod tests {
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     /// 20150830T123600Z, the time of AWS's test suite.
     const SUITE_TIME: u64 = 1_440_938_160;
+
+    /// The scope of AWS's test suite.
+    const SUITE_SCOPE: Scope<'static> = Scope {
+        region: "us-east-1",
+        service: "service",
+    };
 
     fn keys() -> AccessKeys {
         AccessKeys::parse(&format!("{AKID}:{SECRET}")).unwrap()
@@ -503,7 +575,7 @@ mod tests {
             query,
             headers: &h,
         };
-        verify(&req, b"", &keys(), at(SUITE_TIME))
+        verify(&req, b"", &keys(), SUITE_SCOPE, at(SUITE_TIME))
     }
 
     #[test]
@@ -598,21 +670,27 @@ mod tests {
             headers: &h,
         };
         assert_eq!(
-            verify(&req, b"", &AccessKeys::default(), at(SUITE_TIME)),
+            verify(
+                &req,
+                b"",
+                &AccessKeys::default(),
+                SUITE_SCOPE,
+                at(SUITE_TIME)
+            ),
             Err(AuthError::NoKeys)
         );
         let other = AccessKeys::parse("AKIDOTHER:secret").unwrap();
         assert!(matches!(
-            verify(&req, b"", &other, at(SUITE_TIME)),
+            verify(&req, b"", &other, SUITE_SCOPE, at(SUITE_TIME)),
             Err(AuthError::UnknownKey(_))
         ));
-        assert!(verify(&req, b"", &keys(), at(SUITE_TIME + 14 * 60)).is_ok());
+        assert!(verify(&req, b"", &keys(), SUITE_SCOPE, at(SUITE_TIME + 14 * 60)).is_ok());
         assert!(matches!(
-            verify(&req, b"", &keys(), at(SUITE_TIME + 16 * 60)),
+            verify(&req, b"", &keys(), SUITE_SCOPE, at(SUITE_TIME + 16 * 60)),
             Err(AuthError::Expired(_))
         ));
         assert!(matches!(
-            verify(&req, b"", &keys(), at(SUITE_TIME - 16 * 60)),
+            verify(&req, b"", &keys(), SUITE_SCOPE, at(SUITE_TIME - 16 * 60)),
             Err(AuthError::Expired(_))
         ));
         let unsigned_host = headers(&[
@@ -625,7 +703,7 @@ mod tests {
             ..req
         };
         assert!(matches!(
-            verify(&req, b"", &keys(), at(SUITE_TIME)),
+            verify(&req, b"", &keys(), SUITE_SCOPE, at(SUITE_TIME)),
             Err(AuthError::Malformed(_))
         ));
         let none = HeaderMap::new();
@@ -634,9 +712,74 @@ mod tests {
             ..req
         };
         assert_eq!(
-            verify(&req, b"", &keys(), at(SUITE_TIME)),
+            verify(&req, b"", &keys(), SUITE_SCOPE, at(SUITE_TIME)),
             Err(AuthError::Missing)
         );
+    }
+
+    #[test]
+    fn the_credential_scope_must_be_the_services() {
+        let sig = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+        let check = |credential_scope: &str, scope: Scope<'_>| {
+            let h = headers(&[
+                ("host", "example.amazonaws.com"),
+                ("x-amz-date", "20150830T123600Z"),
+                (
+                    "authorization",
+                    &format!(
+                        "AWS4-HMAC-SHA256 Credential={AKID}/{credential_scope}, \
+                         SignedHeaders=host;x-amz-date, Signature={sig}"
+                    ),
+                ),
+            ]);
+            let req = RequestParts {
+                method: "GET",
+                path: "/",
+                query: "",
+                headers: &h,
+            };
+            verify(&req, b"", &keys(), scope, at(SUITE_TIME))
+        };
+        let refused = |r: Result<Verified, AuthError>| match r {
+            Err(AuthError::Scope(m)) => m,
+            other => panic!("expected a scope error, got {other:?}"),
+        };
+        assert!(check("20150830/us-east-1/service/aws4_request", SUITE_SCOPE).is_ok());
+        let m = refused(check("20150830/mars-1/service/aws4_request", SUITE_SCOPE));
+        assert!(m.starts_with("Credential should be scoped to a valid region, not 'mars-1'."));
+        let m = refused(check("20150830/us-east-1/s3/aws4_request", SUITE_SCOPE));
+        assert_eq!(
+            m,
+            "Credential should be scoped to correct service: 'service'."
+        );
+        // The same signature, checked for another service, is refused: the route
+        // decides the service, not the signer.
+        let lambda = Scope {
+            service: "lambda",
+            ..SUITE_SCOPE
+        };
+        let m = refused(check("20150830/us-east-1/service/aws4_request", lambda));
+        assert_eq!(
+            m,
+            "Credential should be scoped to correct service: 'lambda'."
+        );
+        let m = refused(check(
+            "20150830/us-east-1/service/aws5_request",
+            SUITE_SCOPE,
+        ));
+        assert!(
+            m.contains("valid terminator: 'aws4_request', not 'aws5_request'"),
+            "{m}"
+        );
+        let m = refused(check(
+            "20150831/us-east-1/service/aws4_request",
+            SUITE_SCOPE,
+        ));
+        assert!(
+            m.starts_with("Date in Credential scope does not match"),
+            "{m}"
+        );
+        assert!(m.contains("'20150831' != '20150830'"), "{m}");
     }
 
     #[test]
@@ -681,10 +824,14 @@ mod tests {
             headers: &h2,
             ..req
         };
-        let v = verify(&req, body, &keys(), at(SUITE_TIME)).unwrap();
+        let lambda = Scope {
+            service: "lambda",
+            ..SUITE_SCOPE
+        };
+        let v = verify(&req, body, &keys(), lambda, at(SUITE_TIME)).unwrap();
         assert_eq!(v.service, "lambda");
         assert_eq!(
-            verify(&req, b"Param1=value2", &keys(), at(SUITE_TIME)),
+            verify(&req, b"Param1=value2", &keys(), lambda, at(SUITE_TIME)),
             Err(AuthError::Mismatch)
         );
     }
@@ -697,7 +844,10 @@ mod tests {
         assert_eq!(canonical_query("b=2&a=%7E&a=1&c"), "a=1&a=~&b=2&c=");
         assert_eq!(canonical_query("q=a%20b&r=%2F"), "q=a%20b&r=%2F");
         assert_eq!(fold_spaces("  a   b\t c "), "a b c");
-        assert_eq!(parse_amz_date("20150830T123600Z"), Some(SUITE_TIME as i64));
+        assert_eq!(
+            parse_amz_date("20150830T123600Z").map(|t| t.unix_timestamp()),
+            Some(SUITE_TIME as i64)
+        );
         assert_eq!(parse_amz_date("2015-08-30T12:36:00Z"), None);
     }
 

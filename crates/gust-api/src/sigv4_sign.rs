@@ -110,7 +110,12 @@ pub fn sign_hashed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sigv4::{verify, AccessKeys, AuthError};
+    use crate::sigv4::{verify, AccessKeys, AuthError, Scope};
+
+    const LAMBDA: Scope<'static> = Scope {
+        region: "us-east-1",
+        service: "lambda",
+    };
 
     fn creds(secret: &str) -> Credentials {
         Credentials {
@@ -144,16 +149,19 @@ mod tests {
             query: "Qualifier=1",
             headers: &headers,
         };
-        assert!(verify(&parts, body, &keys, now).is_ok());
+        assert!(verify(&parts, body, &keys, LAMBDA, now).is_ok());
         assert_eq!(
-            verify(&parts, br#"{"a":2}"#, &keys, now),
+            verify(&parts, br#"{"a":2}"#, &keys, LAMBDA, now),
             Err(AuthError::Mismatch)
         );
         let other = RequestParts {
             query: "Qualifier=2",
             ..parts
         };
-        assert_eq!(verify(&other, body, &keys, now), Err(AuthError::Mismatch));
+        assert_eq!(
+            verify(&other, body, &keys, LAMBDA, now),
+            Err(AuthError::Mismatch)
+        );
 
         let mut wrong = HeaderMap::new();
         wrong.insert("host", HeaderValue::from_static("127.0.0.1:9000"));
@@ -164,6 +172,9 @@ mod tests {
             query: "",
             headers: &wrong,
         };
-        assert_eq!(verify(&parts, body, &keys, now), Err(AuthError::Mismatch));
+        assert_eq!(
+            verify(&parts, body, &keys, LAMBDA, now),
+            Err(AuthError::Mismatch)
+        );
     }
 }

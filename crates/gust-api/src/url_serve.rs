@@ -31,17 +31,28 @@ use crate::sigv4::{self, AccessKeys};
 use crate::url_event::{build_event, map_response, UrlRequest};
 
 /// Prefix of path-based URLs.
-pub const PATH_PREFIX: &str = "/gust/v1/urls/";
+pub const PATH_PREFIX: &str = gust_platform::URL_PATH_PREFIX;
 
 /// What serving URLs needs.
 struct UrlState {
     platform: Arc<Platform>,
     keys: AccessKeys,
+    /// The region `AWS_IAM` signatures must be scoped to.
+    region: String,
 }
 
 /// Puts URL serving in front of `api`: requests to a URL never reach it.
-pub fn in_front_of(api: Router, platform: Arc<Platform>, keys: AccessKeys) -> Router {
-    let state = Arc::new(UrlState { platform, keys });
+pub fn in_front_of(
+    api: Router,
+    platform: Arc<Platform>,
+    keys: AccessKeys,
+    region: String,
+) -> Router {
+    let state = Arc::new(UrlState {
+        platform,
+        keys,
+        region,
+    });
     let service = middleware::from_fn_with_state(state, dispatch).layer(api);
     Router::new().fallback_service(service)
 }
@@ -217,20 +228,29 @@ fn check_signature(
                 .into(),
         );
     }
+    let path = parts.uri.path();
+    if path.contains("//") {
+        // The canonical URI drops empty segments, but `rawPath` keeps them: the
+        // function would see a path other than the one that was signed.
+        return Err(
+            "Forbidden: the path has an empty segment ('//'), which a signature cannot \
+             cover; send it without"
+                .into(),
+        );
+    }
     let req = sigv4::RequestParts {
         method: parts.method.as_str(),
-        path: parts.uri.path(),
+        path,
         query: parts.uri.query().unwrap_or(""),
         headers: &parts.headers,
     };
-    match sigv4::verify(&req, body, &s.keys, SystemTime::now()) {
-        Ok(v) if v.service == "lambda" => Ok(v),
-        Ok(v) => Err(format!(
-            "Forbidden: the request is signed for service '{}', not 'lambda'",
-            v.service
-        )),
-        Err(e) => Err(format!("Forbidden: {e}")),
-    }
+    // Function URLs with AWS_IAM are signed as Lambda: `lambda`, this region.
+    let scope = sigv4::Scope {
+        region: &s.region,
+        service: crate::auth::LAMBDA_SERVICE,
+    };
+    sigv4::verify(&req, body, &s.keys, scope, SystemTime::now())
+        .map_err(|e| format!("Forbidden: {e}"))
 }
 
 /// Reads the body up to the synchronous payload limit.
@@ -240,6 +260,9 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
         .await
     {
         Ok(c) => Ok(c.to_bytes()),
+        Err(e) if crate::body::timed_out(e.as_ref()).is_some() => {
+            Err(message(StatusCode::REQUEST_TIMEOUT, &e.to_string()))
+        }
         Err(_) => Err(message(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!(

@@ -60,6 +60,8 @@ async fn start_server() -> TestServer {
         access_keys: Default::default(),
         allow_second_rates: false,
         events: gust_api::EventsConfig::default(),
+        connections: gust_api::ConnectionLimits::default(),
+        url_style: gust_api::UrlStyleChoice::Auto,
     })
     .await
     .unwrap();

@@ -40,6 +40,29 @@ impl From<IsolationArg> for Isolation {
     }
 }
 
+/// `--url-style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UrlStyleArg {
+    /// Host-based if this machine resolves *.lambda-url.REGION.localhost to
+    /// loopback (checked at start), else path-based.
+    Auto,
+    /// http://ID.lambda-url.REGION.localhost:PORT/ (Lambda's shape; needs a resolver
+    /// that knows *.localhost, as curl and browsers have).
+    Host,
+    /// http://127.0.0.1:PORT/gust/v1/urls/ID/ (any client can fetch it).
+    Path,
+}
+
+impl From<UrlStyleArg> for gust_api::UrlStyleChoice {
+    fn from(arg: UrlStyleArg) -> gust_api::UrlStyleChoice {
+        match arg {
+            UrlStyleArg::Auto => gust_api::UrlStyleChoice::Auto,
+            UrlStyleArg::Host => gust_api::UrlStyleChoice::Host,
+            UrlStyleArg::Path => gust_api::UrlStyleChoice::Path,
+        }
+    }
+}
+
 /// Arguments of `gust serve`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -107,6 +130,33 @@ pub struct ServeArgs {
     /// is one minute, which makes tests of firing and restarts slow.
     #[arg(long, hide = true)]
     allow_second_rates: bool,
+
+    /// Which function URL CreateFunctionUrlConfig hands out. Both forms are always
+    /// served; this only picks the one clients are given.
+    #[arg(long, value_enum, default_value_t = UrlStyleArg::Auto)]
+    url_style: UrlStyleArg,
+
+    /// How long a client has, from the first byte of a request, to send the request
+    /// line and headers before its connection is closed.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
+    header_timeout: Duration,
+
+    /// How long a connection may stay open without a request (after it opens, and
+    /// between keep-alive requests) before it is closed.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+
+    /// How long a request body may take to arrive whole; a slower upload is
+    /// answered 408 and its connection closed. Raise it for large uploads over slow
+    /// links.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    body_timeout: Duration,
+
+    /// Connections the API accepts at once. At the cap, a new connection closes the
+    /// one that has been idle longest; only when every connection has a request
+    /// under way is it refused (503). Each connection costs a file descriptor.
+    #[arg(long, value_name = "N", default_value_t = gust_api::ConnectionLimits::default().max_connections)]
+    max_connections: usize,
 
     /// Asynchronous (Event) invocations run at once [default: 4 per CPU, at least 8].
     #[arg(long, value_name = "N")]
@@ -182,6 +232,29 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
             retry_base: args.async_retry_base,
             ..gust_api::EventsConfig::default()
         },
+        connections: connection_limits(args)?,
+        url_style: args.url_style.into(),
+    })
+}
+
+fn connection_limits(args: &ServeArgs) -> Result<gust_api::ConnectionLimits> {
+    for (flag, d) in [
+        ("--header-timeout", args.header_timeout),
+        ("--idle-timeout", args.idle_timeout),
+        ("--body-timeout", args.body_timeout),
+    ] {
+        if d.is_zero() {
+            bail!("{flag} must be longer than 0");
+        }
+    }
+    if args.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
+    Ok(gust_api::ConnectionLimits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        body_timeout: args.body_timeout,
+        max_connections: args.max_connections,
     })
 }
 
@@ -285,6 +358,27 @@ mod tests {
         assert_eq!(off.freeze_idle_after, None);
         let at = parse(&["--freeze-idle-after", "250ms"]);
         assert_eq!(at.freeze_idle_after, Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn connection_limits_default_to_the_servers_and_refuse_zero() {
+        let defaults = connection_limits(&parse(&[])).unwrap();
+        assert_eq!(defaults, gust_api::ConnectionLimits::default());
+        let set = connection_limits(&parse(&[
+            "--header-timeout",
+            "2s",
+            "--idle-timeout",
+            "1s",
+            "--body-timeout",
+            "3s",
+            "--max-connections",
+            "64",
+        ]))
+        .unwrap();
+        assert_eq!(set.header_timeout, Duration::from_secs(2));
+        assert_eq!(set.max_connections, 64);
+        let zero = connection_limits(&parse(&["--idle-timeout", "0s"])).unwrap_err();
+        assert!(zero.to_string().contains("--idle-timeout"), "{zero}");
     }
 
     #[test]

@@ -25,9 +25,9 @@ Examples:
   gust url get hello
   gust url delete hello
 
-The URL is http://<id>.lambda-url.<region>.localhost:<port>/, which browsers and curl
-resolve to this machine; clients that cannot use it call
-http://<server>/gust/v1/urls/<id>/... instead. Requests reach the function as
+The URL printed is http://<id>.lambda-url.<region>.localhost:<port>/ when this machine
+resolves *.localhost for every program, else http://<server>/gust/v1/urls/<id>/, which
+any client can fetch (gust serve --url-style picks; both forms always work). Requests reach the function as
 Lambda's payload format 2.0 events, so Mangum, serverless-http and lambda_http apps
 work unchanged.")]
 pub struct UrlArgs {

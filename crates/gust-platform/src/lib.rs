@@ -50,7 +50,7 @@ pub use invoke::{InvocationType, InvokeRequest};
 pub use payload::{check_json as check_payload, MAX_DEPTH as PAYLOAD_MAX_DEPTH};
 use registry::{Entry, Function, Meta, Shared};
 pub use schedules::MISSED_GRACE;
-pub use urls::{ResolvedUrl, UrlAuth};
+pub use urls::{ResolvedUrl, UrlAuth, UrlStyle, URL_PATH_PREFIX};
 
 /// Settings of the core.
 #[derive(Debug, Clone)]
@@ -69,6 +69,8 @@ pub struct PlatformConfig {
     /// Accept `rate(N seconds)` in schedules: a testing aid (EventBridge's smallest
     /// rate is one minute).
     pub allow_second_rates: bool,
+    /// Which form of URL function URL configurations hand out.
+    pub url_style: UrlStyle,
 }
 
 /// The platform core.

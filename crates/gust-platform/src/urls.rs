@@ -23,6 +23,38 @@ use crate::manage::{decode_marker, encode_marker, page_size};
 use crate::registry::Function;
 use crate::Platform;
 
+/// Prefix of path-based function URLs, served on the API's own address.
+pub const URL_PATH_PREFIX: &str = "/gust/v1/urls/";
+
+/// The form of function URL gust hands out. Both forms are always served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlStyle {
+    /// `http://ID.lambda-url.REGION.localhost:PORT/`, Lambda's shape, for machines
+    /// where `*.localhost` resolves to loopback for every program.
+    Host {
+        /// The API's port.
+        port: u16,
+    },
+    /// `BASE/gust/v1/urls/ID/`, which any HTTP client can fetch.
+    Path {
+        /// The API's address as a client reaches it, e.g. `http://127.0.0.1:9000`.
+        base: String,
+    },
+}
+
+impl UrlStyle {
+    /// The URL of `url_id` in this form.
+    pub fn url(&self, url_id: &str, region: &str) -> String {
+        match self {
+            UrlStyle::Host { port } => {
+                format!("http://{url_id}.lambda-url.{region}.localhost:{port}/")
+            }
+            UrlStyle::Path { base } => {
+                format!("{}{URL_PATH_PREFIX}{url_id}/", base.trim_end_matches('/'))
+            }
+        }
+    }
+}
 /// Setting kind of URL configurations.
 pub(crate) const KIND: &str = "url";
 
@@ -239,21 +271,9 @@ impl Platform {
         })
     }
 
-    /// The host-based URL of a url-id: `http://ID.lambda-url.REGION.localhost:PORT/`,
-    /// which browsers and curl resolve to the loopback address.
+    /// The URL of a url-id, in the configured [`UrlStyle`].
     pub fn function_url(&self, url_id: &str) -> String {
-        let port = self
-            .config
-            .base_url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim_end_matches('/').parse::<u16>().ok())
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        format!(
-            "http://{url_id}.lambda-url.{}.localhost{port}/",
-            self.config.region.0
-        )
+        self.config.url_style.url(url_id, &self.config.region.0)
     }
 
     /// The qualifier key a URL request names: `""` without a qualifier, else
@@ -389,6 +409,23 @@ fn iso_now() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn both_url_styles() {
+        use super::UrlStyle;
+        let id = "abcdefghijklmnopqrstuvwxyz012345";
+        assert_eq!(
+            UrlStyle::Host { port: 9000 }.url(id, "us-east-1"),
+            format!("http://{id}.lambda-url.us-east-1.localhost:9000/")
+        );
+        let path = UrlStyle::Path {
+            base: "http://127.0.0.1:9000".into(),
+        };
+        assert_eq!(
+            path.url(id, "us-east-1"),
+            format!("http://127.0.0.1:9000/gust/v1/urls/{id}/")
+        );
+    }
+
     use super::*;
 
     #[test]
