@@ -254,7 +254,12 @@ impl Worker {
         )
         .map_err(|e| SandboxError::io("watching the instance's exit", e))?;
         let tasks = vec![
-            tokio::spawn(runtime_api::serve(listener, shared.clone())).abort_handle(),
+            tokio::spawn(runtime_api::serve(
+                listener,
+                shared.clone(),
+                instance_id.clone(),
+            ))
+            .abort_handle(),
             tokio::spawn(output.clone().run()).abort_handle(),
         ];
         tokio::spawn(watch_exit(

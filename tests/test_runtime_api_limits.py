@@ -1,0 +1,71 @@
+"""What one function can take from gust through its own Runtime API and its log:
+connections to the Runtime API are capped per instance (the rest of the host's
+functions keep answering), and a log flood cannot grow gust's memory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import support
+from conftest import GustServer
+from support import invoke
+
+# An instance may hold this many Runtime API connections (gust_worker's
+# MAX_CONNECTIONS).
+MAX_CONNECTIONS = 8
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
+
+
+@pytest.fixture
+def srv(start_server) -> GustServer:
+    """A private server: its descriptors and memory are this test's alone."""
+    return start_server("--memory", "2048", "--idle-ttl", "10m")
+
+
+@pytest.fixture
+def hostile_zip() -> bytes:
+    return support.function_zip("hostile_runtime_api")
+
+
+def test_connections_to_the_runtime_api_are_capped(srv, hostile_zip, python_tool_zip):
+    lam = srv.lambda_
+    attacker = support.unique_name("rtapi-conns")
+    control = support.unique_name("rtapi-control")
+    srv.create_function(attacker, hostile_zip, Timeout=60)
+    srv.create_function(control, python_tool_zip)
+    invoke(lam, control, {"action": "whoami"}).ok()
+    # Warm: the attacker's instance and its own descriptors exist before counting.
+    before_pid = invoke(lam, attacker, {"action": "whoami"}).ok()["pid"]
+    baseline = open_fds(srv.proc.pid)
+
+    attack = invoke(lam, attacker, {"action": "connect", "connections": 1000}).ok()
+    assert attack["opened"] >= 900, f"the attack did not get its connections: {attack}"
+    assert attack["refused"] >= attack["opened"] - MAX_CONNECTIONS, attack
+
+    # The function still holds every socket it opened; gust holds at most the cap.
+    during = open_fds(srv.proc.pid)
+    assert during - baseline <= MAX_CONNECTIONS + 4, (
+        f"gust went from {baseline} to {during} open descriptors while the function "
+        f"held {attack['held']} connections to its Runtime API")
+    # Another function keeps answering, cold and warm, and so does the attacker's
+    # own runtime on its connection.
+    other = support.unique_name("rtapi-cold")
+    srv.create_function(other, python_tool_zip)
+    invoke(lam, other, {"action": "whoami"}).ok()
+    invoke(lam, control, {"action": "whoami"}).ok()
+    again = invoke(lam, attacker, {"action": "whoami"}).ok()
+    assert again == {"pid": before_pid, "held": attack["held"]}, again
+    assert open_fds(srv.proc.pid) - baseline <= MAX_CONNECTIONS + 4 + 8
