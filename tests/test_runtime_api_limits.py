@@ -69,3 +69,22 @@ def test_connections_to_the_runtime_api_are_capped(srv, hostile_zip, python_tool
     again = invoke(lam, attacker, {"action": "whoami"}).ok()
     assert again == {"pid": before_pid, "held": attack["held"]}, again
     assert open_fds(srv.proc.pid) - baseline <= MAX_CONNECTIONS + 4 + 8
+
+
+def test_a_newline_flood_leaves_gust_memory_bounded(srv, hostile_zip):
+    lam = srv.lambda_
+    name = support.unique_name("log-flood")
+    srv.create_function(name, hostile_zip, Timeout=300)
+    invoke(lam, name, {"action": "newlines", "bytes": 1000}).ok()
+    baseline = rss_kb(srv.proc.pid)
+    # Five million empty lines: ~100 bytes each in memory if they were kept
+    # (the ring slot and the request id), so ~500 MB without a bound.
+    flood = 5_000_000
+    assert invoke(lam, name, {"action": "newlines", "bytes": flood}).ok() == {"written": flood}
+    grown_mb = (rss_kb(srv.proc.pid) - baseline) / 1024
+    assert grown_mb < 100, (
+        f"gust's RSS grew by {grown_mb:.0f} MB for a 1 MiB log budget after {flood} "
+        "empty lines")
+    # The log kept the newest lines, within its budget: the REPORT is there.
+    body = srv.logs(name)
+    assert body["events"] and body["events"][-1]["message"].startswith("REPORT"), body
