@@ -567,6 +567,76 @@ async function tryLoad(appRoot, moduleRoot, module) {
   return require(require.resolve(module, { paths: [appRoot, moduleRoot] }));
 }
 
+// Entries of the task root looked at, at most, to explain a permission error, and
+// unreadable ones named, at most.
+const UNREADABLE_SCAN_LIMIT = 10000;
+const UNREADABLE_NAMED = 10;
+
+/** [relative path, mode] of the entries under `root` this process cannot read. */
+function unreadableFiles(root) {
+  const found = [];
+  let seen = 0;
+  const readable = (p, isDir) => {
+    try {
+      fs.accessSync(p, isDir ? fs.constants.R_OK | fs.constants.X_OK : fs.constants.R_OK);
+      return true;
+    } catch (_e) {
+      return false;
+    }
+  };
+  const mode = (p) => (fs.lstatSync(p).mode & 0o7777).toString(8).padStart(4, '0');
+  if (!readable(root, true)) return [['.', mode(root)]];
+  const walk = (dir) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (_e) {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (++seen > UNREADABLE_SCAN_LIMIT) return;
+      if (entry.isSymbolicLink()) continue;
+      const p = path.join(dir, entry.name);
+      const isDir = entry.isDirectory();
+      if (!readable(p, isDir)) {
+        found.push([path.relative(root, p) + (isDir ? '/' : ''), mode(p)]);
+      } else if (isDir) {
+        walk(p);
+      }
+    }
+  };
+  walk(root);
+  return found;
+}
+
+/**
+ * Adds to an error from loading the handler what a permission error means: the
+ * files of the deployment package the function's user cannot read, and the fix.
+ */
+function explainUnreadable(error, root) {
+  if (!error || !(error.code === 'EACCES' || error instanceof ImportModuleError)) return error;
+  let found;
+  try {
+    found = unreadableFiles(root);
+  } catch (_e) {
+    return error;
+  }
+  if (found.length === 0) return error;
+  let named = found
+    .slice(0, UNREADABLE_NAMED)
+    .map(([rel, m]) => `${rel} (mode ${m})`)
+    .join(', ');
+  if (found.length > UNREADABLE_NAMED) named += ` and ${found.length - UNREADABLE_NAMED} more`;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : '?';
+  const old = error.message;
+  error.message +=
+    `. Files in the deployment package are not readable by the function's user (uid ${uid}): ` +
+    `${named}; make them world-readable (chmod 644, and 755 for directories) before zipping`;
+  if (typeof error.stack === 'string') error.stack = error.stack.replace(old, error.message);
+  return error;
+}
+
 async function loadHandler(appRoot, fullHandlerString) {
   if (fullHandlerString.includes('..')) {
     throw new MalformedHandlerName(
@@ -833,7 +903,8 @@ async function main() {
   const taskRoot = path.resolve(env.LAMBDA_TASK_ROOT || process.cwd());
   try {
     handler = await loadHandler(taskRoot, env._HANDLER || '');
-  } catch (error) {
+  } catch (thrown) {
+    const error = explainUnreadable(thrown, taskRoot);
     logError('Uncaught Exception', error);
     fatal(error, 129);
     return;
