@@ -224,11 +224,15 @@ impl Worker {
             OutputCapture::new(launched.output, spec.log.clone())
                 .map_err(|e| SandboxError::io("watching the instance's output", e))?,
         );
-        if let Some(rid) = &rid {
-            output.begin(
-                rid.clone(),
-                format!("INIT_START Runtime: {}", config.runtime),
-            );
+        let init_start = crate::runtime_version::init_start_line(
+            config.runtime,
+            self.host.interpreter(config.runtime).ok(),
+            &self.region,
+        );
+        match &rid {
+            Some(rid) => output.begin(rid.clone(), init_start),
+            // Provisioned ahead of demand: Lambda logs its init all the same.
+            None => spec.log.push(None, init_start),
         }
         let (jobs_tx, jobs_rx) = mpsc::channel(1);
         let (ready_tx, ready_rx) = oneshot::channel();

@@ -24,6 +24,7 @@ mod instance;
 pub mod logs;
 mod output;
 mod runtime_api;
+mod runtime_version;
 
 pub use gust_sandbox::SandboxError as SandboxErrorKind;
 pub use host::{RuntimeHost, RuntimeHostError};
