@@ -629,11 +629,13 @@ function explainUnreadable(error, root) {
     .join(', ');
   if (found.length > UNREADABLE_NAMED) named += ` and ${found.length - UNREADABLE_NAMED} more`;
   const uid = typeof process.getuid === 'function' ? process.getuid() : '?';
+  // V8 builds the stack text on first read, from the message of that moment.
+  const stack = error.stack;
   const old = error.message;
   error.message +=
     `. Files in the deployment package are not readable by the function's user (uid ${uid}): ` +
     `${named}; make them world-readable (chmod 644, and 755 for directories) before zipping`;
-  if (typeof error.stack === 'string') error.stack = error.stack.replace(old, error.message);
+  if (typeof stack === 'string') error.stack = stack.replace(old, error.message);
   return error;
 }
 
