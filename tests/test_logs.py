@@ -237,3 +237,17 @@ def test_an_import_error_shows_its_whole_traceback(server, lam, make_function):
     assert lines[5].strip("\u00a0") == "import not_a_module_in_gust_tests", lines
     assert "INIT_REPORT" in result.log and "import not_a_module_in_gust_tests" in result.log
     assert not any(e["message"] == "" for e in records), "no empty record after INIT_REPORT"
+
+
+def test_a_node_error_logged_with_console_is_one_record(server, lam, make_function):
+    code = b"exports.handler = async () => { console.error(new Error('logged-node-boom')); return 1; };\n"
+    name = make_function("logs-node-err", support.make_zip({"index.js": code}),
+                         runtime=support.NODE, handler="index.handler")
+    result = invoke(lam, name, {})
+    assert result.ok() == 1
+    records = _records(server, name, f"REPORT RequestId: {result.request_id}")
+    logged = [e["message"] for e in records if "logged-node-boom" in e["message"]]
+    assert len(logged) == 1, [e["message"] for e in records]
+    lines = logged[0].split("\n")
+    assert lines[0].endswith(f"\t{result.request_id}\tERROR\tError: logged-node-boom"), lines
+    assert len(lines) > 1 and all(l.lstrip().startswith("at ") for l in lines[1:]), lines

@@ -153,7 +153,7 @@ function intoError(err) {
 
 // ---------------------------------------------------------------------------
 // Console: every level prints "<ISO time>\t<request id>\t<LEVEL>\t<message>" to
-// stdout in one write, filtered by AWS_LAMBDA_LOG_LEVEL.
+// stdout in one write and one line, filtered by AWS_LAMBDA_LOG_LEVEL.
 
 const REQUEST_ID = Symbol.for('aws.lambda.runtime.requestId');
 const stdout = process.stdout;
@@ -166,9 +166,10 @@ function patchConsole() {
   const logger = (name) =>
     levels[name] >= minimum
       ? (message, ...params) => {
-          stdout.write(
-            `${new Date().toISOString()}\t${global[REQUEST_ID]}\t${name}\t${util.format(message, ...params)}\n`,
-          );
+          // One console call is one log record: its newlines (an error's stack)
+          // become carriage returns, as AWS's runtime writes them.
+          const line = `${new Date().toISOString()}\t${global[REQUEST_ID]}\t${name}\t${util.format(message, ...params)}`;
+          stdout.write(line.replace(/\n/g, '\r') + '\n');
         }
       : nop;
   console.trace = logger('TRACE');
