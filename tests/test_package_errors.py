@@ -39,6 +39,24 @@ def test_python_files_of_mode_0600_fail_and_say_why(lam, make_function):
 
 
 @needs_sandbox_user
+def test_reading_an_unreadable_package_file_at_run_time_says_why(lam, make_function):
+    name = make_function("perm-data", support.make_zip({
+        "app.py": b"def handler(event, context):\n    return open(event['path']).read()\n",
+        "config.json": (b"{}", 0o600),
+    }))
+    body = invoke(lam, name, {"path": "/var/task/config.json"}).error()
+    assert body["errorType"] == "PermissionError", body
+    assert body["errorMessage"].startswith(
+        "[Errno 13] Permission denied: '/var/task/config.json'. Files in the deployment "
+        "package are not readable by the function's user"), body
+    assert "config.json (mode 0600)" in body["errorMessage"], body
+    # A permission error elsewhere is not blamed on the package.
+    body = invoke(lam, name, {"path": "/proc/1/environ"}).error()
+    assert body["errorType"] == "PermissionError", body
+    assert "deployment package" not in body["errorMessage"], body
+
+
+@needs_sandbox_user
 def test_node_files_of_mode_0600_fail_and_say_why(lam, make_function):
     name = make_function("perm-node", support.make_zip({
         "index.js": (b"exports.handler = async () => 'ran';\n", 0o600),

@@ -182,7 +182,7 @@ def _build_fault_result(exc_info, invoke_id=None):
             frames = frames[i:]
             break
     message = _safe_str(value)
-    if isinstance(value, PermissionError):
+    if isinstance(value, PermissionError) and _in_task_root(value.filename):
         message += _unreadable_hint()
     return make_error(message, etype.__name__, traceback.format_list(frames), invoke_id)
 
@@ -236,6 +236,14 @@ def _unreadable_files(root):
         # os.walk skips the directories it cannot list.
         dirnames[:] = [d for d in dirnames if access(os.path.join(dirpath, d), os.R_OK | os.X_OK)]
     return found
+
+
+def _in_task_root(filename):
+    """Whether a path an error names lies in the task root (or none is named)."""
+    if not isinstance(filename, str):
+        return True
+    root = os.path.abspath(_environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    return os.path.abspath(filename).startswith(root + os.sep)
 
 
 def _unreadable_hint():
