@@ -810,7 +810,7 @@ def _get_handler(handler):
         raise FaultException(IMPORT_MODULE_ERROR, message, _user_frames(e.__traceback__))
     except SyntaxError as e:
         filename, lineno, text = _syntax_error_location(e, modname)
-        trace = ['  File "%s" Line %s\n    %s' % (filename, lineno, (text or "").strip())]
+        trace = ['  File "%s" Line %s\n    %s' % (filename, lineno, text or "")]
         detail = str(e)
         if e.filename is None and filename is not None:
             detail += " (%s, line %s)" % (os.path.basename(filename), lineno)
@@ -858,7 +858,8 @@ def _syntax_error_location(e, modname):
             start = data.rfind(b"\n", 0, at) + 1
             end = data.find(b"\n", at)
             text = data[start:end if end >= 0 else len(data)]
-            return path, lineno, text.replace(b"\0", b"\\0").decode("utf-8", "replace")
+            text = text.replace(b"\0", b"\\0").decode("utf-8", "replace") + "\n"
+            return path, lineno, text
     return first, e.lineno, e.text
 
 

@@ -297,7 +297,7 @@ def test_python_syntax_error_names_file_and_line_even_for_null_bytes(api, runtim
     assert body["errorType"] == "Runtime.UserCodeSyntaxError"
     assert body["errorMessage"] == ("Syntax error in module 'app': source code string cannot "
                                     "contain null bytes (helper.py, line 2)")
-    assert body["stackTrace"][0].endswith('helper.py" Line 2\n    y = 2\\0'), body
+    assert body["stackTrace"][0].endswith('helper.py" Line 2\n    y = 2\\0\n'), body
     assert "None" not in body["stackTrace"][0]
 
 
