@@ -217,7 +217,9 @@ pub fn unreadable_entries(bytes: &[u8]) -> Result<Vec<(String, u32)>> {
     let mut out = Vec::new();
     for i in 0..archive.len() {
         let file = archive.by_index_raw(i).context("reading the archive")?;
-        let Some(mode) = file.unix_mode() else {
+        // No mode (or a zero one, from a tool that set only MS-DOS attributes):
+        // gust extracts such entries readable.
+        let Some(mode) = file.unix_mode().filter(|&m| m != 0) else {
             continue;
         };
         let needed = if file.is_dir() { 0o005 } else { 0o004 };
