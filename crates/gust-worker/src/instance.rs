@@ -121,8 +121,8 @@ impl Worker {
                     host_paths.push(interp.prefix.clone());
                 }
                 let script = match runtime {
-                    Runtime::Python311 => PYTHON_SCRIPT,
-                    _ => NODE_SCRIPT,
+                    Runtime::Python311 => gust_runtimes::PYTHON_SCRIPT,
+                    _ => gust_runtimes::NODE_SCRIPT,
                 };
                 // Python skips `site` (-S): it costs tens of milliseconds per cold
                 // start (site-packages' .pth files), and a function should see only
@@ -741,8 +741,3 @@ fn trace_id() -> String {
         &r[16..32]
     )
 }
-
-/// The Python bootstrap, relative to the runtime directory (see `gust-runtimes`).
-const PYTHON_SCRIPT: &str = "python/bootstrap.py";
-/// The Node.js bootstrap, relative to the runtime directory (see `gust-runtimes`).
-const NODE_SCRIPT: &str = "node/bootstrap.js";
