@@ -136,3 +136,118 @@ def test_logs_survive_a_crash(server, lam, tool):
         e["message"].startswith(f"REPORT RequestId: {crashed.request_id}") for e in b["events"])
         else None)(server.logs(tool)), 10, message="the crashed invocation's REPORT")
     assert any(e["message"] == marker for e in body["events"])
+
+
+# ---------------------------------------------------------------- as Lambda writes them
+
+INIT_START_RE = re.compile(
+    r"^INIT_START Runtime Version: (?P<version>[a-z]+:[0-9a-z.]+\.v\d+)\t"
+    r"Runtime Version ARN: arn:aws:lambda:(?P<region>[a-z0-9-]+)::runtime:(?P<hash>[0-9a-f]{64})$")
+
+
+def _records(server, name: str, until: str) -> list[dict]:
+    """The function's log records once one starting with `until` is there."""
+    return wait_until(lambda: (lambda b: b["events"] if any(
+        e["message"].startswith(until) for e in b["events"]) else None)(server.logs(name)),
+        10, message=f"a log record starting with {until!r}")
+
+
+def test_init_start_carries_the_runtime_version(server, lam, make_function, python_tool_zip):
+    name = make_function("logs-initstart", python_tool_zip)
+    cold = invoke(lam, name, {"action": "whoami"}, tail=True)
+    cold.ok()
+    line = next(l for l in cold.log.splitlines() if l.startswith("INIT_START"))
+    match = INIT_START_RE.match(line)
+    assert match, f"INIT_START is not in Lambda's shape: {line!r}"
+    assert match["version"].startswith("python:3.11.v"), line
+    assert match["region"] == support.REGION
+    records = _records(server, name, "REPORT")
+    assert [e["message"] for e in records if e["message"].startswith("INIT_START")] == [line]
+    # The same runtime, the same version: another function's instance says the same.
+    other = make_function("logs-initstart2", python_tool_zip)
+    again = invoke(lam, other, {"action": "whoami"}, tail=True)
+    assert line in again.log.splitlines(), again.log
+
+
+LOGGED_TRACEBACK = b'''
+import logging
+
+logger = logging.getLogger()
+
+
+def handler(event, context):
+    try:
+        {}["missing"]
+    except KeyError:
+        logger.exception("lookup failed")
+    if event.get("raise"):
+        raise ValueError("unhandled " + event["raise"])
+    return "ok"
+'''
+
+
+def test_a_traceback_is_one_log_record(server, lam, make_function):
+    name = make_function("logs-traceback", support.make_zip({"app.py": LOGGED_TRACEBACK}))
+    result = invoke(lam, name, {"raise": "boom"}, tail=True)
+    assert result.error()["errorMessage"] == "unhandled boom"
+    records = [e for e in _records(server, name, f"REPORT RequestId: {result.request_id}")
+               if e.get("requestId") == result.request_id]
+    logged = [e["message"] for e in records if "lookup failed" in e["message"]]
+    assert len(logged) == 1, [e["message"] for e in records]
+    lines = logged[0].split("\n")
+    assert lines[0].startswith("[ERROR]\t") and lines[0].endswith("\tlookup failed"), lines
+    assert lines[1] == "Traceback (most recent call last):", lines
+    assert lines[-1] == "KeyError: 'missing'", lines
+    unhandled = [e["message"] for e in records if e["message"].startswith("[ERROR] ValueError")]
+    assert len(unhandled) == 1, [e["message"] for e in records]
+    lines = unhandled[0].split("\n")
+    assert lines[0] == "[ERROR] ValueError: unhandled boom", lines
+    assert lines[1] == "Traceback (most recent call last):", lines
+    assert 'app.py", line 13, in handler' in lines[2], lines
+    assert "raise ValueError" in lines[3], lines
+    # Nothing of either traceback was left over as records of its own.
+    assert not any(e["message"].startswith(("Traceback", "  File", "\u00a0\u00a0File"))
+                   for e in records), [e["message"] for e in records]
+    # The tail shows them line by line, in order.
+    tail = result.log.splitlines()
+    assert tail.index("[ERROR] ValueError: unhandled boom") \
+        > tail.index("KeyError: 'missing'") > 0, result.log
+
+
+def test_an_import_error_shows_its_whole_traceback(server, lam, make_function):
+    files = {
+        "app.py": b"import helper\n\ndef handler(event, context):\n    return 1\n",
+        "helper.py": b"import os\nimport not_a_module_in_gust_tests\n",
+    }
+    name = make_function("logs-importerr", support.make_zip(files))
+    result = invoke(lam, name, {}, tail=True)
+    body = result.error()
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    assert len(body["stackTrace"]) == 2, body
+    records = _records(server, name, "INIT_REPORT")
+    errors = [e["message"] for e in records if e["message"].startswith("[ERROR]")]
+    assert len(errors) == 1, [e["message"] for e in records]
+    lines = errors[0].split("\n")
+    assert lines[0] == ("[ERROR] Runtime.ImportModuleError: Unable to import module 'app': "
+                        "No module named 'not_a_module_in_gust_tests'"), lines
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[2].endswith('File "/var/task/app.py", line 1, in <module>'), lines
+    assert lines[3].strip("\u00a0") == "import helper", lines
+    assert lines[4].endswith('File "/var/task/helper.py", line 2, in <module>'), lines
+    assert lines[5].strip("\u00a0") == "import not_a_module_in_gust_tests", lines
+    assert "INIT_REPORT" in result.log and "import not_a_module_in_gust_tests" in result.log
+    assert not any(e["message"] == "" for e in records), "no empty record after INIT_REPORT"
+
+
+def test_a_node_error_logged_with_console_is_one_record(server, lam, make_function):
+    code = b"exports.handler = async () => { console.error(new Error('logged-node-boom')); return 1; };\n"
+    name = make_function("logs-node-err", support.make_zip({"index.js": code}),
+                         runtime=support.NODE, handler="index.handler")
+    result = invoke(lam, name, {})
+    assert result.ok() == 1
+    records = _records(server, name, f"REPORT RequestId: {result.request_id}")
+    logged = [e["message"] for e in records if "logged-node-boom" in e["message"]]
+    assert len(logged) == 1, [e["message"] for e in records]
+    lines = logged[0].split("\n")
+    assert lines[0].endswith(f"\t{result.request_id}\tERROR\tError: logged-node-boom"), lines
+    assert len(lines) > 1 and all(l.lstrip().startswith("at ") for l in lines[1:]), lines

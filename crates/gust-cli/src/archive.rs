@@ -206,6 +206,53 @@ pub fn zip_top_level(bytes: &[u8], shown_as: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The entries of a zip archive that a function will not be able to read once it is
+/// deployed, as (name, mode), in archive order: files without the world-read bit and
+/// directories without world read and search. Functions run as an unprivileged user
+/// that owns none of their files, so on Lambda (and gust) such an entry fails with
+/// `Permission denied` at run time. Entries without unix permissions (archives made
+/// on Windows) are extracted readable and are not listed.
+pub fn unreadable_entries(bytes: &[u8]) -> Result<Vec<(String, u32)>> {
+    let mut archive = ZipArchive::new(Cursor::new(bytes)).context("reading the archive")?;
+    let mut out = Vec::new();
+    for i in 0..archive.len() {
+        let file = archive.by_index_raw(i).context("reading the archive")?;
+        // No mode (or a zero one, from a tool that set only MS-DOS attributes):
+        // gust extracts such entries readable.
+        let Some(mode) = file.unix_mode().filter(|&m| m != 0) else {
+            continue;
+        };
+        let needed = if file.is_dir() { 0o005 } else { 0o004 };
+        if mode & needed != needed {
+            out.push((file.name().to_string(), mode & 0o7777));
+        }
+    }
+    Ok(out)
+}
+
+/// The warning `gust deploy` prints for [`unreadable_entries`], or `None` when
+/// there are none. `fix` says how to repair the source (a chmod command).
+pub fn unreadable_warning(entries: &[(String, u32)], fix: &str) -> Option<String> {
+    const NAMED: usize = 10;
+    if entries.is_empty() {
+        return None;
+    }
+    let mut named = entries
+        .iter()
+        .take(NAMED)
+        .map(|(name, mode)| format!("{name} (mode {mode:04o})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if entries.len() > NAMED {
+        named.push_str(&format!(" and {} more", entries.len() - NAMED));
+    }
+    Some(format!(
+        "warning: the function's user will not be able to read {named}: functions run as \
+         a user that owns none of their files, so reading these fails with \
+         'Permission denied', as on Lambda. {fix}"
+    ))
+}
+
 /// Names of the regular files at the top level of an entry list.
 pub fn entries_top_level(entries: &[Entry]) -> Vec<String> {
     entries
@@ -333,6 +380,37 @@ mod tests {
             .map(|e| e.name)
             .collect();
         assert_eq!(names, vec!["a", "a/file.txt"]);
+    }
+
+    #[test]
+    fn entries_without_the_world_read_bit_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("app.py"), "x", 0o600);
+        write(&dir.path().join("ok.py"), "x", 0o644);
+        write(&dir.path().join("run.sh"), "x", 0o711);
+        write(&dir.path().join("lib/util.py"), "x", 0o644);
+        fs::set_permissions(dir.path().join("lib"), fs::Permissions::from_mode(0o750)).unwrap();
+        let bytes = write_zip(&collect_dir(dir.path()).unwrap(), &mut |_| {}).unwrap();
+        let found = unreadable_entries(&bytes).unwrap();
+        assert_eq!(
+            found,
+            vec![
+                ("app.py".to_string(), 0o600),
+                ("lib/".to_string(), 0o750),
+                ("run.sh".to_string(), 0o711)
+            ]
+        );
+        let warning = unreadable_warning(&found, "Run chmod.").unwrap();
+        assert!(
+            warning.contains("app.py (mode 0600), lib/ (mode 0750), run.sh (mode 0711)"),
+            "{warning}"
+        );
+        assert!(warning.ends_with("Run chmod."), "{warning}");
+        let many: Vec<(String, u32)> = (0..12).map(|i| (format!("f{i}"), 0o600)).collect();
+        assert!(unreadable_warning(&many, "")
+            .unwrap()
+            .contains("f9 (mode 0600) and 2 more"));
+        assert_eq!(unreadable_warning(&[], "x"), None);
     }
 
     #[test]

@@ -126,6 +126,7 @@ struct Code {
 /// Runs `gust deploy`.
 pub fn run(ctx: &Ctx, args: DeployArgs) -> Result<ExitCode> {
     let code = load_code(&args.path)?;
+    warn_unreadable(&code, &args.path);
     let name = match &args.name {
         Some(name) => name.clone(),
         None => infer::default_name(&code.path, code.kind).map_err(|e| anyhow!(e))?,
@@ -322,6 +323,23 @@ fn upload(
 
 fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Warns when the archive has entries the function's user cannot read (a zip made
+/// with Python's `zipfile.writestr` has mode 0600 files), naming them and the fix.
+fn warn_unreadable(code: &Code, path: &Path) {
+    let Ok(found) = archive::unreadable_entries(&code.zip) else {
+        return;
+    };
+    let fix = match code.kind {
+        SourceKind::Zip => "Make them world-readable (chmod 644, and 755 for directories) \
+             before zipping, or pass the directory to gust deploy."
+            .to_string(),
+        _ => format!("Run `chmod -R a+rX {}` and deploy again.", path.display()),
+    };
+    if let Some(warning) = archive::unreadable_warning(&found, &fix) {
+        eprintln!("{warning}");
+    }
 }
 
 /// Warns when an update ships code that looks like another runtime than the

@@ -104,7 +104,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     queue_timeout: Duration,
 
-    /// Log kept per function (e.g. 1MiB, 512KiB, 65536).
+    /// Memory the log of each function may hold, each line costing its text plus
+    /// 128 bytes; the oldest lines go first (e.g. 1MiB, 512KiB, 65536).
     #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = parse_size)]
     log_bytes: u64,
 

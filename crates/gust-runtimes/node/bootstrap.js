@@ -153,7 +153,7 @@ function intoError(err) {
 
 // ---------------------------------------------------------------------------
 // Console: every level prints "<ISO time>\t<request id>\t<LEVEL>\t<message>" to
-// stdout in one write, filtered by AWS_LAMBDA_LOG_LEVEL.
+// stdout in one write and one line, filtered by AWS_LAMBDA_LOG_LEVEL.
 
 const REQUEST_ID = Symbol.for('aws.lambda.runtime.requestId');
 const stdout = process.stdout;
@@ -166,9 +166,10 @@ function patchConsole() {
   const logger = (name) =>
     levels[name] >= minimum
       ? (message, ...params) => {
-          stdout.write(
-            `${new Date().toISOString()}\t${global[REQUEST_ID]}\t${name}\t${util.format(message, ...params)}\n`,
-          );
+          // One console call is one log record: its newlines (an error's stack)
+          // become carriage returns, as AWS's runtime writes them.
+          const line = `${new Date().toISOString()}\t${global[REQUEST_ID]}\t${name}\t${util.format(message, ...params)}`;
+          stdout.write(line.replace(/\n/g, '\r') + '\n');
         }
       : nop;
   console.trace = logger('TRACE');
@@ -567,6 +568,78 @@ async function tryLoad(appRoot, moduleRoot, module) {
   return require(require.resolve(module, { paths: [appRoot, moduleRoot] }));
 }
 
+// Entries of the task root looked at, at most, to explain a permission error, and
+// unreadable ones named, at most.
+const UNREADABLE_SCAN_LIMIT = 10000;
+const UNREADABLE_NAMED = 10;
+
+/** [relative path, mode] of the entries under `root` this process cannot read. */
+function unreadableFiles(root) {
+  const found = [];
+  let seen = 0;
+  const readable = (p, isDir) => {
+    try {
+      fs.accessSync(p, isDir ? fs.constants.R_OK | fs.constants.X_OK : fs.constants.R_OK);
+      return true;
+    } catch (_e) {
+      return false;
+    }
+  };
+  const mode = (p) => (fs.lstatSync(p).mode & 0o7777).toString(8).padStart(4, '0');
+  if (!readable(root, true)) return [['.', mode(root)]];
+  const walk = (dir) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (_e) {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (++seen > UNREADABLE_SCAN_LIMIT) return;
+      if (entry.isSymbolicLink()) continue;
+      const p = path.join(dir, entry.name);
+      const isDir = entry.isDirectory();
+      if (!readable(p, isDir)) {
+        found.push([path.relative(root, p) + (isDir ? '/' : ''), mode(p)]);
+      } else if (isDir) {
+        walk(p);
+      }
+    }
+  };
+  walk(root);
+  return found;
+}
+
+/**
+ * Adds to an error from loading the handler what a permission error means: the
+ * files of the deployment package the function's user cannot read, and the fix.
+ */
+function explainUnreadable(error, root) {
+  if (!error || !(error.code === 'EACCES' || error instanceof ImportModuleError)) return error;
+  let found;
+  try {
+    found = unreadableFiles(root);
+  } catch (_e) {
+    return error;
+  }
+  if (found.length === 0) return error;
+  let named = found
+    .slice(0, UNREADABLE_NAMED)
+    .map(([rel, m]) => `${rel} (mode ${m})`)
+    .join(', ');
+  if (found.length > UNREADABLE_NAMED) named += ` and ${found.length - UNREADABLE_NAMED} more`;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : '?';
+  // V8 builds the stack text on first read, from the message of that moment.
+  const stack = error.stack;
+  const old = error.message;
+  error.message +=
+    `. Files in the deployment package are not readable by the function's user (uid ${uid}): ` +
+    `${named}; make them world-readable (chmod 644, and 755 for directories) before zipping`;
+  if (typeof stack === 'string') error.stack = stack.replace(old, error.message);
+  return error;
+}
+
 async function loadHandler(appRoot, fullHandlerString) {
   if (fullHandlerString.includes('..')) {
     throw new MalformedHandlerName(
@@ -833,7 +906,8 @@ async function main() {
   const taskRoot = path.resolve(env.LAMBDA_TASK_ROOT || process.cwd());
   try {
     handler = await loadHandler(taskRoot, env._HANDLER || '');
-  } catch (error) {
+  } catch (thrown) {
+    const error = explainUnreadable(thrown, taskRoot);
     logError('Uncaught Exception', error);
     fatal(error, 129);
     return;

@@ -181,13 +181,95 @@ def _build_fault_result(exc_info, invoke_id=None):
         if frames[i][0] != __file__:
             frames = frames[i:]
             break
-    return make_error(
-        _safe_str(value), etype.__name__, traceback.format_list(frames), invoke_id
+    message = _safe_str(value)
+    if isinstance(value, PermissionError) and _in_task_root(value.filename):
+        message += _unreadable_hint()
+    return make_error(message, etype.__name__, traceback.format_list(frames), invoke_id)
+
+
+def _user_frames(tb):
+    """The traceback's frames in the function's own code and libraries: without
+    this bootstrap's and the import machinery's."""
+    import traceback
+
+    frames = [
+        (f.filename, f.lineno, f.name, f.line)
+        for f in traceback.extract_tb(tb)
+        if f.filename != __file__
+        and not f.filename.startswith("<frozen importlib")
+        and not f.filename.endswith(os.sep + os.path.join("importlib", "__init__.py"))
+    ]
+    return traceback.format_list(frames)
+
+
+# Entries of the task root looked at, at most, to explain a permission error.
+_UNREADABLE_SCAN_LIMIT = 10000
+# Unreadable entries named, at most.
+_UNREADABLE_NAMED = 10
+
+
+def _unreadable_files(root):
+    """(relative path, mode) of the files and directories under `root` that this
+    process cannot read (directories: cannot list or enter), first ones first."""
+    found = []
+    seen = 0
+    access = os.access
+    if not access(root, os.R_OK | os.X_OK):
+        return [(".", os.stat(root).st_mode & 0o7777)]
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames) + dirnames:
+            seen += 1
+            if seen > _UNREADABLE_SCAN_LIMIT:
+                return found
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            is_dir = (st.st_mode & 0o170000) == 0o040000
+            if (st.st_mode & 0o170000) == 0o120000:  # a symlink: its target decides
+                continue
+            if not access(path, os.R_OK | os.X_OK if is_dir else os.R_OK):
+                rel = os.path.relpath(path, root) + ("/" if is_dir else "")
+                found.append((rel, st.st_mode & 0o7777))
+        # os.walk skips the directories it cannot list.
+        dirnames[:] = [d for d in dirnames if access(os.path.join(dirpath, d), os.R_OK | os.X_OK)]
+    return found
+
+
+def _in_task_root(filename):
+    """Whether a path an error names lies in the task root (or none is named)."""
+    if not isinstance(filename, str):
+        return True
+    root = os.path.abspath(_environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    return os.path.abspath(filename).startswith(root + os.sep)
+
+
+def _unreadable_hint():
+    """What to append to a permission error: the unreadable entries of the
+    deployment package and the fix, or nothing when every entry is readable."""
+    root = _environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    try:
+        found = _unreadable_files(root)
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    named = ", ".join("%s (mode %04o)" % entry for entry in found[:_UNREADABLE_NAMED])
+    if len(found) > _UNREADABLE_NAMED:
+        named += " and %d more" % (len(found) - _UNREADABLE_NAMED)
+    return (
+        ". Files in the deployment package are not readable by the function's user "
+        "(uid %d): %s; make them world-readable (chmod 644, and 755 for directories) "
+        "before zipping" % (os.getuid(), named)
     )
 
 
 def _log_error(error_result):
-    """Write ``[ERROR] Type: message`` plus the traceback as one log entry."""
+    """Write ``[ERROR] Type: message`` plus the traceback as one log record: its
+    lines are joined by carriage returns, as AWS's runtime writes an error to
+    stdout, so that the log keeps it as one event."""
     description = "[ERROR]"
     error_type = error_result.get("errorType")
     if error_type:
@@ -199,7 +281,7 @@ def _log_error(error_result):
         description += " " + message
     lines = [description]
     stack_trace = error_result.get("stackTrace")
-    if stack_trace is not None:
+    if stack_trace:
         lines.append("Traceback (most recent call last):")
         for element in stack_trace:
             if element == "":
@@ -208,10 +290,11 @@ def _log_error(error_result):
             for line in element.splitlines():
                 stripped = line.lstrip(" ")
                 lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    text = "\r".join(line.replace("\n", "\r") for line in lines) + "\n"
     try:
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(text)
     except Exception:
-        _stdout.write("\n".join(lines) + "\n")
+        _stdout.write(text)
 
 
 # ---------------------------------------------------------------------------
@@ -614,9 +697,15 @@ def _setup_logging(logging):
     try:
 
         class LambdaLoggerHandler(logging.Handler):
+            # One logging call is one log record, as on Lambda (whose runtime
+            # frames each one): the newlines inside it, such as those of a
+            # traceback from logger.exception(), become carriage returns.
             def emit(self, record):
                 try:
-                    sys.stdout.write(self.format(record))
+                    text = self.format(record)
+                    if text.endswith("\n"):
+                        text = text[:-1]
+                    sys.stdout.write(text.replace("\n", "\r") + "\n")
                 except Exception:
                     self.handleError(record)
 
@@ -716,14 +805,18 @@ def _get_handler(handler):
 
         m = importlib.import_module(modname.replace("/", "."))
     except ImportError as e:
-        raise FaultException(
-            IMPORT_MODULE_ERROR, "Unable to import module '{}': {}".format(modname, e)
-        )
+        # A directory the function's user cannot list hides the modules in it.
+        message = "Unable to import module '{}': {}".format(modname, e) + _unreadable_hint()
+        raise FaultException(IMPORT_MODULE_ERROR, message, _user_frames(e.__traceback__))
     except SyntaxError as e:
-        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        filename, lineno, text = _syntax_error_location(e, modname)
+        trace = ['  File "%s" Line %s\n    %s' % (filename, lineno, text or "")]
+        detail = str(e)
+        if e.filename is None and filename is not None:
+            detail += " (%s, line %s)" % (os.path.basename(filename), lineno)
         raise FaultException(
             USER_CODE_SYNTAX_ERROR,
-            "Syntax error in module '{}': {}".format(modname, e),
+            "Syntax error in module '{}': {}".format(modname, detail),
             trace,
         )
 
@@ -733,6 +826,41 @@ def _get_handler(handler):
         raise FaultException(
             HANDLER_NOT_FOUND, "Handler '{}' missing on module '{}'".format(fname, modname)
         )
+
+
+def _syntax_error_location(e, modname):
+    """(file, line, text) of a syntax error. Some (null bytes in the source) are
+    raised by the compiler before it knows the file: then the file is the first
+    of the task root's modules that holds a null byte, and the line is that one."""
+    if e.filename is not None:
+        return e.filename, e.lineno, e.text
+    root = _environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    first = os.path.join(root, *modname.split("/")) + ".py"
+    candidates = [first]
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            seen += 1
+            if seen > _UNREADABLE_SCAN_LIMIT:
+                break
+            if name.endswith(".py"):
+                candidates.append(os.path.join(dirpath, name))
+    for path in candidates:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        at = data.find(b"\0")
+        if at >= 0:
+            lineno = data.count(b"\n", 0, at) + 1
+            start = data.rfind(b"\n", 0, at) + 1
+            end = data.find(b"\n", at)
+            text = data[start:end if end >= 0 else len(data)]
+            text = text.replace(b"\0", b"\\0").decode("utf-8", "replace") + "\n"
+            return path, lineno, text
+    return first, e.lineno, e.text
 
 
 def _prepare_sys_path(task_root):

@@ -192,7 +192,9 @@ def test_python_exception(api, runtime):
     assert trace[1].endswith('line 7, in helper\n    raise ValueError("boom")\n')
     # Logged like AWS does, and flushed before the report.
     assert "before the error\n" in rep.stdout
-    assert "[ERROR] ValueError: boom\nTraceback (most recent call last):\n" in rep.stdout
+    # One log record: AWS's runtime joins the lines with carriage returns.
+    assert "\n[ERROR] ValueError: boom\rTraceback (most recent call last):\r" in rep.stdout
+    assert 'line 7, in helper\r\u00a0\u00a0\u00a0\u00a0raise ValueError("boom")\n' in rep.stdout
     # The instance keeps serving.
     assert roundtrip(api, {}).kind == "error"
 
@@ -285,6 +287,58 @@ def test_python_syntax_error(api, runtime):
     assert body["errorType"] == "Runtime.UserCodeSyntaxError"
     assert body["errorMessage"].startswith("Syntax error in module 'app': ")
     assert body["stackTrace"][0].startswith('  File "') and "app.py\" Line 1" in body["stackTrace"][0]
+
+
+def test_python_syntax_error_names_file_and_line_even_for_null_bytes(api, runtime):
+    # The compiler reports a null byte without a file or line.
+    proc = runtime("python", {"app.py": "import helper\n", "helper.py": "x = 1\ny = 2\0\n"},
+                   "app.handler")
+    body = _init_error(api, proc).json
+    assert body["errorType"] == "Runtime.UserCodeSyntaxError"
+    assert body["errorMessage"] == ("Syntax error in module 'app': source code string cannot "
+                                    "contain null bytes (helper.py, line 2)")
+    assert body["stackTrace"][0].endswith('helper.py" Line 2\n    y = 2\\0\n'), body
+    assert "None" not in body["stackTrace"][0]
+
+
+def test_python_import_error_keeps_its_traceback(api, runtime):
+    proc = runtime("python", {
+        "app.py": "import helper\n",
+        "helper.py": "import json\nimport not_a_real_dependency\n",
+    }, "app.handler")
+    body = _init_error(api, proc).json
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    trace = body["stackTrace"]
+    assert len(trace) == 2, trace
+    assert 'app.py", line 1, in <module>\n    import helper\n' in trace[0]
+    assert 'helper.py", line 2, in <module>\n    import not_a_real_dependency\n' in trace[1]
+    # One log record holding all of it.
+    record = next(line for line in proc.stdout.split("\n") if line.startswith("[ERROR]"))
+    assert record.count("\r") == 5, repr(record)
+    assert record.endswith("\u00a0\u00a0\u00a0\u00a0import not_a_real_dependency"), repr(record)
+
+
+def test_python_logged_exception_is_one_record(api, runtime):
+    runtime("python", {
+        "app.py": """
+            import logging
+
+            def handler(event, context):
+                try:
+                    1 / 0
+                except ZeroDivisionError:
+                    logging.getLogger().exception("caught")
+                print("after")
+                return 1
+        """
+    }, "app.handler")
+    rep = roundtrip(api, {})
+    assert rep.kind == "response"
+    lines = rep.stdout.split("\n")
+    record = next(line for line in lines if line.startswith("[ERROR]"))
+    assert "\tcaught\rTraceback (most recent call last):\r" in record, repr(record)
+    assert record.endswith("ZeroDivisionError: division by zero"), repr(record)
+    assert lines[lines.index(record) + 1] == "after", "the record ends with its own newline"
 
 
 def test_python_nested_module_path(api, runtime):
@@ -660,7 +714,7 @@ def test_node_console_format(api, runtime):
     out = rep.stdout
     assert "\tundefined\tINFO\tduring init\n" in out
     assert "\t%s\tINFO\thello world { n: 1 }\n" % rid in out
-    assert "\t%s\tINFO\tmulti\nline\n" % rid in out
+    assert "\t%s\tINFO\tmulti\rline\n" % rid in out, "one record, as AWS's runtime writes it"
     assert "\t%s\tWARN\twarned\n" % rid in out
     assert "\t%s\tERROR\terrored\n" % rid in out
     assert "\t%s\tDEBUG\tdebugged\n" % rid in out

@@ -28,6 +28,8 @@ pub struct Interpreter {
     /// Its installation prefix, shown read-only inside the sandbox when it is not
     /// under a system directory.
     pub prefix: PathBuf,
+    /// Its full version (`3.11.7`, `20.19.2`).
+    pub version: String,
 }
 
 /// The interpreters found on this host, by runtime.
@@ -50,7 +52,7 @@ impl RuntimeHost {
                 &["python3.11", "python3"],
                 &[
                     "-c",
-                    "import sys;print(sys.executable);print(sys.base_prefix);print('%d.%d'%sys.version_info[:2])",
+                    "import sys;print(sys.executable);print(sys.base_prefix);print('%d.%d'%sys.version_info[:2]);print('%d.%d.%d'%sys.version_info[:3])",
                 ],
                 "3.11",
             ),
@@ -59,7 +61,7 @@ impl RuntimeHost {
                 &["node"],
                 &[
                     "-e",
-                    "console.log(process.execPath);console.log(require('path').resolve(process.execPath,'../..'));console.log(process.versions.node.split('.')[0])",
+                    "console.log(process.execPath);console.log(require('path').resolve(process.execPath,'../..'));console.log(process.versions.node.split('.')[0]);console.log(process.versions.node)",
                 ],
                 "20",
             ),
@@ -135,6 +137,7 @@ fn probe(
         return Ok(Interpreter {
             executable: PathBuf::from(exe.trim()),
             prefix: PathBuf::from(prefix.trim()),
+            version: lines.next().unwrap_or(version).trim().to_string(),
         });
     }
     Err(RuntimeHostError::Unavailable {

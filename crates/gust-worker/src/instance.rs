@@ -121,8 +121,8 @@ impl Worker {
                     host_paths.push(interp.prefix.clone());
                 }
                 let script = match runtime {
-                    Runtime::Python311 => PYTHON_SCRIPT,
-                    _ => NODE_SCRIPT,
+                    Runtime::Python311 => gust_runtimes::PYTHON_SCRIPT,
+                    _ => gust_runtimes::NODE_SCRIPT,
                 };
                 // Python skips `site` (-S): it costs tens of milliseconds per cold
                 // start (site-packages' .pth files), and a function should see only
@@ -224,11 +224,15 @@ impl Worker {
             OutputCapture::new(launched.output, spec.log.clone())
                 .map_err(|e| SandboxError::io("watching the instance's output", e))?,
         );
-        if let Some(rid) = &rid {
-            output.begin(
-                rid.clone(),
-                format!("INIT_START Runtime: {}", config.runtime),
-            );
+        let init_start = crate::runtime_version::init_start_line(
+            config.runtime,
+            self.host.interpreter(config.runtime).ok(),
+            &self.region,
+        );
+        match &rid {
+            Some(rid) => output.begin(rid.clone(), init_start),
+            // Provisioned ahead of demand: Lambda logs its init all the same.
+            None => spec.log.push(None, init_start),
         }
         let (jobs_tx, jobs_rx) = mpsc::channel(1);
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -254,7 +258,12 @@ impl Worker {
         )
         .map_err(|e| SandboxError::io("watching the instance's exit", e))?;
         let tasks = vec![
-            tokio::spawn(runtime_api::serve(listener, shared.clone())).abort_handle(),
+            tokio::spawn(runtime_api::serve(
+                listener,
+                shared.clone(),
+                instance_id.clone(),
+            ))
+            .abort_handle(),
             tokio::spawn(output.clone().run()).abort_handle(),
         ];
         tokio::spawn(watch_exit(
@@ -732,8 +741,3 @@ fn trace_id() -> String {
         &r[16..32]
     )
 }
-
-/// The Python bootstrap, relative to the runtime directory (see `gust-runtimes`).
-const PYTHON_SCRIPT: &str = "python/bootstrap.py";
-/// The Node.js bootstrap, relative to the runtime directory (see `gust-runtimes`).
-const NODE_SCRIPT: &str = "node/bootstrap.js";

@@ -7,6 +7,7 @@
 //! - [`Worker`]: starts instances ([`Worker::start`]).
 //! - [`Instance`]: one running instance; [`Instance::invoke`] runs one invocation.
 //! - `runtime_api`: the per-instance Runtime API server (`/2018-06-01/runtime/...`).
+//! - `connections`: how many connections an instance may hold to it, and for how long.
 //! - `output`: the pipe reader that turns stdout/stderr into log lines.
 //! - [`FunctionLog`]: the bounded, followable log of one function.
 //! - [`RuntimeHost`]: where the host's interpreters live.
@@ -16,12 +17,14 @@
 
 #![forbid(unsafe_code)]
 
+mod connections;
 mod env;
 mod host;
 mod instance;
 pub mod logs;
 mod output;
 mod runtime_api;
+mod runtime_version;
 
 pub use gust_sandbox::SandboxError as SandboxErrorKind;
 pub use host::{RuntimeHost, RuntimeHostError};

@@ -20,53 +20,87 @@ pub struct LogRecord {
     pub message: String,
 }
 
-/// A function's log, bounded in bytes: the oldest records go first.
+/// What one record costs in memory besides its text: its slot in the ring (a
+/// [`LogRecord`] is 64 bytes, and a ring that doubled to fit may hold as many empty
+/// slots again) and the allocator's bookkeeping for its two strings. Charged to every
+/// record, so that empty or 1-byte lines cannot hold more memory than the budget says.
+pub const RECORD_OVERHEAD: usize = 128;
+
+/// The smallest budget a log is given, whatever it is asked for.
+const MIN_BYTES: usize = 1024;
+
+/// A function's log, bounded in memory: every record is charged its text plus
+/// [`RECORD_OVERHEAD`], and the oldest records go first once the budget is spent,
+/// which also bounds the number of records to `max_bytes / RECORD_OVERHEAD`.
 #[derive(Debug)]
 pub struct FunctionLog {
     inner: Mutex<Ring>,
     /// Woken whenever a record is appended, for followers.
     appended: Notify,
-    /// Bytes of message text kept at most.
+    /// Bytes the records may cost at most, overhead included.
     max_bytes: usize,
+    /// Records kept at most (what `max_bytes` allows for records without text).
+    max_records: usize,
 }
 
 #[derive(Debug, Default)]
 struct Ring {
     records: VecDeque<LogRecord>,
+    /// What the records in `records` cost, by [`cost`].
     bytes: usize,
     next_seq: u64,
 }
 
+/// What a record is charged against the budget.
+fn cost(record: &LogRecord) -> usize {
+    RECORD_OVERHEAD + record.message.len() + record.request_id.as_ref().map_or(0, String::len)
+}
+
 impl FunctionLog {
-    /// A log keeping at most `max_bytes` of message text.
+    /// A log whose records cost at most `max_bytes` (at least 1 KiB), text and
+    /// per-record overhead together.
     pub fn new(max_bytes: usize) -> FunctionLog {
+        let max_bytes = max_bytes.max(MIN_BYTES);
         FunctionLog {
             inner: Mutex::new(Ring {
                 next_seq: 1,
                 ..Ring::default()
             }),
             appended: Notify::new(),
-            max_bytes: max_bytes.max(1024),
+            max_bytes,
+            max_records: max_bytes / RECORD_OVERHEAD,
         }
     }
 
-    /// Appends one line.
-    pub fn push(&self, request_id: Option<&str>, message: String) {
+    /// Appends one line. A line longer than the whole budget is cut to fit it.
+    pub fn push(&self, request_id: Option<&str>, mut message: String) {
         let timestamp_ms = now_ms();
+        let room = self
+            .max_bytes
+            .saturating_sub(RECORD_OVERHEAD + request_id.map_or(0, str::len));
+        if message.len() > room {
+            let mut cut = room;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.shrink_to_fit();
+        }
         {
             let mut ring = self.inner.lock();
-            ring.bytes += message.len();
             let seq = ring.next_seq;
             ring.next_seq += 1;
-            ring.records.push_back(LogRecord {
+            let record = LogRecord {
                 seq,
                 timestamp_ms,
                 request_id: request_id.map(str::to_string),
                 message,
-            });
-            while ring.bytes > self.max_bytes {
+            };
+            ring.bytes += cost(&record);
+            ring.records.push_back(record);
+            while ring.bytes > self.max_bytes || ring.records.len() > self.max_records {
                 match ring.records.pop_front() {
-                    Some(old) => ring.bytes -= old.message.len(),
+                    Some(old) => ring.bytes -= cost(&old),
                     None => break,
                 }
             }
@@ -149,6 +183,63 @@ mod tests {
         let (none, next) = log.read(100, 10);
         assert!(none.is_empty());
         assert_eq!(next, 100);
+    }
+
+    /// What the ring holds, recomputed from its records: (records, bytes charged).
+    fn held(log: &FunctionLog) -> (usize, usize) {
+        let ring = log.inner.lock();
+        let bytes: usize = ring.records.iter().map(cost).sum();
+        assert_eq!(bytes, ring.bytes, "the running total matches the records");
+        (ring.records.len(), bytes)
+    }
+
+    #[test]
+    fn empty_lines_are_charged_and_evicted() {
+        let budget = 1 << 20;
+        let log = FunctionLog::new(budget);
+        for _ in 0..3_000_000 {
+            log.push(None, String::new());
+        }
+        let (records, bytes) = held(&log);
+        assert!(
+            bytes <= budget,
+            "{bytes} bytes held for a {budget}-byte budget"
+        );
+        assert_eq!(records, budget / RECORD_OVERHEAD);
+        // The ring's own allocation stays proportionate too.
+        assert!(log.inner.lock().records.capacity() <= 2 * budget / RECORD_OVERHEAD);
+        let (tail, next) = log.read(0, 2);
+        assert_eq!(next, 3_000_000, "the newest records are the ones kept");
+        assert_eq!(tail.last().unwrap().seq, 3_000_000);
+    }
+
+    #[test]
+    fn one_byte_lines_with_request_ids_stay_within_the_budget() {
+        let budget = 1 << 20;
+        let log = FunctionLog::new(budget);
+        let rid = "8f2c6a1e-0d4b-4a57-9a53-4f3f0a1b2c3d";
+        for i in 0..3_000_000u32 {
+            log.push(Some(rid), ((b'a' + (i % 26) as u8) as char).to_string());
+        }
+        let (records, bytes) = held(&log);
+        assert!(
+            bytes <= budget,
+            "{bytes} bytes held for a {budget}-byte budget"
+        );
+        assert_eq!(records, budget / (RECORD_OVERHEAD + 1 + rid.len()));
+    }
+
+    #[test]
+    fn a_line_longer_than_the_budget_is_cut_to_fit() {
+        let log = FunctionLog::new(4096);
+        log.push(None, "old".into());
+        log.push(Some("r"), "é".repeat(10_000));
+        let (records, bytes) = held(&log);
+        assert_eq!(records, 1, "only the long line fits");
+        assert!(bytes <= 4096);
+        let (all, _) = log.read(0, 10);
+        assert!(all[0].message.len() >= 4096 - RECORD_OVERHEAD - 2);
+        assert!(all[0].message.chars().all(|c| c == 'é'));
     }
 
     #[tokio::test]

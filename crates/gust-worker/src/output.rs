@@ -5,6 +5,11 @@
 //! the Runtime API handler calls [`OutputCapture::drain`] first: the runtime flushed its
 //! output before posting, so everything the invocation printed is in the pipe and is
 //! attributed to it before its `END` line is written.
+//!
+//! A line is one log record. Carriage returns inside it separate the lines of one
+//! multi-line record (AWS's runtimes write a traceback that way, so that the log
+//! keeps it as one event): the record keeps them as newlines, so that a reader
+//! sees the traceback's lines. A line ending in `\r\n` loses its `\r`.
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -113,7 +118,7 @@ impl OutputCapture {
     }
 
     fn emit(&self, st: &mut State) {
-        let line = String::from_utf8_lossy(&st.partial).into_owned();
+        let line = record_text(&st.partial);
         st.partial.clear();
         if st.request_id.is_some() {
             push_tail(&mut st.tail, line.as_bytes());
@@ -152,7 +157,8 @@ impl OutputCapture {
         let mut st = self.state.lock();
         self.flush_partial(&mut st);
         let rid = st.request_id.take();
-        for line in end_lines {
+        // An empty line stands for none (an init error has no REPORT line).
+        for line in end_lines.into_iter().filter(|l| !l.is_empty()) {
             push_tail(&mut st.tail, line.as_bytes());
             self.log.push(rid.as_deref(), line);
         }
@@ -166,6 +172,18 @@ impl OutputCapture {
             }
             tail[s..].to_vec()
         })
+    }
+}
+
+/// The text of the record for one line of output: carriage returns become newlines,
+/// except one ending the line (`\r\n`), which goes.
+fn record_text(line: &[u8]) -> String {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = String::from_utf8_lossy(line);
+    if text.contains('\r') {
+        text.replace('\r', "\n")
+    } else {
+        text.into_owned()
     }
 }
 
@@ -214,6 +232,29 @@ mod tests {
         assert!(records[1..]
             .iter()
             .all(|r| r.request_id.as_deref() == Some("req-1")));
+    }
+
+    #[tokio::test]
+    async fn carriage_returns_join_the_lines_of_one_record() {
+        let (r, w) = gust_sandbox::output_pipe().unwrap();
+        let log = Arc::new(FunctionLog::new(1 << 20));
+        let cap = Arc::new(OutputCapture::new(r, log.clone()).unwrap());
+        let mut w = std::fs::File::from(w);
+        w.write_all(
+            b"[ERROR] boom\rTraceback (most recent call last):\r  File \"app.py\"\nwindows\r\n\n",
+        )
+        .unwrap();
+        cap.drain();
+        let (records, _) = log.read(0, 100);
+        let messages: Vec<&str> = records.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "[ERROR] boom\nTraceback (most recent call last):\n  File \"app.py\"",
+                "windows",
+                ""
+            ]
+        );
     }
 
     #[test]

@@ -4,10 +4,14 @@
 //! for an unknown or already answered request id, 403 `InvalidStateTransition` for a
 //! post with no invocation in progress, 413 `RequestEntityTooLarge` for oversize
 //! responses.
+//!
+//! An instance holds at most [`MAX_CONNECTIONS`] connections; one more is answered
+//! 503 and closed, and idle ones are closed (see `connections`), so that no function
+//! can spend the file descriptors gust shares between all instances.
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -16,6 +20,7 @@ use hyper::body::Incoming;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::connections::{Connections, Slot, IDLE_TIMEOUT, MAX_CONNECTIONS};
 use crate::output::OutputCapture;
 
 /// Largest response or error body a runtime may post.
@@ -60,26 +65,93 @@ pub struct RtState {
     pub init_error: Option<Bytes>,
 }
 
-/// Serves the Runtime API on `listener` until the task is aborted.
-pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+/// Serves the Runtime API on `listener` until the task is aborted. `instance` names
+/// the instance in gust's own log.
+pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, instance: String) {
+    serve_with(
+        listener,
+        shared,
+        Connections::new(MAX_CONNECTIONS, IDLE_TIMEOUT),
+        instance,
+    )
+    .await
+}
+
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    conns: Arc<Connections>,
+    instance: String,
+) {
+    let mut warned = false;
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors (EMFILE) or the like: trying again at once
+                // would spin; a moment later some may be free.
+                tracing::debug!(%instance, error = %e, "Runtime API accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let Some(slot) = conns.admit() else {
+            if !warned {
+                warned = true;
+                tracing::warn!(
+                    %instance,
+                    "the function holds {MAX_CONNECTIONS} connections to its Runtime API; refusing more"
+                );
+            }
+            refuse(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let svc = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(req, &shared).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(io, svc)
-                .await;
-        });
+        tokio::spawn(serve_connection(stream, slot, shared));
     }
+}
+
+/// Serves one connection until the runtime closes it or it stays idle too long.
+async fn serve_connection(stream: tokio::net::TcpStream, slot: Slot, shared: Arc<Shared>) {
+    let slot = Arc::new(slot);
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let svc = {
+        let slot = slot.clone();
+        hyper::service::service_fn(move |req| {
+            let busy = slot.busy();
+            let shared = shared.clone();
+            async move {
+                let resp = route(req, &shared).await;
+                drop(busy);
+                Ok::<_, Infallible>(resp)
+            }
+        })
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = slot.idle_expired() => {}
+    }
+}
+
+/// Answers a connection over the limit with a 503 and closes it, without waiting:
+/// the answer fits any empty socket buffer.
+fn refuse(stream: tokio::net::TcpStream) {
+    let body = serde_json::json!({
+        "errorMessage": format!(
+            "Too many connections to the Runtime API: an instance may hold {MAX_CONNECTIONS}"
+        ),
+        "errorType": "TooManyConnections",
+    })
+    .to_string();
+    let resp = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(resp.as_bytes());
 }
 
 async fn route(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
@@ -270,6 +342,141 @@ fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::FunctionLog;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// A Runtime API on loopback with room for `max` connections; returns its
+    /// address, the sender of its invocations, and the output pipe's write end.
+    async fn start(
+        max: usize,
+        idle: Duration,
+    ) -> (
+        std::net::SocketAddr,
+        mpsc::Sender<Job>,
+        std::os::fd::OwnedFd,
+    ) {
+        let (r, w) = gust_sandbox::output_pipe().unwrap();
+        let output = Arc::new(OutputCapture::new(r, Arc::new(FunctionLog::new(1 << 16))).unwrap());
+        let (tx, rx) = mpsc::channel(1);
+        let shared = Arc::new(Shared {
+            jobs: tokio::sync::Mutex::new(rx),
+            state: Mutex::new(RtState::default()),
+            output,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_with(
+            listener,
+            shared,
+            Connections::new(max, idle),
+            "test".into(),
+        ));
+        (addr, tx, w)
+    }
+
+    /// Everything the server sends until it closes the connection.
+    async fn read_to_close(stream: &mut TcpStream) -> String {
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).await.unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Sends one request and reads one (small, content-length) response head+body.
+    async fn request(stream: &mut TcpStream, head: &str) -> String {
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed before answering: {:?}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len: usize = text[..end]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if got.len() >= end + 4 + len {
+                    return text;
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_cap_are_refused_and_held_ones_keep_working() {
+        let (addr, _jobs, _out) = start(4, IDLE_TIMEOUT).await;
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(TcpStream::connect(addr).await.unwrap());
+        }
+        // Accepted in order: the fifth finds the four places taken.
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        let refused = read_to_close(&mut extra).await;
+        assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+        assert!(refused.contains("TooManyConnections"), "{refused}");
+        for stream in &mut held {
+            let resp = request(stream, "GET /nope HTTP/1.1\r\nhost: x\r\n\r\n").await;
+            assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_connections_close_but_a_waiting_next_does_not() {
+        let idle = Duration::from_secs(60);
+        let (addr, jobs, _out) = start(8, idle).await;
+        let mut waiting = TcpStream::connect(addr).await.unwrap();
+        waiting
+            .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut unused = TcpStream::connect(addr).await.unwrap();
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /2018-06-01/runtime/invo")
+            .await
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        let closes = async {
+            (
+                read_to_close(&mut unused).await,
+                read_to_close(&mut slow).await,
+            )
+        };
+        let (unused_got, slow_got) = tokio::time::timeout(idle * 3, closes)
+            .await
+            .expect("idle connections must be closed");
+        assert_eq!(unused_got, "");
+        assert_eq!(slow_got, "", "half a request head is not in flight");
+        let waited = started.elapsed();
+        assert!(waited >= idle && waited <= 2 * idle, "{waited:?}");
+
+        tokio::time::sleep(idle * 10).await;
+        let (reply, _answer) = oneshot::channel();
+        jobs.send(Job {
+            request_id: "req-1".into(),
+            payload: Bytes::from_static(b"{}"),
+            deadline_ms: 0,
+            invoked_arn: String::new(),
+            client_context: None,
+            trace_id: String::new(),
+            reply,
+        })
+        .await
+        .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = waiting.read(&mut buf).await.unwrap();
+        let resp = String::from_utf8_lossy(&buf[..n]);
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+        assert!(
+            resp.contains("lambda-runtime-aws-request-id: req-1"),
+            "{resp}"
+        );
+    }
 
     #[test]
     fn errors_are_normalised_to_aws_shape() {
