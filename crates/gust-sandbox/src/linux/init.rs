@@ -329,7 +329,8 @@ fn start_runtime(
     };
     let image = ExecImage::new(Path::new(program), &argv, &l.env)
         .map_err(|e| FromInit::failed("preparing the runtime's arguments", &e))?;
-    let filter = seccomp::runtime_filter();
+    let filter = seccomp::runtime_filter()
+        .map_err(|e| FromInit::failed("building the seccomp filter", &io::Error::other(e)))?;
     let (err_read, err_write) =
         sys::pipe_cloexec().map_err(|e| FromInit::failed("creating a pipe", &e))?;
 
