@@ -73,6 +73,12 @@ const SYS_CACHESTAT: libc::c_long = 451;
 const SYS_FCHMODAT2: libc::c_long = 452;
 #[cfg(target_arch = "x86_64")]
 const SYS_MAP_SHADOW_STACK: libc::c_long = 453;
+const SYS_FUTEX_WAKE: libc::c_long = 454;
+const SYS_FUTEX_WAIT: libc::c_long = 455;
+const SYS_FUTEX_REQUEUE: libc::c_long = 456;
+/// x86_64's own number (before the common numbering's range).
+#[cfg(target_arch = "x86_64")]
+const SYS_URETPROBE: libc::c_long = 335;
 
 /// Syscall numbers from here up answer `ENOSYS`: 463 follows `mseal` (462), the last
 /// syscall of Linux 6.12, whose table seccompiler 0.5 carries. Raise it with the
@@ -335,7 +341,13 @@ const ALWAYS: &[Syscall] = syscalls![
 ];
 
 /// Allowed whatever their arguments: the numbers libc has no constant for.
-const ALWAYS_NEW: &[Syscall] = &[("cachestat", SYS_CACHESTAT), ("fchmodat2", SYS_FCHMODAT2)];
+const ALWAYS_NEW: &[Syscall] = &[
+    ("cachestat", SYS_CACHESTAT),
+    ("fchmodat2", SYS_FCHMODAT2),
+    ("futex_wake", SYS_FUTEX_WAKE),
+    ("futex_wait", SYS_FUTEX_WAIT),
+    ("futex_requeue", SYS_FUTEX_REQUEUE),
+];
 
 /// x86_64's older calls, which aarch64 (asm-generic) never had.
 #[cfg(target_arch = "x86_64")]
@@ -381,8 +393,14 @@ const ALWAYS_ARCH: &[Syscall] = syscalls![
 #[cfg(target_arch = "aarch64")]
 const ALWAYS_ARCH: &[Syscall] = syscalls![SYS_renameat, SYS_sync_file_range];
 
+/// `uretprobe` is called only by the kernel's own return-probe trampoline (anyone
+/// else gets SIGILL); refusing it would crash a runtime the host traces with eBPF
+/// uretprobes, on kernels that do not yet let it bypass seccomp (a 2025 fix).
 #[cfg(target_arch = "x86_64")]
-const ALWAYS_ARCH_NEW: &[Syscall] = &[("map_shadow_stack", SYS_MAP_SHADOW_STACK)];
+const ALWAYS_ARCH_NEW: &[Syscall] = &[
+    ("map_shadow_stack", SYS_MAP_SHADOW_STACK),
+    ("uretprobe", SYS_URETPROBE),
+];
 #[cfg(target_arch = "aarch64")]
 const ALWAYS_ARCH_NEW: &[Syscall] = &[];
 
