@@ -625,7 +625,7 @@ fn prefix() -> [libc::sock_filter; 7] {
 /// Why the filter could not be built (a defect of the rules above: the unit tests
 /// build it).
 #[derive(Debug, thiserror::Error)]
-#[error("building the seccomp filter: {0}")]
+#[error("seccompiler refused the allow list: {0}")]
 pub(crate) struct FilterError(#[from] BackendError);
 
 /// The compiled filter for the runtime process, built once per process: the init
