@@ -201,6 +201,67 @@ fn runs_as_an_unprivileged_user_without_capabilities() {
     assert_eq!(seccomp, Some("2"));
 }
 
+/// The seccomp allow list: a thread, a fork and exec, clone3 falling back to clone
+/// (posix_spawn), a loopback socket and mprotect work; what the list leaves out
+/// fails with EPERM (clone3 itself and unknown numbers with ENOSYS), and the
+/// process lives on.
+#[test]
+fn the_seccomp_allow_list_runs_ordinary_programs_and_refuses_the_rest() {
+    let Some(sb) = sandbox() else { return };
+    let f = Fixture::new();
+    let run = f.run(
+        sb,
+        f.python_spec(
+            "seccomp",
+            r#"
+import ctypes, mmap, os, platform, socket, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NR = {"x86_64": {"personality": 135, "bpf": 321, "clone3": 435},
+      "aarch64": {"personality": 92, "bpf": 280, "clone3": 435}}[platform.machine()]
+def sys(nr, *args):
+    ctypes.set_errno(0)
+    rc = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+    return str(rc) if rc != -1 else os.strerror(ctypes.get_errno())
+t = threading.Thread(target=lambda: None); t.start(); t.join()
+pid = os.fork()
+if pid == 0:
+    os.execv("/bin/sh", ["sh", "-c", "exit 5"])
+print("fork=%d" % os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+spawned = os.posix_spawn("/bin/sh", ["sh", "-c", "exit 6"], {})
+print("spawn=%d" % os.waitstatus_to_exitcode(os.waitpid(spawned, 0)[1]))
+a, b = socket.socketpair(); a.send(b"x"); print("pair=" + b.recv(1).decode())
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0)); s.listen(1)
+    print("tcp=" + str(socket.create_connection(s.getsockname()).fileno() > 0))
+m = mmap.mmap(-1, 4096); m.write(b"ok"); m.close()
+print("personality_query=" + sys(NR["personality"], 0xffffffff))
+print("personality_rie=" + sys(NR["personality"], 0x0400000))
+print("bpf=" + sys(NR["bpf"], 0, 0, 0))
+print("clone3=" + sys(NR["clone3"], 0, 0))
+print("unknown=" + sys(1000))
+print("mount=" + str(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)) + " " + os.strerror(ctypes.get_errno()))
+"#,
+        ),
+    );
+    assert_eq!(run.report.code, Some(0), "{}", run.output);
+    let expect = [
+        ("fork", "5"),
+        ("spawn", "6"),
+        ("pair", "x"),
+        ("tcp", "True"),
+        ("personality_query", "0"),
+        ("personality_rie", "Operation not permitted"),
+        ("bpf", "Operation not permitted"),
+        ("clone3", "Function not implemented"),
+        ("unknown", "Function not implemented"),
+        ("mount", "-1 Operation not permitted"),
+    ];
+    for (key, want) in expect {
+        assert_eq!(field(&run.output, key), Some(want), "{key}: {}", run.output);
+    }
+}
+
 #[test]
 fn pid_one_is_the_init_and_host_processes_are_invisible() {
     let Some(sb) = sandbox() else { return };

@@ -89,6 +89,9 @@ fn run(channel: &OwnedFd) -> i32 {
         Ok(l) => l,
         Err(failure) => return report_failure(ch, failure),
     };
+    // The same seccomp filter for every runtime: built now, off the cold start's
+    // path (a failure is reported when the runtime starts).
+    let _ = seccomp::runtime_filter();
     // A pool prepares its inits at the lowest priority, so that refilling does not
     // slow down the cold start that emptied it. Waiting, and whatever comes after,
     // happens at the normal priority (lowering nice needs the privileges it still
@@ -329,14 +332,15 @@ fn start_runtime(
     };
     let image = ExecImage::new(Path::new(program), &argv, &l.env)
         .map_err(|e| FromInit::failed("preparing the runtime's arguments", &e))?;
-    let filter = seccomp::runtime_filter();
+    let filter = seccomp::runtime_filter()
+        .map_err(|e| FromInit::failed("building the seccomp filter", &io::Error::other(e)))?;
     let (err_read, err_write) =
         sys::pipe_cloexec().map_err(|e| FromInit::failed("creating a pipe", &e))?;
 
     let pid = match sys::fork().map_err(|e| FromInit::failed("forking the runtime", &e))? {
         sys::Fork::Child => {
             drop(err_read);
-            let (step, err) = runtime_child(l, &output, config.as_ref(), &image, &filter);
+            let (step, err) = runtime_child(l, &output, config.as_ref(), &image, filter);
             let msg = format!("{step}\0{}", err.raw_os_error().unwrap_or(0));
             let _ = sys::write_all(err_write.as_fd(), msg.as_bytes());
             sys::exit_now(127);
