@@ -112,6 +112,11 @@ fn run(channel: &OwnedFd) -> i32 {
             return 0;
         }
     };
+    // [output pipe, /tmp mount if any]
+    let scratch = match launch.scratch {
+        true => fds.pop(),
+        false => None,
+    };
     let Some(output) = fds.pop() else {
         return report_failure(
             ch,
@@ -133,7 +138,7 @@ fn run(channel: &OwnedFd) -> i32 {
         let _ = sys::set_nice(0, 19);
     }
     let (config_read, config_write) = config_pipe.unzip();
-    let started = start_runtime(&prepare, &launch, output, config_read, &mut clock);
+    let started = start_runtime(&prepare, &launch, output, scratch, config_read, &mut clock);
     let (runtime, signals) = match started {
         Ok(r) => r,
         Err(failure) => return report_failure(ch, failure),
@@ -211,7 +216,9 @@ fn attach(
             });
         }
     }
-    let Some(code) = fds.into_iter().next() else {
+    let mut fds = fds.into_iter();
+    let (code, scratch) = (fds.next(), fds.next());
+    let Some(code) = code else {
         return Err(FromInit::Failed {
             step: "attaching the function".into(),
             errno: None,
@@ -221,11 +228,14 @@ fn attach(
     let task_root = Path::new(plan::TASK_ROOT);
     sys::move_mount_onto(code.as_fd(), task_root)
         .map_err(|e| FromInit::failed("mounting the code at /var/task", &e))?;
+    if attach.scratch {
+        // Over the prewarmed sandbox's placeholder tmpfs.
+        attach_tmp(scratch)?;
+    }
     const NOSUID_NODEV: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV;
-    for (target, mb, extra) in [
-        ("/tmp", attach.tmp_mb, 0),
-        ("/dev/shm", attach.shm_mb, libc::MS_NOEXEC),
-    ] {
+    let tmp = (!attach.scratch).then_some(("/tmp", attach.tmp_mb, 0));
+    let shm = ("/dev/shm", attach.shm_mb, libc::MS_NOEXEC);
+    for (target, mb, extra) in tmp.into_iter().chain([shm]) {
         LinuxSyscall
             .mount(
                 None,
@@ -244,6 +254,19 @@ fn attach(
     drop(config);
     clock.lap("hand over the configuration");
     Ok(true)
+}
+
+/// Attaches the instance's own `/tmp` filesystem (a detached mount from gust).
+fn attach_tmp(mount: Option<OwnedFd>) -> Result<(), FromInit> {
+    let Some(mount) = mount else {
+        return Err(FromInit::Failed {
+            step: "attaching /tmp".into(),
+            errno: None,
+            message: "no /tmp mount attached".into(),
+        });
+    };
+    sys::move_mount_onto(mount.as_fd(), Path::new("/tmp"))
+        .map_err(|e| FromInit::failed("mounting the instance's /tmp", &e))
 }
 
 /// Leaves the instance's cgroup for the hierarchy roots and removes it.
@@ -306,12 +329,17 @@ fn start_runtime(
     p: &Prepare,
     l: &Launch,
     output: OwnedFd,
+    scratch: Option<OwnedFd>,
     config: Option<OwnedFd>,
     clock: &mut Clock,
 ) -> Result<(libc::pid_t, OwnedFd), FromInit> {
     plan::apply(&LinuxSyscall, &p.rootfs, &l.ops)
         .map_err(|(step, e)| FromInit::failed(step, &e))?;
     clock.lap("instance mounts and pivot_root");
+    if l.scratch {
+        attach_tmp(scratch)?;
+        clock.lap("attach /tmp");
+    }
 
     let mut watched = vec![libc::SIGCHLD];
     watched.extend(FORWARDED);

@@ -7,7 +7,7 @@
 //!                                         root, brings up lo,
 //!  ◀── Ready {timings} + [listener] ──   binds the Runtime API listener
 //!        (a pooled init waits here)
-//!  ── Launch {instance ops, argv, env} + [output pipe] ──▶
+//!  ── Launch {instance ops, argv, env} + [output pipe, /tmp mount] ──▶
 //!                                         mounts the function, pivot_root, forks the
 //!  ◀── Started {timings} ─────────────   runtime, which drops privileges and execs
 //!  ◀── Exited {code, signal} ─────────   when the runtime ends (then the init exits)
@@ -19,7 +19,7 @@
 //!  ── Prewarm {instance ops without the code, argv, env} + [output pipe] ──▶
 //!                                         pivot_root, forks the runtime, which
 //!  ◀── Prewarmed {timings} ───────────    drops privileges, execs and waits
-//!  ── Attach {sizes, config} + [code mount] ──▶
+//!  ── Attach {sizes, config} + [code mount, /tmp mount] ──▶
 //!                                         mounts the code at /var/task, resizes
 //!  ◀── Started {timings} ─────────────    /tmp, hands the runtime its config
 //! ```
@@ -60,6 +60,9 @@ pub(crate) struct Attach {
     pub shm_mb: u32,
     /// What the runtime reads from its prewarm descriptor.
     pub config: String,
+    /// Whether a detached mount of the instance's own `/tmp` filesystem comes after
+    /// the code's mount (see `scratch`); without it `/tmp` is resized instead.
+    pub scratch: bool,
 }
 
 /// The function-independent setup.
@@ -102,6 +105,10 @@ pub(crate) struct Launch {
     /// `RLIMIT_NPROC` of the runtime, where it bounds one instance (its own user
     /// namespace) and no cgroup does.
     pub nproc: Option<u64>,
+    /// Whether a detached mount of the instance's own `/tmp` filesystem comes after
+    /// the output pipe, to be attached at `/tmp` after `pivot_root` (see `scratch`);
+    /// without it the plan mounts a tmpfs there.
+    pub scratch: bool,
 }
 
 /// init → gust.

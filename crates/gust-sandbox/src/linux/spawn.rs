@@ -37,6 +37,9 @@ pub(crate) struct PreparedInit {
     /// An outbound link made ahead of demand by the pool (see `net`). Last, so it
     /// is freed after the instance.
     pub network: Option<super::net::Lease>,
+    /// Its `/tmp` image, made ahead of demand by the pool (see `scratch`), or made
+    /// at launch. After the instance, so it is released once unmounted.
+    pub scratch: Option<super::scratch::Scratch>,
 }
 
 /// Starts and prepares one init in a new cgroup called `cgroup_name`.
@@ -157,6 +160,7 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
                 listener,
                 timings,
                 network: None,
+                scratch: None,
             })
         }
         other => Err(failure(other)),

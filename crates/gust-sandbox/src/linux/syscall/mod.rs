@@ -13,14 +13,17 @@
 //!   and exec, signals.
 //! - `privileges`: capabilities, user switch, no_new_privs, seccomp.
 //! - `mounts`: detached mount trees (`open_tree`, `move_mount`).
+//! - `disk`: loop devices and detached ext4 mounts for disk-backed `/tmp`.
 
 mod channel;
+mod disk;
 mod inside;
 mod mounts;
 mod privileges;
 mod spawn;
 
 pub(crate) use channel::*;
+pub(crate) use disk::*;
 pub(crate) use inside::*;
 pub(crate) use mounts::*;
 pub(crate) use privileges::*;

@@ -1,0 +1,309 @@
+//! Disk-backed `/tmp`, as Lambda's ephemeral storage: each instance gets a fresh
+//! ext4 filesystem of exactly its function's `EphemeralStorage` size, in a sparse
+//! image file under gust's data directory, attached to a loop device and mounted
+//! nosuid, nodev at `/tmp`. Its pages are page cache, which the kernel writes back
+//! and reclaims (they do not pin the function's memory as a tmpfs does), and the
+//! filesystem's size is a hard limit (`ENOSPC`).
+//!
+//! # Life of an image
+//! 1. Once per size, a template is formatted (`mkfs.ext4` without a journal, inode
+//!    tables left for the kernel to know as unused, root `1777`, no `lost+found`).
+//! 2. Per instance, the template's data extents are copied into a new sparse file
+//!    (a few hundred KiB for 512 MB), which is attached to a loop device that
+//!    detaches itself when unmounted, mounted detached (`fsmount`), and unlinked:
+//!    from then on only the mount holds it, so nothing remains on disk once the
+//!    instance's mount namespace is gone, whoever ends it. The pool does this ahead
+//!    of demand for the default 512 MB (see `pool`); other sizes pay it at launch.
+//! 3. The init attaches the mount at `/tmp` (`move_mount`), in its own mount
+//!    namespace: no other instance, and nothing on the host, can reach it.
+//! 4. Nothing is ever reused: a pooled sandbox or a new instance gets a new image.
+//!
+//! # Admission
+//! Images are sparse, so the disk is admitted like memory: a new image is made only
+//! if the space still promised to every live or pooled image (its size minus what it
+//! has already allocated) plus its own size fits in the free space of the data
+//! directory's filesystem. Otherwise the launch fails, saying so.
+//!
+//! Needs root (loop devices, mounting ext4). Rootless, `/tmp` stays a size-limited
+//! tmpfs, counted against the function's memory (see `rootless`).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use super::syscall as sys;
+use crate::SandboxError;
+
+/// The size every function gets unless it sets `EphemeralStorage`, which the pool
+/// prepares ahead of demand.
+pub(crate) const DEFAULT_MB: u32 = 512;
+
+/// Where the images of one gust live, and what they have been promised.
+pub(crate) struct ScratchDisk {
+    dir: PathBuf,
+    /// One formatted image per size, made on first use.
+    templates: Mutex<HashMap<u32, Arc<File>>>,
+    /// Every image handed out and not yet dropped (also the admission lock).
+    live: Mutex<Vec<Weak<File>>>,
+    seq: AtomicU64,
+}
+
+/// One instance's `/tmp`: a detached mount of its own filesystem image.
+pub(crate) struct Scratch {
+    /// Its size in MB.
+    pub mb: u32,
+    /// The detached mount, for the init to attach at `/tmp`.
+    pub mount: OwnedFd,
+    /// The (already unlinked) image, kept open for admission to see its size and
+    /// what it has allocated.
+    _image: Arc<File>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch").field("mb", &self.mb).finish()
+    }
+}
+
+impl ScratchDisk {
+    /// Prepares `dir` (created 0700; whatever an earlier gust left there is removed)
+    /// and checks that an image can be made and mounted here. `Err` says why not:
+    /// `/tmp` then stays a tmpfs.
+    pub(crate) fn open(dir: &Path) -> Result<ScratchDisk, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let removed = remove_leftovers(dir);
+        if removed > 0 {
+            tracing::info!("removed {removed} /tmp images left by an earlier gust");
+        }
+        let disk = ScratchDisk {
+            dir: dir.to_path_buf(),
+            templates: Mutex::new(HashMap::new()),
+            live: Mutex::new(Vec::new()),
+            seq: AtomicU64::new(0),
+        };
+        // The real test: one image, made, mounted and thrown away.
+        disk.make(DEFAULT_MB)
+            .map_err(|e| format!("a test image could not be made and mounted: {e}"))?;
+        Ok(disk)
+    }
+
+    /// A new, empty `/tmp` of `mb` MB, if the disk can promise it.
+    pub(crate) fn make(&self, mb: u32) -> Result<Scratch, SandboxError> {
+        let template = self.template(mb)?;
+        let bytes = u64::from(mb) << 20;
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.retain(|w| w.strong_count() > 0);
+        let promised: u64 = live
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|f| outstanding(&f))
+            .sum();
+        let free = sys::free_bytes(&self.dir)
+            .map_err(|e| SandboxError::io("reading the data directory's free space", e))?;
+        if let Some(why) = admit(bytes, promised, free) {
+            return Err(SandboxError::Unavailable(why));
+        }
+        let path = self.dir.join(format!(
+            "tmp-{}-{}.img",
+            std::process::id(),
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        ));
+        let made = (|| {
+            let image = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| SandboxError::io("creating a /tmp image", e))?;
+            sys::copy_sparse(&template, &image)
+                .map_err(|e| SandboxError::io("copying a /tmp image", e))?;
+            let (device, open_device) = sys::loop_attach(&image)
+                .map_err(|e| SandboxError::io("attaching a /tmp image to a loop device", e))?;
+            let mount = sys::mount_ext4_detached(&device)
+                .map_err(|e| SandboxError::io(format!("mounting {}", device.display()), e))?;
+            // Closed only now: the device clears itself once nothing holds it.
+            drop(open_device);
+            Ok((image, mount))
+        })();
+        // Unlinked at once: the loop device holds the file until it is unmounted.
+        let _ = std::fs::remove_file(&path);
+        let (image, mount) = made?;
+        let image = Arc::new(image);
+        live.push(Arc::downgrade(&image));
+        Ok(Scratch {
+            mb,
+            mount,
+            _image: image,
+        })
+    }
+
+    /// The formatted template of `mb` MB, made on first use.
+    fn template(&self, mb: u32) -> Result<Arc<File>, SandboxError> {
+        let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = templates.get(&mb) {
+            return Ok(Arc::clone(t));
+        }
+        let path = self
+            .dir
+            .join(format!("template-{}-{mb}.img", std::process::id()));
+        let made = format_template(&path, mb).and_then(|()| File::open(&path));
+        // Open, it outlives its name; a crash leaves nothing that `open` keeps.
+        let _ = std::fs::remove_file(&path);
+        let file = Arc::new(
+            made.map_err(|e| SandboxError::io(format!("formatting a {mb} MB /tmp image"), e))?,
+        );
+        templates.insert(mb, Arc::clone(&file));
+        Ok(file)
+    }
+}
+
+/// What an image may still allocate: its size minus the blocks it has.
+fn outstanding(image: &File) -> u64 {
+    image
+        .metadata()
+        .map(|m| m.len().saturating_sub(m.blocks() * 512))
+        .unwrap_or(0)
+}
+
+/// Why `bytes` more cannot be promised when `promised` bytes are and `free` are
+/// free, or `None` if they can.
+fn admit(bytes: u64, promised: u64, free: u64) -> Option<String> {
+    const MB: u64 = 1 << 20;
+    (promised.saturating_add(bytes) > free).then(|| {
+        format!(
+            "not enough disk for this function's /tmp: its ephemeral storage is {} MB, and \
+             the filesystem of gust's data directory has {} MB free, of which {} MB are \
+             already promised to the /tmp of other instances. Free disk space, lower the \
+             function's EphemeralStorage, or let idle instances end",
+            bytes / MB,
+            free / MB,
+            promised.min(free) / MB
+        )
+    })
+}
+
+/// Formats an image of `mb` MB at `path` for `/tmp`: ext4 without a journal (a
+/// crash throws it away anyway), no reserved blocks, root directory `1777`, no
+/// `lost+found`.
+fn format_template(path: &Path, mb: u32) -> io::Result<()> {
+    let file = File::create(path)?;
+    file.set_len(u64::from(mb) << 20)?;
+    drop(file);
+    let run = |program: &str, args: &[&std::ffi::OsStr]| -> io::Result<()> {
+        let out = Command::new(find_tool(program))
+            .args(args)
+            .env("MKE2FS_SYNC", "0")
+            .output()
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("running {program} (install e2fsprogs): {e}"),
+                )
+            })?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "{program} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    };
+    let p = path.as_os_str();
+    run(
+        "mkfs.ext4",
+        &[
+            "-q".as_ref(),
+            "-F".as_ref(),
+            "-O".as_ref(),
+            "^has_journal".as_ref(),
+            "-E".as_ref(),
+            "lazy_itable_init=1,nodiscard".as_ref(),
+            "-m".as_ref(),
+            "0".as_ref(),
+            "-b".as_ref(),
+            "4096".as_ref(),
+            p,
+        ],
+    )?;
+    for cmd in ["set_inode_field / mode 041777", "rmdir lost+found"] {
+        run("debugfs", &["-w".as_ref(), "-R".as_ref(), cmd.as_ref(), p])?;
+    }
+    Ok(())
+}
+
+/// `program` from the sbin directories, where gust's `PATH` may not look.
+fn find_tool(program: &str) -> PathBuf {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(program))
+}
+
+/// Removes every image file in `dir` (an earlier gust's, killed between making
+/// one and unlinking it). Returns how many.
+fn remove_leftovers(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".img"))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disk_is_never_promised_beyond_its_free_space() {
+        const MB: u64 = 1 << 20;
+        assert_eq!(admit(512 * MB, 0, 1024 * MB), None);
+        assert_eq!(admit(512 * MB, 512 * MB, 1024 * MB), None);
+        let refused = admit(512 * MB, 600 * MB, 1024 * MB).unwrap();
+        assert!(refused.contains("ephemeral storage is 512 MB"), "{refused}");
+        assert!(refused.contains("1024 MB free"), "{refused}");
+        assert!(refused.contains("600 MB are already promised"), "{refused}");
+    }
+
+    #[test]
+    fn an_image_promises_only_what_it_has_not_allocated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.img");
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(8 << 20).unwrap();
+        assert_eq!(outstanding(&f), 8 << 20);
+        std::os::unix::fs::FileExt::write_all_at(&f, &vec![1u8; 1 << 20], 0).unwrap();
+        f.sync_all().unwrap();
+        assert!(outstanding(&f) <= 7 << 20);
+    }
+
+    #[test]
+    fn leftover_images_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tmp-1-0.img"), b"").unwrap();
+        std::fs::write(dir.path().join("template-1-512.img"), b"").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"").unwrap();
+        assert_eq!(remove_leftovers(dir.path()), 2);
+        assert!(dir.path().join("notes.txt").exists());
+    }
+}
