@@ -274,7 +274,7 @@ impl Shared {
             host_paths: &template.host_paths,
             interpreter,
             tmp_mb: 1,
-            tmp_on_disk: false,
+            tmp_on_disk: self.scratch.is_some(),
             shm_mb: 1,
         };
         let ops = plan::instance_plan(&RealHost, &paths, &self.visible).map_err(|m| {
@@ -293,9 +293,19 @@ impl Shared {
         }
         env.push(format!("{PREWARM_FD_VAR}={}", init::PREWARM_FD));
         let mut init = spawn::start_init(self, &self.pool_cgroup_name())?;
-        init.scratch = self.scratch_ahead();
-        let launch = self.launch_message(ops, &template.entrypoint, env);
-        let output = spawn::prewarm(init.instance.channel.as_fd(), launch)?;
+        // A disk-backed /tmp is there before the runtime starts (the runtime's
+        // Landlock rules name the directories it may write in as they are then),
+        // so only launches of the default size take a prewarmed runtime.
+        if let Some(disk) = &self.scratch {
+            init.scratch = Some(disk.make(scratch::DEFAULT_MB)?);
+        }
+        let mut launch = self.launch_message(ops, &template.entrypoint, env);
+        launch.scratch = init.scratch.is_some();
+        let output = spawn::prewarm(
+            init.instance.channel.as_fd(),
+            launch,
+            init.scratch.as_ref().map(|s| s.mount.as_fd()),
+        )?;
         Ok(pool::Prewarmed { init, output })
     }
 
@@ -531,7 +541,11 @@ impl LinuxSandbox {
                 "this function asks for outbound network: {why}"
             )));
         }
-        if let Some(prewarmed) = self.pool.as_ref().and_then(|p| p.take_prewarmed(spec)) {
+        let prewarmed_fits = shared.scratch.is_none() || spec.tmp_mb == scratch::DEFAULT_MB;
+        let prewarmed = prewarmed_fits
+            .then(|| self.pool.as_ref().and_then(|p| p.take_prewarmed(spec)))
+            .flatten();
+        if let Some(prewarmed) = prewarmed {
             match self.attach_prewarmed(spec, prewarmed, start) {
                 Ok(launched) => return Ok(launched),
                 Err(e) => tracing::warn!(
@@ -647,8 +661,6 @@ impl LinuxSandbox {
             start.elapsed().as_micros() as u64,
         )];
         let mut lap = Instant::now();
-        let ahead = prepared.scratch.take();
-        prepared.scratch = self.shared.scratch_for(ahead, spec.tmp_mb)?;
         let limits = self.limit(&mut prepared, spec)?;
         let code_dir = std::fs::canonicalize(&spec.code_dir)
             .map_err(|e| SandboxError::io(format!("resolving {}", spec.code_dir.display()), e))?;
@@ -676,11 +688,8 @@ impl LinuxSandbox {
             scratch: prepared.scratch.is_some(),
         });
         let ch = prepared.instance.channel.as_fd();
-        let mut fds = vec![code.as_fd()];
-        fds.extend(prepared.scratch.as_ref().map(|s| s.mount.as_fd()));
-        proto::send(ch, &attach, &fds)
+        proto::send(ch, &attach, &[code.as_fd()])
             .map_err(|e| SandboxError::io("sending the function to the sandbox init", e))?;
-        drop(fds);
         drop(code);
         let steps = spawn::expect_started(ch)?;
         timings.push((

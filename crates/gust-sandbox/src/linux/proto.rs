@@ -16,10 +16,10 @@
 //! A prewarmed sandbox (see `PrewarmTemplate`) starts its runtime before it knows
 //! the function, then attaches it:
 //! ```text
-//!  ── Prewarm {instance ops without the code, argv, env} + [output pipe] ──▶
+//!  ── Prewarm {instance ops without the code, argv, env} + [output pipe, /tmp mount] ──▶
 //!                                         pivot_root, forks the runtime, which
 //!  ◀── Prewarmed {timings} ───────────    drops privileges, execs and waits
-//!  ── Attach {sizes, config} + [code mount, /tmp mount] ──▶
+//!  ── Attach {sizes, config} + [code mount] ──▶
 //!                                         mounts the code at /var/task, resizes
 //!  ◀── Started {timings} ─────────────    /tmp, hands the runtime its config
 //! ```
@@ -60,8 +60,8 @@ pub(crate) struct Attach {
     pub shm_mb: u32,
     /// What the runtime reads from its prewarm descriptor.
     pub config: String,
-    /// Whether a detached mount of the instance's own `/tmp` filesystem comes after
-    /// the code's mount (see `scratch`); without it `/tmp` is resized instead.
+    /// Whether `/tmp` is the instance's own filesystem, attached when the runtime
+    /// was prewarmed (see `scratch`); without it the `/tmp` tmpfs is resized.
     pub scratch: bool,
 }
 

@@ -194,8 +194,9 @@ fn admit(bytes: u64, promised: u64, free: u64) -> Option<String> {
 }
 
 /// Formats an image of `mb` MB at `path` for `/tmp`: ext4 without a journal (a
-/// crash throws it away anyway), no reserved blocks, root directory `1777`, no
-/// `lost+found`.
+/// crash throws it away anyway) and without room to grow, no reserved blocks, root
+/// directory `1777`, no `lost+found`. Its inode tables and bitmaps take about 2% of
+/// the size.
 fn format_template(path: &Path, mb: u32) -> io::Result<()> {
     let file = File::create(path)?;
     file.set_len(u64::from(mb) << 20)?;
@@ -226,7 +227,7 @@ fn format_template(path: &Path, mb: u32) -> io::Result<()> {
             "-q".as_ref(),
             "-F".as_ref(),
             "-O".as_ref(),
-            "^has_journal".as_ref(),
+            "^has_journal,^resize_inode".as_ref(),
             "-E".as_ref(),
             "lazy_itable_init=1,nodiscard".as_ref(),
             "-m".as_ref(),

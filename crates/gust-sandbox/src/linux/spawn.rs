@@ -181,11 +181,18 @@ pub(crate) fn expect_started(ch: BorrowedFd<'_>) -> Result<Vec<(String, u64)>, S
 
 /// Starts a runtime from `template` in a prepared sandbox, where it waits for its
 /// function (see `PrewarmTemplate`). Returns the runtime's output pipe.
-pub(crate) fn prewarm(ch: BorrowedFd<'_>, launch: Launch) -> Result<OwnedFd, SandboxError> {
+pub(crate) fn prewarm(
+    ch: BorrowedFd<'_>,
+    launch: Launch,
+    tmp: Option<BorrowedFd<'_>>,
+) -> Result<OwnedFd, SandboxError> {
     let (out_read, out_write) =
         crate::output_pipe().map_err(|e| SandboxError::io("creating the output pipe", e))?;
-    proto::send(ch, &ToInit::Prewarm(launch), &[out_write.as_fd()])
+    let mut fds = vec![out_write.as_fd()];
+    fds.extend(tmp);
+    proto::send(ch, &ToInit::Prewarm(launch), &fds)
         .map_err(|e| SandboxError::io("sending the runtime to prewarm", e))?;
+    drop(fds);
     drop(out_write);
     match reply_before_start(ch, "prewarming a runtime")? {
         FromInit::Prewarmed { .. } => Ok(out_read),
