@@ -14,7 +14,7 @@
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::plan;
@@ -216,9 +216,7 @@ fn attach(
             });
         }
     }
-    let mut fds = fds.into_iter();
-    let (code, scratch) = (fds.next(), fds.next());
-    let Some(code) = code else {
+    let Some(code) = fds.into_iter().next() else {
         return Err(FromInit::Failed {
             step: "attaching the function".into(),
             errno: None,
@@ -228,10 +226,6 @@ fn attach(
     let task_root = Path::new(plan::TASK_ROOT);
     sys::move_mount_onto(code.as_fd(), task_root)
         .map_err(|e| FromInit::failed("mounting the code at /var/task", &e))?;
-    if attach.scratch {
-        // Over the prewarmed sandbox's placeholder tmpfs.
-        attach_tmp(scratch)?;
-    }
     const NOSUID_NODEV: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV;
     let tmp = (!attach.scratch).then_some(("/tmp", attach.tmp_mb, 0));
     let shm = ("/dev/shm", attach.shm_mb, libc::MS_NOEXEC);
@@ -429,6 +423,10 @@ fn runtime_child(
             Some((l.uid, l.gid))
         };
         drop_privileges(switch_to).map_err(step("dropping privileges"))?;
+        // Pins the OOM score raised above (see `syscall::landlock`).
+        let writable = writable_roots();
+        let writable: Vec<&Path> = writable.iter().map(PathBuf::as_path).collect();
+        sys::restrict_file_writes_to(&writable).map_err(step("forbidding writes under /proc"))?;
         sys::install_seccomp(filter).map_err(step("installing the seccomp filter"))?;
         Err(sys::execve(image)).map_err(step(&format!("executing {}", l.argv[0])))
     })();
@@ -436,6 +434,19 @@ fn runtime_child(
         Ok(()) => unreachable!("execve returned success"),
         Err(failure) => failure,
     }
+}
+
+/// The top-level directories of the instance's root but `/proc`: where the runtime
+/// may open files for writing (most are read-only mounts anyway).
+fn writable_roots() -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir("/") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() != "proc")
+        .map(|e| e.path())
+        .collect()
 }
 
 /// Root to nothing: no capability in any set (bounding and ambient included), the
