@@ -69,6 +69,7 @@
 //! - `seccomp`: the runtime's syscall filter, compiled to BPF.
 //! - `cgroup`: the `CgroupManager` trait with v1, v2 and stub managers.
 //! - `pool`: pre-forked inits waiting for a function.
+//! - `leftovers`: finding what a gust that was killed left running.
 //! - `scratch`: each instance's disk-backed `/tmp`, and the disk's admission.
 //! - `net`: outbound network (veth, NAT) for the instances that opt in.
 //! - `process`: the running instance as [`crate::InstanceProcess`].
@@ -78,6 +79,7 @@
 mod boost;
 mod cgroup;
 mod init;
+mod leftovers;
 mod net;
 mod plan;
 mod pool;
@@ -385,6 +387,10 @@ impl LinuxSandbox {
                 Hierarchy::Stub
             }
         };
+        let reaped = cgroups.reap_orphans(&leftovers::left_by_a_dead_gust);
+        if reaped > 0 {
+            tracing::info!("ended the instances a gust that was killed left running: {reaped}");
+        }
         let stale = cgroups.remove_stale(config.stale_cgroup_age);
         if stale > 0 {
             tracing::info!("removed {stale} empty cgroups left by an earlier gust");
