@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 import support
 from support import invoke
@@ -126,3 +129,48 @@ def test_every_new_instance_starts_with_an_empty_tmp(disk_tmp):
         for s in seen:
             assert s["at_start"] == [], s
         invoke(lam, name, {"op": "put", "name": f"round-{round_}"}).ok()
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Path:
+    """A data directory on a filesystem of its own of 1,200 MB (a loop-mounted
+    image), unmounted at the end."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a small filesystem for the data directory needs root")
+    image, mount_point = tmp_path / "disk.img", tmp_path / "disk"
+    mount_point.mkdir()
+    with open(image, "wb") as f:
+        f.truncate(1200 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(image)], check=True,
+                   capture_output=True, timeout=60)
+    subprocess.run(["mount", "-o", "loop", str(image), str(mount_point)], check=True,
+                   capture_output=True, timeout=60)
+    try:
+        yield mount_point / "data"
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True, timeout=60)
+
+
+def test_the_disk_is_never_promised_beyond_its_free_space(small_disk, start_server):
+    srv = start_server(data_dir=small_disk)
+    if srv.health()["isolation"] != "linux":
+        pytest.skip("/tmp is on disk only in the Linux sandbox")
+    lam = srv.lambda_
+    big, second = support.unique_name("tmp-1g"), support.unique_name("tmp-1g")
+    for name in (big, second):
+        srv.create_function(name, ZIP, MemorySize=128, Timeout=120,
+                            EphemeralStorage={"Size": 1024})
+    if invoke(lam, big, {"op": "fstype"}).ok()["fstype"] != "ext4":
+        pytest.skip("/tmp is not on disk here")
+    # The first instance's 1,024 MB fit (the images the pool made ahead yield to
+    # it); a second one's would not, while the first lives.
+    with pytest.raises(ClientError) as refused:
+        invoke(lam, second, {"op": "fstype"})
+    code, status, message = support.client_error(refused.value)
+    assert (code, status) == ("ServiceException", 500), refused.value
+    assert "not enough disk for this function's /tmp" in message, message
+    assert "ephemeral storage is 1024 MB" in message, message
+    assert str(small_disk) not in message, message
+    # The first still works, and can fill what it was promised.
+    out = invoke(lam, big, {"op": "write", "mb": 900}).ok()
+    assert out == {"written_mb": 900, "errno": None}, out

@@ -236,7 +236,7 @@ impl Shared {
     /// and cannot have it says why).
     fn scratch_ahead(&self) -> Option<scratch::Scratch> {
         let disk = self.scratch.as_ref()?;
-        match disk.make(scratch::DEFAULT_MB) {
+        match disk.make_ahead(scratch::DEFAULT_MB) {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::debug!(error = %e, "no /tmp image made ahead of demand");
@@ -256,7 +256,7 @@ impl Shared {
             return Ok(None);
         };
         match ahead {
-            Some(s) if s.mb == tmp_mb => Ok(Some(s)),
+            Some(s) if s.mb == tmp_mb => disk.claim(&s).map(|()| Some(s)),
             other => {
                 drop(other); // its promise is released before the new one is made
                 disk.make(tmp_mb).map(Some)
@@ -299,7 +299,7 @@ impl Shared {
         // Landlock rules name the directories it may write in as they are then),
         // so only launches of the default size take a prewarmed runtime.
         if let Some(disk) = &self.scratch {
-            init.scratch = Some(disk.make(scratch::DEFAULT_MB)?);
+            init.scratch = Some(disk.make_ahead(scratch::DEFAULT_MB)?);
         }
         let mut launch = self.launch_message(ops, &template.entrypoint, env);
         launch.scratch = init.scratch.is_some();
@@ -667,6 +667,9 @@ impl LinuxSandbox {
             start.elapsed().as_micros() as u64,
         )];
         let mut lap = Instant::now();
+        if let (Some(disk), Some(tmp)) = (&self.shared.scratch, &prepared.scratch) {
+            disk.claim(tmp)?;
+        }
         let limits = self.limit(&mut prepared, spec)?;
         let code_dir = std::fs::canonicalize(&spec.code_dir)
             .map_err(|e| SandboxError::io(format!("resolving {}", spec.code_dir.display()), e))?;

@@ -19,10 +19,13 @@
 //! 4. Nothing is ever reused: a pooled sandbox or a new instance gets a new image.
 //!
 //! # Admission
-//! Images are sparse, so the disk is admitted like memory: a new image is made only
-//! if the space still promised to every live or pooled image (its size minus what it
-//! has already allocated) plus its own size fits in the free space of the data
-//! directory's filesystem. Otherwise the launch fails, saying so.
+//! Images are sparse, so the disk is admitted like memory: an instance gets its
+//! image only if the space still promised to every other instance's image (its size
+//! minus what it has already allocated) plus its own size fits in the free space of
+//! the data directory's filesystem. Otherwise the launch fails, saying so. Images
+//! made ahead of demand promise nothing until a launch claims one (nothing writes to
+//! them before): they are made only where they fit beside every image, claimed or
+//! not, and yield to launches.
 //!
 //! Needs root (loop devices, mounting ext4). Rootless, `/tmp` stays a size-limited
 //! tmpfs, counted against the function's memory (see `rootless`).
@@ -34,7 +37,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::syscall as sys;
@@ -49,8 +52,9 @@ pub(crate) struct ScratchDisk {
     dir: PathBuf,
     /// One formatted image per size, made on first use.
     templates: Mutex<HashMap<u32, Arc<File>>>,
-    /// Every image handed out and not yet dropped (also the admission lock).
-    live: Mutex<Vec<Weak<File>>>,
+    /// Every image handed out and not yet dropped, and whether an instance has
+    /// claimed it (also the admission lock).
+    live: Mutex<Vec<(Weak<File>, Arc<AtomicBool>)>>,
     seq: AtomicU64,
 }
 
@@ -63,6 +67,8 @@ pub(crate) struct Scratch {
     /// The (already unlinked) image, kept open for admission to see its size and
     /// what it has allocated.
     _image: Arc<File>,
+    /// Whether an instance has claimed it (see [`ScratchDisk::claim`]).
+    claimed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Scratch {
@@ -93,27 +99,58 @@ impl ScratchDisk {
             seq: AtomicU64::new(0),
         };
         // The real test: one image, made, mounted and thrown away.
-        disk.make(DEFAULT_MB)
+        disk.make_ahead(DEFAULT_MB)
             .map_err(|e| format!("a test image could not be made and mounted: {e}"))?;
         Ok(disk)
     }
 
-    /// A new, empty `/tmp` of `mb` MB, if the disk can promise it.
+    /// A new, empty `/tmp` of `mb` MB for a launch, if the disk can promise it.
     pub(crate) fn make(&self, mb: u32) -> Result<Scratch, SandboxError> {
-        let template = self.template(mb)?;
-        let bytes = u64::from(mb) << 20;
+        self.make_inner(mb, true)
+    }
+
+    /// A new, empty `/tmp` of `mb` MB made ahead of demand, if it fits beside every
+    /// image there is; it promises nothing until [`claim`](Self::claim)ed.
+    pub(crate) fn make_ahead(&self, mb: u32) -> Result<Scratch, SandboxError> {
+        self.make_inner(mb, false)
+    }
+
+    /// Lets an instance use `scratch`, made ahead, if the disk can promise it.
+    pub(crate) fn claim(&self, scratch: &Scratch) -> Result<(), SandboxError> {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.retain(|w| w.strong_count() > 0);
+        self.admit_locked(&mut live, u64::from(scratch.mb) << 20, true)?;
+        scratch.claimed.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Checks that `bytes` more fit beside the claimed images (`claimed`), or
+    /// beside every image.
+    fn admit_locked(
+        &self,
+        live: &mut Vec<(Weak<File>, Arc<AtomicBool>)>,
+        bytes: u64,
+        claimed: bool,
+    ) -> Result<(), SandboxError> {
+        live.retain(|(w, _)| w.strong_count() > 0);
         let promised: u64 = live
             .iter()
-            .filter_map(Weak::upgrade)
+            .filter(|(_, c)| !claimed || c.load(Ordering::Relaxed))
+            .filter_map(|(w, _)| w.upgrade())
             .map(|f| outstanding(&f))
             .sum();
         let free = sys::free_bytes(&self.dir)
             .map_err(|e| SandboxError::io("reading the data directory's free space", e))?;
-        if let Some(why) = admit(bytes, promised, free) {
-            return Err(SandboxError::Unavailable(why));
+        match admit(bytes, promised, free) {
+            Some(why) => Err(SandboxError::Unavailable(why)),
+            None => Ok(()),
         }
+    }
+
+    fn make_inner(&self, mb: u32, claimed: bool) -> Result<Scratch, SandboxError> {
+        let template = self.template(mb)?;
+        let bytes = u64::from(mb) << 20;
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        self.admit_locked(&mut live, bytes, claimed)?;
         let path = self.dir.join(format!(
             "tmp-{}-{}.img",
             std::process::id(),
@@ -140,11 +177,13 @@ impl ScratchDisk {
         let _ = std::fs::remove_file(&path);
         let (image, mount) = made?;
         let image = Arc::new(image);
-        live.push(Arc::downgrade(&image));
+        let claimed = Arc::new(AtomicBool::new(claimed));
+        live.push((Arc::downgrade(&image), Arc::clone(&claimed)));
         Ok(Scratch {
             mb,
             mount,
             _image: image,
+            claimed,
         })
     }
 
