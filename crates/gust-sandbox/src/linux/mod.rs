@@ -236,7 +236,7 @@ impl Shared {
     /// and cannot have it says why).
     fn scratch_ahead(&self) -> Option<scratch::Scratch> {
         let disk = self.scratch.as_ref()?;
-        match disk.make_ahead(scratch::DEFAULT_MB) {
+        match disk.make_ahead() {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::debug!(error = %e, "no /tmp image made ahead of demand");
@@ -299,7 +299,7 @@ impl Shared {
         // Landlock rules name the directories it may write in as they are then),
         // so only launches of the default size take a prewarmed runtime.
         if let Some(disk) = &self.scratch {
-            init.scratch = Some(disk.make_ahead(scratch::DEFAULT_MB)?);
+            init.scratch = Some(disk.make_ahead()?);
         }
         let mut launch = self.launch_message(ops, &template.entrypoint, env);
         launch.scratch = init.scratch.is_some();

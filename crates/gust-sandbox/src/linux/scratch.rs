@@ -12,8 +12,9 @@
 //!    (a few hundred KiB for 512 MB), which is attached to a loop device that
 //!    detaches itself when unmounted, mounted detached (`fsmount`), and unlinked:
 //!    from then on only the mount holds it, so nothing remains on disk once the
-//!    instance's mount namespace is gone, whoever ends it. The pool does this ahead
-//!    of demand for the default 512 MB (see `pool`); other sizes pay it at launch.
+//!    instance's mount namespace is gone, whoever ends it. A thread of its own keeps
+//!    two of the default 512 MB made ahead, which the pool's sandboxes and prewarmed
+//!    runtimes take (see `pool`); other sizes pay it at launch.
 //! 3. The init attaches the mount at `/tmp` (`move_mount`), in its own mount
 //!    namespace: no other instance, and nothing on the host, can reach it.
 //! 4. Nothing is ever reused: a pooled sandbox or a new instance gets a new image.
@@ -24,13 +25,14 @@
 //! minus what it has already allocated) plus its own size fits in the free space of
 //! the data directory's filesystem. Otherwise the launch fails, saying so. Images
 //! made ahead of demand promise nothing until a launch claims one (nothing writes to
-//! them before): they are made only where they fit beside every image, claimed or
-//! not, and yield to launches.
+//! them before, and unwritten they take a few hundred KiB): they are made where a
+//! claimed one could be, and a launch that takes one claims it under the same
+//! check.
 //!
 //! Needs root (loop devices, mounting ext4). Rootless, `/tmp` stays a size-limited
 //! tmpfs, counted against the function's memory (see `rootless`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -38,7 +40,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 
 use super::syscall as sys;
 use crate::SandboxError;
@@ -47,8 +49,27 @@ use crate::SandboxError;
 /// prepares ahead of demand.
 pub(crate) const DEFAULT_MB: u32 = 512;
 
-/// Where the images of one gust live, and what they have been promised.
+/// How many default-size images a thread of their own keeps made ahead of demand
+/// (for the pool to take: making one waits on the block layer and the mount for
+/// milliseconds, which would otherwise slow the pool's refilling down).
+const SPARES: usize = 2;
+
+/// Where the images of one gust live, what they have been promised, and the spare
+/// images made ahead.
 pub(crate) struct ScratchDisk {
+    core: Arc<Core>,
+    spares: Arc<(Mutex<Spares>, Condvar)>,
+    maker: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The spare images and the maker thread's stop flag.
+struct Spares {
+    ready: VecDeque<Scratch>,
+    stopping: bool,
+}
+
+/// Where the images live and what they have been promised.
+struct Core {
     dir: PathBuf,
     /// One formatted image per size, made on first use.
     templates: Mutex<HashMap<u32, Arc<File>>>,
@@ -92,49 +113,134 @@ impl ScratchDisk {
         if removed > 0 {
             tracing::info!("removed {removed} /tmp images left by an earlier gust");
         }
-        let disk = ScratchDisk {
+        let core = Arc::new(Core {
             dir: dir.to_path_buf(),
             templates: Mutex::new(HashMap::new()),
             live: Mutex::new(Vec::new()),
             seq: AtomicU64::new(0),
-        };
+        });
         // The real test: one image, made, mounted and thrown away.
-        disk.make_ahead(DEFAULT_MB)
+        core.make(DEFAULT_MB, false)
             .map_err(|e| format!("a test image could not be made and mounted: {e}"))?;
-        Ok(disk)
+        let spares = Arc::new((
+            Mutex::new(Spares {
+                ready: VecDeque::new(),
+                stopping: false,
+            }),
+            Condvar::new(),
+        ));
+        let maker = {
+            let (core, spares) = (Arc::clone(&core), Arc::clone(&spares));
+            std::thread::Builder::new()
+                .name("gust-sandbox-tmp".into())
+                .spawn(move || make_spares(&core, &spares))
+                .map_err(|e| format!("starting the /tmp image thread: {e}"))?
+        };
+        Ok(ScratchDisk {
+            core,
+            spares,
+            maker: Some(maker),
+        })
     }
 
     /// A new, empty `/tmp` of `mb` MB for a launch, if the disk can promise it.
     pub(crate) fn make(&self, mb: u32) -> Result<Scratch, SandboxError> {
-        self.make_inner(mb, true)
+        self.core.make(mb, true)
     }
 
-    /// A new, empty `/tmp` of `mb` MB made ahead of demand, if it fits beside every
-    /// image there is; it promises nothing until [`claim`](Self::claim)ed.
-    pub(crate) fn make_ahead(&self, mb: u32) -> Result<Scratch, SandboxError> {
-        self.make_inner(mb, false)
+    /// A new, empty `/tmp` of the default size made ahead of demand (a spare, or
+    /// made now), where a launch's could be; it promises nothing until
+    /// [`claim`](Self::claim)ed.
+    pub(crate) fn make_ahead(&self) -> Result<Scratch, SandboxError> {
+        let (lock, cond) = &*self.spares;
+        let spare = lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ready
+            .pop_front();
+        cond.notify_all();
+        match spare {
+            Some(s) => Ok(s),
+            None => self.core.make(DEFAULT_MB, false),
+        }
     }
 
     /// Lets an instance use `scratch`, made ahead, if the disk can promise it.
     pub(crate) fn claim(&self, scratch: &Scratch) -> Result<(), SandboxError> {
+        self.core.claim(scratch)
+    }
+}
+
+impl Drop for ScratchDisk {
+    fn drop(&mut self) {
+        let (lock, cond) = &*self.spares;
+        let drained: Vec<Scratch> = {
+            let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+            s.stopping = true;
+            s.ready.drain(..).collect()
+        };
+        cond.notify_all();
+        drop(drained);
+        if let Some(maker) = self.maker.take() {
+            let _ = maker.join();
+        }
+    }
+}
+
+/// The maker thread: keeps [`SPARES`] default-size images ready, at the lowest
+/// priority (as the pool's filler), backing off while the disk cannot take one.
+fn make_spares(core: &Core, spares: &(Mutex<Spares>, Condvar)) {
+    let _ = sys::set_nice(0, 19);
+    let (lock, cond) = spares;
+    let mut backoff = std::time::Duration::from_millis(100);
+    loop {
+        {
+            let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while !s.stopping && s.ready.len() >= SPARES {
+                s = cond.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+            if s.stopping {
+                return;
+            }
+        }
+        match core.make(DEFAULT_MB, false) {
+            Ok(spare) => {
+                backoff = std::time::Duration::from_millis(100);
+                let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                if s.stopping {
+                    return;
+                }
+                s.ready.push_back(spare);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "no spare /tmp image made");
+                let s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = cond.wait_timeout(s, backoff);
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+impl Core {
+    /// Lets an instance use `scratch`, made ahead, if the disk can promise it.
+    fn claim(&self, scratch: &Scratch) -> Result<(), SandboxError> {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        self.admit_locked(&mut live, u64::from(scratch.mb) << 20, true)?;
+        self.admit_locked(&mut live, u64::from(scratch.mb) << 20)?;
         scratch.claimed.store(true, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Checks that `bytes` more fit beside the claimed images (`claimed`), or
-    /// beside every image.
+    /// Checks that `bytes` more fit beside what the claimed images may still take.
     fn admit_locked(
         &self,
         live: &mut Vec<(Weak<File>, Arc<AtomicBool>)>,
         bytes: u64,
-        claimed: bool,
     ) -> Result<(), SandboxError> {
         live.retain(|(w, _)| w.strong_count() > 0);
         let promised: u64 = live
             .iter()
-            .filter(|(_, c)| !claimed || c.load(Ordering::Relaxed))
+            .filter(|(_, c)| c.load(Ordering::Relaxed))
             .filter_map(|(w, _)| w.upgrade())
             .map(|f| outstanding(&f))
             .sum();
@@ -146,11 +252,13 @@ impl ScratchDisk {
         }
     }
 
-    fn make_inner(&self, mb: u32, claimed: bool) -> Result<Scratch, SandboxError> {
+    /// A new, empty `/tmp` of `mb` MB, claimed (for a launch) or not (ahead of
+    /// demand), if the disk can promise it.
+    fn make(&self, mb: u32, claimed: bool) -> Result<Scratch, SandboxError> {
         let template = self.template(mb)?;
         let bytes = u64::from(mb) << 20;
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        self.admit_locked(&mut live, bytes, claimed)?;
+        self.admit_locked(&mut live, bytes)?;
         let path = self.dir.join(format!(
             "tmp-{}-{}.img",
             std::process::id(),
