@@ -1410,3 +1410,55 @@ while True:
     assert_eq!(run.report.signal, Some(libc::SIGKILL), "{:?}", run.report);
     assert!(run.report.oom_killed, "{:?}", run.report);
 }
+
+#[test]
+fn a_disk_tmp_is_its_own_ext4_of_its_size_and_fresh_in_every_instance() {
+    if !is_root() {
+        eprintln!("SKIPPED: a disk-backed /tmp needs root (loop devices, ext4 mounts)");
+        return;
+    }
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let sb = LinuxSandbox::probe_with(gust_sandbox::linux::LinuxSandboxConfig {
+        scratch_dir: Some(scratch.path().to_path_buf()),
+        ..config()
+    })
+    .unwrap();
+    if !sb.tmp_on_disk() {
+        eprintln!("SKIPPED: /tmp cannot be put on disk here (loop devices or mkfs.ext4 missing)");
+        return;
+    }
+    let f = Fixture::new();
+    f.bootstrap(
+        "#!/bin/sh\n\
+         echo before=$(ls -A /tmp | tr '\\n' ,)\n\
+         grep ' /tmp ' /proc/self/mountinfo | sed 's/^/mount=/'\n\
+         touch /tmp/left-behind\n\
+         dd if=/dev/zero of=/tmp/big bs=1M count=32 2>&1\n\
+         echo size=$(wc -c < /tmp/big)\n",
+    );
+    for round in 0..2 {
+        let mut spec = f.spec(&format!("disk-tmp-{round}"));
+        spec.tmp_mb = 16;
+        let run = f.run(&sb, spec);
+        // Empty at start, though the instance before left a file and filled it.
+        assert_eq!(field(&run.output, "before"), Some(""), "{}", run.output);
+        let mount = field(&run.output, "mount").unwrap_or("");
+        assert!(mount.contains(" - ext4 "), "{}", run.output);
+        assert!(
+            mount.contains("nosuid") && mount.contains("nodev"),
+            "{mount}"
+        );
+        assert!(
+            run.output.contains("No space left on device"),
+            "{}",
+            run.output
+        );
+        let size: u64 = field(&run.output, "size").unwrap().trim().parse().unwrap();
+        // A filesystem this small spends ~10% on its own metadata.
+        assert!((13 << 20..=16 << 20).contains(&size), "{size}");
+    }
+    drop(sb);
+    // Nothing left in the scratch directory: images are unlinked once mounted.
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
