@@ -75,8 +75,17 @@ struct Core {
     templates: Mutex<HashMap<u32, Arc<File>>>,
     /// Every image handed out and not yet dropped, and whether an instance has
     /// claimed it (also the admission lock).
-    live: Mutex<Vec<(Weak<File>, Arc<AtomicBool>)>>,
+    live: Mutex<Live>,
     seq: AtomicU64,
+}
+
+/// The images handed out, for admission.
+#[derive(Default)]
+struct Live {
+    /// Every image not yet dropped, and whether an instance has claimed it.
+    images: Vec<(Weak<File>, Arc<AtomicBool>)>,
+    /// Bytes admitted for launches whose image is being made (outside the lock).
+    pending: u64,
 }
 
 /// One instance's `/tmp`: a detached mount of its own filesystem image.
@@ -116,7 +125,7 @@ impl ScratchDisk {
         let core = Arc::new(Core {
             dir: dir.to_path_buf(),
             templates: Mutex::new(HashMap::new()),
-            live: Mutex::new(Vec::new()),
+            live: Mutex::new(Live::default()),
             seq: AtomicU64::new(0),
         });
         // The real test: one image, made, mounted and thrown away.
@@ -232,18 +241,16 @@ impl Core {
     }
 
     /// Checks that `bytes` more fit beside what the claimed images may still take.
-    fn admit_locked(
-        &self,
-        live: &mut Vec<(Weak<File>, Arc<AtomicBool>)>,
-        bytes: u64,
-    ) -> Result<(), SandboxError> {
-        live.retain(|(w, _)| w.strong_count() > 0);
+    fn admit_locked(&self, live: &mut Live, bytes: u64) -> Result<(), SandboxError> {
+        live.images.retain(|(w, _)| w.strong_count() > 0);
         let promised: u64 = live
+            .images
             .iter()
             .filter(|(_, c)| c.load(Ordering::Relaxed))
             .filter_map(|(w, _)| w.upgrade())
             .map(|f| outstanding(&f))
-            .sum();
+            .sum::<u64>()
+            + live.pending;
         let free = sys::free_bytes(&self.dir)
             .map_err(|e| SandboxError::io("reading the data directory's free space", e))?;
         match admit(bytes, promised, free) {
@@ -257,8 +264,15 @@ impl Core {
     fn make(&self, mb: u32, claimed: bool) -> Result<Scratch, SandboxError> {
         let template = self.template(mb)?;
         let bytes = u64::from(mb) << 20;
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        self.admit_locked(&mut live, bytes)?;
+        // Admitted under the lock; made outside it (it takes milliseconds, and a
+        // launch claiming an image made ahead must not wait for it).
+        {
+            let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            self.admit_locked(&mut live, bytes)?;
+            if claimed {
+                live.pending += bytes;
+            }
+        }
         let path = self.dir.join(format!(
             "tmp-{}-{}.img",
             std::process::id(),
@@ -283,10 +297,15 @@ impl Core {
         })();
         // Unlinked at once: the loop device holds the file until it is unmounted.
         let _ = std::fs::remove_file(&path);
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if claimed {
+            live.pending -= bytes;
+        }
         let (image, mount) = made?;
         let image = Arc::new(image);
         let claimed = Arc::new(AtomicBool::new(claimed));
-        live.push((Arc::downgrade(&image), Arc::clone(&claimed)));
+        live.images
+            .push((Arc::downgrade(&image), Arc::clone(&claimed)));
         Ok(Scratch {
             mb,
             mount,
