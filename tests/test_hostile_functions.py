@@ -552,12 +552,14 @@ def test_spinning_on_every_core_times_out_and_others_answer(srv, control, functi
 
 
 def test_filling_tmp_stops_at_the_ephemeral_storage_size(srv, control, functions):
-    # Memory above /tmp's size: /tmp is a tmpfs, charged to the instance's memory.
+    # Memory above /tmp's size, for a host where /tmp is a tmpfs, charged to the
+    # instance's memory (rootless); with root it is an ext4 image on disk, whose own
+    # metadata takes a few percent of it.
     name, _ = starve_function(functions, MemorySize=1024, Timeout=60,
                               EphemeralStorage={"Size": 512})
     result = under_attack(srv, control, lambda: invoke(
         attack_client(srv), name, {"attack": "fill_tmp"}))
     body = result.ok()
     assert body["error"] == "ENOSPC", body
-    assert body["tmp_size"] == 512 * MB, body
-    assert 500 * MB <= body["written"] <= 512 * MB, body
+    assert 0.97 * 512 * MB <= body["tmp_size"] <= 512 * MB, body
+    assert 0.95 * 512 * MB <= body["written"] <= body["tmp_size"], body

@@ -1,7 +1,8 @@
 """Outbound network per function: off by default (an instance has only its loopback),
 turned on with the gust-only `PUT /gust/v1/functions/{name}/network`, after which
 new instances get a link to the host with NAT beyond it, and still cannot reach the
-host's loopback (the gust API included) or another instance.
+host itself (its loopback, its own addresses, the gust API), link-local addresses
+(where a cloud's instance metadata is) or another instance.
 
 Every packet stays on this machine: the "outside" is a network namespace the test
 makes, with a listener in it that answers with the address it saw, which shows the
@@ -11,6 +12,7 @@ masquerading. It needs the Linux sandbox and ip, nsenter and nft on the host
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -111,31 +113,27 @@ def host_services() -> Iterator[tuple[Listener, Listener]]:
     loopback.close()
 
 
-def test_outbound_is_off_by_default_and_turns_on(srv, probe, host_services):
-    everywhere, _ = host_services
+def test_outbound_is_off_by_default_and_turns_on(srv, probe):
     assert network(srv, probe).json() == {"outbound": False}
     before = run_probe(srv, probe)
     assert before["interfaces"] == ["lo"] and before["gateway"] is None, before
 
     allow_outbound(srv, probe)
-    after = run_probe(srv, probe, ("gateway", everywhere.port))
+    after = run_probe(srv, probe)
     assert after["interfaces"] == ["eth0", "lo"], after
     assert after["gateway"].startswith("10.213."), after
-    [attempt] = after["attempts"]
-    assert attempt["ok"], after
-    assert everywhere.peers == [after["address"]], "the host service saw someone else"
-    assert attempt["reply"] == f"you are {after['address']}"
 
 
-@pytest.fixture
-def outside() -> Iterator[tuple[str, int]]:
-    """A network namespace standing for the world beyond the host: a veth to the host
-    on a /30 of its own and a listener in it that answers with the address it saw.
-    Yields (address, port); removes the namespace (and so the veth) afterwards."""
+@contextlib.contextmanager
+def outside_netns(prefix: str) -> Iterator[tuple[str, int]]:
+    """A network namespace standing for a machine beyond the host: a veth to the host
+    on a /30 of its own in `prefix`.0.0/16 and a listener in it that answers with the
+    address it saw. Yields (address, port); removes the namespace (and so the veth)
+    afterwards."""
     tag = uuid.uuid4().hex[:8]
     netns, link = f"gust-outside-{tag}", f"gto{tag[:6]}"
     third = int(tag[:2], 16)
-    host_ip, outside_ip = f"10.214.{third}.1", f"10.214.{third}.2"
+    host_ip, outside_ip = f"{prefix}.{third}.1", f"{prefix}.{third}.2"
     listener = None
 
     def ip(*args: str) -> None:
@@ -170,6 +168,46 @@ def outside() -> Iterator[tuple[str, int]]:
         while time.monotonic() < deadline and Path(f"/sys/class/net/{link}").exists():
             time.sleep(0.1)
         assert not Path(f"/sys/class/net/{link}").exists(), f"{link} was left behind"
+
+
+@pytest.fixture
+def outside() -> Iterator[tuple[str, int]]:
+    """The world beyond the host (see outside_netns)."""
+    with outside_netns("10.214") as where:
+        yield where
+
+
+@pytest.fixture
+def metadata_service() -> Iterator[tuple[str, int]]:
+    """A machine on a link-local address beyond the host, where a cloud's instance
+    metadata service (169.254.169.254) would be."""
+    with outside_netns("169.254") as where:
+        yield where
+
+
+def test_outbound_instances_cannot_reach_link_local_addresses(
+        srv, probe, outside, metadata_service):
+    allow_outbound(srv, probe)
+    result = run_probe(srv, probe, outside, metadata_service)
+    world, link_local = result["attempts"]
+    # The control: the same route reaches the world.
+    assert world["ok"], result
+    assert not link_local["ok"], f"reached a link-local address: {result}"
+
+
+def test_outbound_instances_cannot_reach_the_host_itself(srv, probe, outside, host_services):
+    everywhere, _ = host_services
+    address, port = outside
+    # The host's own address on the outside's link, and the instance's gateway: both
+    # the host's, where a service listens on every address.
+    host_address = address.rsplit(".", 1)[0] + ".1"
+    allow_outbound(srv, probe)
+    result = run_probe(srv, probe, (address, port), (host_address, everywhere.port),
+                       ("gateway", everywhere.port))
+    world, *host = result["attempts"]
+    assert world["ok"], result
+    assert not any(a["ok"] for a in host), f"reached the host: {result}"
+    assert everywhere.peers == []
 
 
 def test_outbound_traffic_leaves_through_nat(srv, probe, outside):

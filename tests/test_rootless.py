@@ -72,6 +72,7 @@ def test_an_ordinary_user_gets_the_rootless_sandbox_and_is_told_what_it_lacks(sr
     # This host's cgroup v2 offers no controllers, so nothing can be delegated.
     assert "memory and CPU limits" in gaps
     assert "outbound network" in gaps
+    assert "/tmp on disk" in gaps
     # gust's own files are the user's, not root's.
     assert (srv.data_dir / "gust.db").stat().st_uid == ROOTLESS_UID or any(
         p.stat().st_uid == ROOTLESS_UID for p in srv.data_dir.iterdir())
@@ -168,3 +169,15 @@ def test_code_on_a_noexec_mount_still_runs(gust_bin, tmp_path_factory):
     finally:
         subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
         mount_point.rmdir()
+
+
+def test_the_oom_score_is_pinned_without_root_too(srv):
+    # No CAP_SYS_RESOURCE here to pin it: it is the lack of write access to /proc.
+    from test_sandbox_hardening import OOM_SCORE
+    name = support.unique_name("rootless-oom")
+    srv.create_function(name, support.make_zip({"app.py": OOM_SCORE}))
+    try:
+        out = invoke(srv.lambda_, name, {"value": 0}).ok()
+    finally:
+        srv.delete_quietly(name)
+    assert out == {"error": "Permission denied", "now": "1000"}, out

@@ -296,7 +296,7 @@ const PREWARMED_PYTHON: usize = 2;
 /// Node.js runtimes kept the same way (about 40 MB each, so fewer).
 const PREWARMED_NODE: usize = 1;
 
-fn pick_sandbox(isolation: Isolation, _data: &Path) -> Result<Arc<dyn Sandbox>, ServeError> {
+fn pick_sandbox(isolation: Isolation, data: &Path) -> Result<Arc<dyn Sandbox>, ServeError> {
     let none = || -> Arc<dyn Sandbox> {
         tracing::warn!(
             "ISOLATION IS OFF: functions run as plain processes with gust's own privileges and \
@@ -305,9 +305,15 @@ fn pick_sandbox(isolation: Isolation, _data: &Path) -> Result<Arc<dyn Sandbox>, 
         Arc::new(gust_sandbox::none::NoIsolation)
     };
     let linux = || {
-        gust_sandbox::linux::LinuxSandbox::probe().map(|s| {
+        let config = gust_sandbox::linux::LinuxSandboxConfig {
+            // Each instance's /tmp, a filesystem image of its own (with root).
+            scratch_dir: Some(data.join("scratch")),
+            ..Default::default()
+        };
+        gust_sandbox::linux::LinuxSandbox::probe_with(config).map(|s| {
             tracing::info!(
                 cgroups = s.cgroup_version(),
+                tmp_on_disk = s.tmp_on_disk(),
                 pool = SANDBOX_POOL,
                 rootless = s.privilege() != gust_sandbox::linux::Privilege::Root,
                 "Linux sandbox on"

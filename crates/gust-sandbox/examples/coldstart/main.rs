@@ -13,6 +13,8 @@
 //! namespace on its own. Then the memory of idle instances (see `memory.rs`).
 //!
 //! Like gust, this binary is its own sandbox init (`coldstart __sandbox-init`).
+//! With `GUST_BENCH_SCRATCH_DIR=<dir>`, each instance's `/tmp` is an image of its own
+//! on disk in `<dir>` (as `gust serve` does it under its data directory).
 //!
 //! Run as an ordinary user (e.g. `setpriv --reuid=4246 --regid=4246 --clear-groups`,
 //! with a Python it can read such as `/usr/bin/python3.11`), it measures the rootless
@@ -44,7 +46,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gust_sandbox::linux::{init_main, LinuxSandbox, INIT_ARG};
+use gust_sandbox::linux::{init_main, LinuxSandbox, LinuxSandboxConfig, INIT_ARG};
 use gust_sandbox::none::NoIsolation;
 use gust_sandbox::{Entrypoint, LaunchSpec, Launched, Sandbox};
 
@@ -83,7 +85,13 @@ fn main() {
 
     let spec = |id: usize| dirs.spec(&python, id);
 
-    let sandbox = match LinuxSandbox::probe() {
+    // With GUST_BENCH_SCRATCH_DIR=<dir>, /tmp is each instance's own image on disk
+    // there (as `gust serve` makes it, under its data directory), else a tmpfs.
+    let config = || LinuxSandboxConfig {
+        scratch_dir: std::env::var_os("GUST_BENCH_SCRATCH_DIR").map(PathBuf::from),
+        ..LinuxSandboxConfig::default()
+    };
+    let sandbox = match LinuxSandbox::probe_with(config()) {
         Ok(s) => s,
         Err(e) => {
             println!("linux sandbox unavailable: {e}");
@@ -91,11 +99,16 @@ fn main() {
         }
     };
     println!(
-        "cgroups {}, sandbox {}\n",
+        "cgroups {}, sandbox {}, /tmp {}\n",
         sandbox.cgroup_version(),
-        sandbox.name()
+        sandbox.name(),
+        if sandbox.tmp_on_disk() {
+            "on disk"
+        } else {
+            "tmpfs"
+        }
     );
-    let pooled = LinuxSandbox::probe().unwrap().with_pool(4);
+    let pooled = LinuxSandbox::probe_with(config()).unwrap().with_pool(4);
     // The modes take turns, so that load from elsewhere on the host hits them alike.
     let mut modes = [
         Mode::new("none"),

@@ -14,7 +14,7 @@
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::plan;
@@ -115,6 +115,11 @@ fn run(channel: &OwnedFd) -> i32 {
             return 0;
         }
     };
+    // [output pipe, /tmp mount if any]
+    let scratch = match launch.scratch {
+        true => fds.pop(),
+        false => None,
+    };
     let Some(output) = fds.pop() else {
         return report_failure(
             ch,
@@ -136,7 +141,7 @@ fn run(channel: &OwnedFd) -> i32 {
         let _ = sys::set_nice(0, 19);
     }
     let (config_read, config_write) = config_pipe.unzip();
-    let started = start_runtime(&prepare, &launch, output, config_read, &mut clock);
+    let started = start_runtime(&prepare, &launch, output, scratch, config_read, &mut clock);
     let (runtime, signals) = match started {
         Ok(r) => r,
         Err(failure) => return report_failure(ch, failure),
@@ -225,10 +230,9 @@ fn attach(
     sys::move_mount_onto(code.as_fd(), task_root)
         .map_err(|e| FromInit::failed("mounting the code at /var/task", &e))?;
     const NOSUID_NODEV: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV;
-    for (target, mb, extra) in [
-        ("/tmp", attach.tmp_mb, 0),
-        ("/dev/shm", attach.shm_mb, libc::MS_NOEXEC),
-    ] {
+    let tmp = (!attach.scratch).then_some(("/tmp", attach.tmp_mb, 0));
+    let shm = ("/dev/shm", attach.shm_mb, libc::MS_NOEXEC);
+    for (target, mb, extra) in tmp.into_iter().chain([shm]) {
         LinuxSyscall
             .mount(
                 None,
@@ -247,6 +251,19 @@ fn attach(
     drop(config);
     clock.lap("hand over the configuration");
     Ok(true)
+}
+
+/// Attaches the instance's own `/tmp` filesystem (a detached mount from gust).
+fn attach_tmp(mount: Option<OwnedFd>) -> Result<(), FromInit> {
+    let Some(mount) = mount else {
+        return Err(FromInit::Failed {
+            step: "attaching /tmp".into(),
+            errno: None,
+            message: "no /tmp mount attached".into(),
+        });
+    };
+    sys::move_mount_onto(mount.as_fd(), Path::new("/tmp"))
+        .map_err(|e| FromInit::failed("mounting the instance's /tmp", &e))
 }
 
 /// Leaves the instance's cgroup for the hierarchy roots and removes it.
@@ -309,12 +326,17 @@ fn start_runtime(
     p: &Prepare,
     l: &Launch,
     output: OwnedFd,
+    scratch: Option<OwnedFd>,
     config: Option<OwnedFd>,
     clock: &mut Clock,
 ) -> Result<(libc::pid_t, OwnedFd), FromInit> {
     plan::apply(&LinuxSyscall, &p.rootfs, &l.ops)
         .map_err(|(step, e)| FromInit::failed(step, &e))?;
     clock.lap("instance mounts and pivot_root");
+    if l.scratch {
+        attach_tmp(scratch)?;
+        clock.lap("attach /tmp");
+    }
 
     let mut watched = vec![libc::SIGCHLD];
     watched.extend(FORWARDED);
@@ -405,6 +427,10 @@ fn runtime_child(
             Some((l.uid, l.gid))
         };
         drop_privileges(switch_to).map_err(step("dropping privileges"))?;
+        // Pins the OOM score raised above (see `syscall::landlock`).
+        let writable = writable_roots();
+        let writable: Vec<&Path> = writable.iter().map(PathBuf::as_path).collect();
+        sys::restrict_file_writes_to(&writable).map_err(step("forbidding writes under /proc"))?;
         sys::install_seccomp(filter).map_err(step("installing the seccomp filter"))?;
         Err(sys::execve(image)).map_err(step(&format!("executing {}", l.argv[0])))
     })();
@@ -412,6 +438,19 @@ fn runtime_child(
         Ok(()) => unreachable!("execve returned success"),
         Err(failure) => failure,
     }
+}
+
+/// The top-level directories of the instance's root but `/proc`: where the runtime
+/// may open files for writing (most are read-only mounts anyway).
+fn writable_roots() -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir("/") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() != "proc")
+        .map(|e| e.path())
+        .collect()
 }
 
 /// Root to nothing: no capability in any set (bounding and ambient included), the

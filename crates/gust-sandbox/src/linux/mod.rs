@@ -10,8 +10,10 @@
 //! - the launch's host paths at their own paths (an interpreter prefix under `/root`
 //!   shows only that prefix), the function's code at `/var/task` and gust's runtime
 //!   bootstraps at `/var/runtime`, all read-only;
-//! - `/tmp` and `/dev/shm` as size-limited tmpfs (memory-backed: they count against
-//!   the function's memory), a minimal `/dev`, and a fresh `/proc` masked as
+//! - `/tmp` as a filesystem of its own on disk, of the function's ephemeral storage
+//!   size (see `scratch`; with [`LinuxSandboxConfig::scratch_dir`] and root, else a
+//!   size-limited tmpfs that counts against the function's memory), `/dev/shm` as a
+//!   tmpfs of the function's memory size, a minimal `/dev`, and a fresh `/proc` masked as
 //!   container runtimes mask it: kernel symbols, memory, keys, timers and scheduler
 //!   internals read empty, hardware directories (`acpi`, `scsi`, `asound`) are
 //!   empty, and `sys`, `sysrq-trigger`, `irq`, `bus` and `fs` are read-only (each
@@ -67,6 +69,8 @@
 //! - `seccomp`: the runtime's syscall filter, compiled to BPF.
 //! - `cgroup`: the `CgroupManager` trait with v1, v2 and stub managers.
 //! - `pool`: pre-forked inits waiting for a function.
+//! - `leftovers`: finding what a gust that was killed left running.
+//! - `scratch`: each instance's disk-backed `/tmp`, and the disk's admission.
 //! - `net`: outbound network (veth, NAT) for the instances that opt in.
 //! - `process`: the running instance as [`crate::InstanceProcess`].
 //! - `rootless`: user namespaces when gust is not root, and what they do not enforce.
@@ -75,12 +79,14 @@
 mod boost;
 mod cgroup;
 mod init;
+mod leftovers;
 mod net;
 mod plan;
 mod pool;
 mod process;
 mod proto;
 mod rootless;
+mod scratch;
 mod seccomp;
 mod spawn;
 mod syscall;
@@ -148,6 +154,11 @@ pub struct LinuxSandboxConfig {
     /// The private /16 from which each instance of a function allowed outbound
     /// traffic gets a /30 (see `net`).
     pub outbound_subnet: std::net::Ipv4Addr,
+    /// A directory of gust's (under its data directory) where each instance's `/tmp`
+    /// gets a filesystem image of its own, on disk (see `scratch`). `None`, without
+    /// root, or where loop devices or `mkfs.ext4` are missing, `/tmp` is a tmpfs,
+    /// counted against the function's memory.
+    pub scratch_dir: Option<PathBuf>,
 }
 
 impl Default for LinuxSandboxConfig {
@@ -166,6 +177,7 @@ impl Default for LinuxSandboxConfig {
             api_port: 9001,
             stale_cgroup_age: std::time::Duration::from_secs(60),
             outbound_subnet: std::net::Ipv4Addr::new(10, 213, 0, 0),
+            scratch_dir: None,
         }
     }
 }
@@ -185,6 +197,8 @@ pub(crate) struct Shared {
     privilege: Privilege,
     /// What a rootless init writes to its user namespace's maps.
     id_maps: Option<syscall::IdMaps>,
+    /// Disk-backed `/tmp`, where it works here.
+    scratch: Option<scratch::ScratchDisk>,
 }
 
 /// Makes cgroup names unique within this process (the pid makes them unique
@@ -213,6 +227,40 @@ impl Shared {
             nofile: self.config.nofile,
             nested_user_namespace: self.privilege.is_rootless(),
             nproc: self.privilege.is_rootless().then_some(self.config.pids_max),
+            scratch: false,
+        }
+    }
+
+    /// A `/tmp` image made ahead of demand, of the size most functions have, if
+    /// `/tmp` is on disk and the disk can promise it now (a launch that needs it
+    /// and cannot have it says why).
+    fn scratch_ahead(&self) -> Option<scratch::Scratch> {
+        let disk = self.scratch.as_ref()?;
+        match disk.make_ahead() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(error = %e, "no /tmp image made ahead of demand");
+                None
+            }
+        }
+    }
+
+    /// The `/tmp` of a launch of `tmp_mb`: the one made ahead if it has that size,
+    /// else a new one; `None` where `/tmp` is a tmpfs.
+    fn scratch_for(
+        &self,
+        ahead: Option<scratch::Scratch>,
+        tmp_mb: u32,
+    ) -> Result<Option<scratch::Scratch>, SandboxError> {
+        let Some(disk) = &self.scratch else {
+            return Ok(None);
+        };
+        match ahead {
+            Some(s) if s.mb == tmp_mb => disk.claim(&s).map(|()| Some(s)),
+            other => {
+                drop(other); // its promise is released before the new one is made
+                disk.make(tmp_mb).map(Some)
+            }
         }
     }
 
@@ -228,6 +276,7 @@ impl Shared {
             host_paths: &template.host_paths,
             interpreter,
             tmp_mb: 1,
+            tmp_on_disk: self.scratch.is_some(),
             shm_mb: 1,
         };
         let ops = plan::instance_plan(&RealHost, &paths, &self.visible).map_err(|m| {
@@ -245,9 +294,20 @@ impl Shared {
             env.push(DEFAULT_PATH.into());
         }
         env.push(format!("{PREWARM_FD_VAR}={}", init::PREWARM_FD));
-        let init = spawn::start_init(self, &self.pool_cgroup_name())?;
-        let launch = self.launch_message(ops, &template.entrypoint, env);
-        let output = spawn::prewarm(init.instance.channel.as_fd(), launch)?;
+        let mut init = spawn::start_init(self, &self.pool_cgroup_name())?;
+        // A disk-backed /tmp is there before the runtime starts (the runtime's
+        // Landlock rules name the directories it may write in as they are then),
+        // so only launches of the default size take a prewarmed runtime.
+        if let Some(disk) = &self.scratch {
+            init.scratch = Some(disk.make_ahead()?);
+        }
+        let mut launch = self.launch_message(ops, &template.entrypoint, env);
+        launch.scratch = init.scratch.is_some();
+        let output = spawn::prewarm(
+            init.instance.channel.as_fd(),
+            launch,
+            init.scratch.as_ref().map(|s| s.mount.as_fd()),
+        )?;
         Ok(pool::Prewarmed { init, output })
     }
 
@@ -327,6 +387,10 @@ impl LinuxSandbox {
                 Hierarchy::Stub
             }
         };
+        let reaped = cgroups.reap_orphans(&leftovers::left_by_a_dead_gust);
+        if reaped > 0 {
+            tracing::info!("ended the instances a gust that was killed left running: {reaped}");
+        }
         let stale = cgroups.remove_stale(config.stale_cgroup_age);
         if stale > 0 {
             tracing::info!("removed {stale} empty cgroups left by an earlier gust");
@@ -369,6 +433,25 @@ impl LinuxSandbox {
         let init_image = syscall::ExecImage::new(&config.init_program, &argv, &[])
             .map_err(|e| SandboxError::io("preparing the init's command line", e))?;
         let outbound = net::Outbound::new(config.outbound_subnet);
+        let scratch = match (&config.scratch_dir, privilege) {
+            (None, _) => None,
+            (Some(_), Privilege::UserNamespace { .. }) => {
+                tracing::info!(
+                    "rootless: /tmp is a size-limited tmpfs, counted against the function's memory"
+                );
+                None
+            }
+            (Some(dir), Privilege::Root) => match scratch::ScratchDisk::open(dir) {
+                Ok(disk) => Some(disk),
+                Err(why) => {
+                    tracing::warn!(
+                        "/tmp cannot be put on disk here ({why}): it is a tmpfs, counted \
+                         against each function's memory"
+                    );
+                    None
+                }
+            },
+        };
         let shared = Shared {
             config,
             cgroups,
@@ -378,6 +461,7 @@ impl LinuxSandbox {
             outbound,
             id_maps: privilege.id_maps(),
             privilege,
+            scratch,
         };
         // The real test: one sandbox, prepared and thrown away.
         let test = spawn::start_init(&shared, &shared.pool_cgroup_name())
@@ -428,6 +512,12 @@ impl LinuxSandbox {
         self.pool.as_ref().map_or(0, pool::Pool::ready_prewarmed)
     }
 
+    /// Whether each instance's `/tmp` is a filesystem of its own on disk (else a
+    /// tmpfs counted against its memory).
+    pub fn tmp_on_disk(&self) -> bool {
+        self.shared.scratch.is_some()
+    }
+
     /// `v1`, `v2` or `none`: the cgroup hierarchy in use.
     pub fn cgroup_version(&self) -> &'static str {
         self.shared.cgroups.version()
@@ -457,7 +547,11 @@ impl LinuxSandbox {
                 "this function asks for outbound network: {why}"
             )));
         }
-        if let Some(prewarmed) = self.pool.as_ref().and_then(|p| p.take_prewarmed(spec)) {
+        let prewarmed_fits = shared.scratch.is_none() || spec.tmp_mb == scratch::DEFAULT_MB;
+        let prewarmed = prewarmed_fits
+            .then(|| self.pool.as_ref().and_then(|p| p.take_prewarmed(spec)))
+            .flatten();
+        if let Some(prewarmed) = prewarmed {
             match self.attach_prewarmed(spec, prewarmed, start) {
                 Ok(launched) => return Ok(launched),
                 Err(e) => tracing::warn!(
@@ -476,6 +570,7 @@ impl LinuxSandbox {
             host_paths: &spec.host_paths,
             interpreter,
             tmp_mb: spec.tmp_mb,
+            tmp_on_disk: shared.scratch.is_some(),
             shm_mb: spec.memory_mb,
         };
         let ops = plan::instance_plan(&RealHost, &paths, &shared.visible).map_err(|m| {
@@ -513,13 +608,25 @@ impl LinuxSandbox {
             lap = Instant::now();
         };
 
+        let ahead = prepared.scratch.take();
+        let made_ahead = ahead.as_ref().is_some_and(|s| s.mb == spec.tmp_mb);
+        prepared.scratch = shared.scratch_for(ahead, spec.tmp_mb)?;
+        if prepared.scratch.is_some() {
+            let step = match made_ahead {
+                true => "/tmp image (made ahead)",
+                false => "/tmp image (copy, loop device, mount)",
+            };
+            record(step, &mut timings);
+        }
         let limits = self.limit(&mut prepared, spec)?;
         record("cgroup name and limits", &mut timings);
 
         let (out_read, out_write) =
             output_pipe().map_err(|e| SandboxError::io("creating the output pipe", e))?;
         let env = runtime_env(spec, shared.config.api_port);
-        let launch = ToInit::Launch(shared.launch_message(ops, &spec.entrypoint, env));
+        let mut message = shared.launch_message(ops, &spec.entrypoint, env);
+        message.scratch = prepared.scratch.is_some();
+        let launch = ToInit::Launch(message);
         // Before the runtime starts, so that its network is complete when it runs.
         let network = match prepared.network.take() {
             Some(made_ahead) => Some(made_ahead),
@@ -531,8 +638,11 @@ impl LinuxSandbox {
             None => None,
         };
         let ch = prepared.instance.channel.as_fd();
-        proto::send(ch, &launch, &[out_write.as_fd()])
+        let mut fds = vec![out_write.as_fd()];
+        fds.extend(prepared.scratch.as_ref().map(|s| s.mount.as_fd()));
+        proto::send(ch, &launch, &fds)
             .map_err(|e| SandboxError::io("sending the function to the sandbox init", e))?;
+        drop(fds);
         drop(out_write);
         let steps = spawn::expect_started(ch)?;
         record("launch (init mounts, pivot, fork, exec)", &mut timings);
@@ -557,6 +667,9 @@ impl LinuxSandbox {
             start.elapsed().as_micros() as u64,
         )];
         let mut lap = Instant::now();
+        if let (Some(disk), Some(tmp)) = (&self.shared.scratch, &prepared.scratch) {
+            disk.claim(tmp)?;
+        }
         let limits = self.limit(&mut prepared, spec)?;
         let code_dir = std::fs::canonicalize(&spec.code_dir)
             .map_err(|e| SandboxError::io(format!("resolving {}", spec.code_dir.display()), e))?;
@@ -581,6 +694,7 @@ impl LinuxSandbox {
             tmp_mb: spec.tmp_mb,
             shm_mb: spec.memory_mb,
             config,
+            scratch: prepared.scratch.is_some(),
         });
         let ch = prepared.instance.channel.as_fd();
         proto::send(ch, &attach, &[code.as_fd()])
@@ -646,6 +760,7 @@ impl LinuxSandbox {
             period_us: cpu.period_us,
             peak_file: std::sync::OnceLock::new(),
             _network: network,
+            _scratch: prepared.scratch,
         };
         Ok((
             Launched {

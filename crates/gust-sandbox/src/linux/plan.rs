@@ -7,7 +7,7 @@
 //! it knows its function:
 //! - [`system_plan`]: the root tmpfs, system directories, `/etc`, `/dev`, `/proc`
 //!   with its sensitive entries masked or made read-only;
-//! - [`instance_plan`]: `/tmp`, `/dev/shm`, `/var/task`, `/var/runtime`, the launch's
+//! - [`instance_plan`]: `/tmp` (unless it is a disk image, see `scratch`), `/dev/shm`, `/var/task`, `/var/runtime`, the launch's
 //!   host paths, then the root made read-only and `pivot_root` into it.
 
 use std::path::{Component, Path, PathBuf};
@@ -324,6 +324,9 @@ pub(crate) struct InstancePaths<'a> {
     /// A managed runtime's interpreter, shown at its own path if nothing else shows it.
     pub interpreter: Option<&'a Path>,
     pub tmp_mb: u32,
+    /// `/tmp` is the instance's own disk image, attached by the init after the
+    /// plan (see `scratch`): the plan mounts no tmpfs there.
+    pub tmp_on_disk: bool,
     pub shm_mb: u32,
 }
 
@@ -334,18 +337,17 @@ pub(crate) fn instance_plan(
     paths: &InstancePaths<'_>,
     visible: &[PathBuf],
 ) -> Result<Vec<MountOp>, String> {
-    let mut ops = vec![
-        MountOp::Tmpfs {
-            target: "/tmp".into(),
-            options: format!("mode=1777,size={}m", paths.tmp_mb.max(1)),
-            flags: NOSUID_NODEV,
-        },
-        MountOp::Tmpfs {
-            target: "/dev/shm".into(),
-            options: format!("mode=1777,size={}m", paths.shm_mb.max(1)),
-            flags: NOSUID_NODEV | libc::MS_NOEXEC,
-        },
-    ];
+    let tmp = (!paths.tmp_on_disk).then(|| MountOp::Tmpfs {
+        target: "/tmp".into(),
+        options: format!("mode=1777,size={}m", paths.tmp_mb.max(1)),
+        flags: NOSUID_NODEV,
+    });
+    let mut ops: Vec<MountOp> = tmp.into_iter().collect();
+    ops.push(MountOp::Tmpfs {
+        target: "/dev/shm".into(),
+        options: format!("mode=1777,size={}m", paths.shm_mb.max(1)),
+        flags: NOSUID_NODEV | libc::MS_NOEXEC,
+    });
     let code = paths.code_dir.map(|c| (c, TASK_ROOT));
     for (source, target) in code.into_iter().chain([(paths.runtime_dir, RUNTIME_DIR)]) {
         let source = resolve_dir(host, source)?;

@@ -232,8 +232,29 @@ fn paths<'a>(host_paths: &'a [PathBuf], interpreter: Option<&'a Path>) -> Instan
         host_paths,
         interpreter,
         tmp_mb: 512,
+        tmp_on_disk: false,
         shm_mb: 128,
     }
+}
+
+#[test]
+fn a_disk_backed_tmp_is_left_to_the_init() {
+    let host = FakeHost::debian();
+    let (_, visible) = system_plan(&host, ID);
+    let on_disk = InstancePaths {
+        tmp_on_disk: true,
+        ..paths(&[], None)
+    };
+    let ops = instance_plan(&host, &on_disk, &visible).unwrap();
+    let tmpfs: Vec<&Path> = ops
+        .iter()
+        .filter_map(|op| match op {
+            MountOp::Tmpfs { target, .. } => Some(target.as_path()),
+            _ => None,
+        })
+        .collect();
+    // Only /dev/shm: no tmpfs (memory) under /tmp.
+    assert_eq!(tmpfs, [Path::new("/dev/shm")]);
 }
 
 #[test]

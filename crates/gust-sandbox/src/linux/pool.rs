@@ -9,6 +9,10 @@
 //! down on the host holds for a while, so it is kept off the cold path too. Until
 //! then no sandbox gets a link: functions without outbound network pay nothing.
 //!
+//! Where `/tmp` is on disk (see `scratch`), every pooled sandbox also holds a fresh
+//! `/tmp` image of the default 512 MB, copied and mounted ahead of demand; a
+//! function of another size gets its own at launch.
+//!
 //! Given a [`PrewarmTemplate`], the pool also keeps sandboxes whose runtime is
 //! already started and waits for its function: a matching launch skips the
 //! interpreter's start-up too. Those come last: generic sandboxes first.
@@ -226,6 +230,7 @@ fn fill(shared: &Shared, state: &(Mutex<State>, Condvar), size: usize) {
             if link {
                 init.network = Some(shared.outbound.attach(init.instance.pid)?);
             }
+            init.scratch = shared.scratch_ahead();
             Ok(init)
         });
         match prepared {

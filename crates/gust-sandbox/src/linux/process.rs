@@ -63,6 +63,9 @@ pub(crate) struct LinuxProcess {
     /// The outbound link's address slot, if the function has one. Declared after
     /// `instance`, so it is freed only once the namespace (and the link) is gone.
     pub _network: Option<super::net::Lease>,
+    /// The instance's `/tmp` image, if on disk: its promise to the disk ends with
+    /// the instance.
+    pub _scratch: Option<super::scratch::Scratch>,
 }
 
 impl LinuxProcess {

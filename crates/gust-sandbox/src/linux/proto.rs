@@ -7,7 +7,7 @@
 //!                                         root, brings up lo,
 //!  ◀── Ready {timings} + [listener] ──   binds the Runtime API listener
 //!        (a pooled init waits here)
-//!  ── Launch {instance ops, argv, env} + [output pipe] ──▶
+//!  ── Launch {instance ops, argv, env} + [output pipe, /tmp mount] ──▶
 //!                                         mounts the function, pivot_root, forks the
 //!  ◀── Started {timings} ─────────────   runtime, which drops privileges and execs
 //!  ◀── Exited {code, signal} ─────────   when the runtime ends (then the init exits)
@@ -16,7 +16,7 @@
 //! A prewarmed sandbox (see `PrewarmTemplate`) starts its runtime before it knows
 //! the function, then attaches it:
 //! ```text
-//!  ── Prewarm {instance ops without the code, argv, env} + [output pipe] ──▶
+//!  ── Prewarm {instance ops without the code, argv, env} + [output pipe, /tmp mount] ──▶
 //!                                         pivot_root, forks the runtime, which
 //!  ◀── Prewarmed {timings} ───────────    drops privileges, execs and waits
 //!  ── Attach {sizes, config} + [code mount] ──▶
@@ -60,6 +60,9 @@ pub(crate) struct Attach {
     pub shm_mb: u32,
     /// What the runtime reads from its prewarm descriptor.
     pub config: String,
+    /// Whether `/tmp` is the instance's own filesystem, attached when the runtime
+    /// was prewarmed (see `scratch`); without it the `/tmp` tmpfs is resized.
+    pub scratch: bool,
 }
 
 /// The function-independent setup.
@@ -102,6 +105,10 @@ pub(crate) struct Launch {
     /// `RLIMIT_NPROC` of the runtime, where it bounds one instance (its own user
     /// namespace) and no cgroup does.
     pub nproc: Option<u64>,
+    /// Whether a detached mount of the instance's own `/tmp` filesystem comes after
+    /// the output pipe, to be attached at `/tmp` after `pivot_root` (see `scratch`);
+    /// without it the plan mounts a tmpfs there.
+    pub scratch: bool,
 }
 
 /// init → gust.

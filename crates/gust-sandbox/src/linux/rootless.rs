@@ -11,9 +11,10 @@
 //!
 //! # What is enforced, and what is not
 //! Enforced as with root: the mount, pid, ipc, uts, network and cgroup namespaces,
-//! the read-only root of bind mounts and `pivot_root`, `/tmp` of the function's
-//! ephemeral storage, the unprivileged user without capabilities, `no_new_privs`,
-//! seccomp, the Runtime API as the only network peer. Processes per instance are
+//! the read-only root of bind mounts and `pivot_root`, a `/tmp` of the function's
+//! ephemeral storage size, the unprivileged user without capabilities,
+//! `no_new_privs`, seccomp, no writes under `/proc` (Landlock, which pins the OOM
+//! score), the Runtime API as the only network peer. Processes per instance are
 //! bounded by `RLIMIT_NPROC`, which Linux counts per user *and user namespace*, so
 //! per instance here.
 //!
@@ -25,6 +26,11 @@
 //!   use the host's memory until the kernel's OOM killer, told to prefer it, ends it;
 //! - outbound network: veths and NAT need root, so functions that ask for it fail to
 //!   start with a message saying so;
+//! - `/tmp` on disk: loop devices and mounting ext4 need the host's root (ext4 cannot
+//!   be mounted in a user namespace), and a plain directory on disk would have no
+//!   size limit (user namespaces cannot set quotas). So `/tmp` stays a tmpfs of the
+//!   function's ephemeral storage size, whose pages count against its memory: a
+//!   function that fills it needs the memory too, or is killed as out of memory;
 //! - the runtime keeps the supplementary groups of gust's user on host files (an
 //!   unprivileged user namespace cannot drop them), though it sees only the read-only
 //!   system directories, its code and its runtime;
@@ -142,6 +148,10 @@ pub fn not_enforced(limited: bool) -> Vec<&'static str> {
     }
     gaps.push("outbound network for functions (needs root for veths and NAT)");
     gaps.push(
+        "/tmp on disk (needs root for loop devices): /tmp is a tmpfs of the ephemeral \
+         storage size, counted against the function's memory",
+    );
+    gaps.push(
         "dropping the supplementary groups of gust's user (the runtime keeps them on the \
          host files it can see)",
     );
@@ -169,7 +179,12 @@ mod tests {
     #[test]
     fn the_gaps_name_memory_only_without_cgroups() {
         assert!(not_enforced(false)[0].starts_with("memory and CPU"));
-        assert!(!not_enforced(true).iter().any(|g| g.contains("memory")));
+        assert!(!not_enforced(true)
+            .iter()
+            .any(|g| g.contains("memory and CPU limits")));
+        assert!(not_enforced(true)
+            .iter()
+            .any(|g| g.starts_with("/tmp on disk")));
     }
 
     #[test]

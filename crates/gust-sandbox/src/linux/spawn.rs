@@ -37,6 +37,9 @@ pub(crate) struct PreparedInit {
     /// An outbound link made ahead of demand by the pool (see `net`). Last, so it
     /// is freed after the instance.
     pub network: Option<super::net::Lease>,
+    /// Its `/tmp` image, made ahead of demand by the pool (see `scratch`), or made
+    /// at launch. After the instance, so it is released once unmounted.
+    pub scratch: Option<super::scratch::Scratch>,
 }
 
 /// Starts and prepares one init in a new cgroup called `cgroup_name`.
@@ -157,6 +160,7 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
                 listener,
                 timings,
                 network: None,
+                scratch: None,
             })
         }
         other => Err(failure(other)),
@@ -177,11 +181,18 @@ pub(crate) fn expect_started(ch: BorrowedFd<'_>) -> Result<Vec<(String, u64)>, S
 
 /// Starts a runtime from `template` in a prepared sandbox, where it waits for its
 /// function (see `PrewarmTemplate`). Returns the runtime's output pipe.
-pub(crate) fn prewarm(ch: BorrowedFd<'_>, launch: Launch) -> Result<OwnedFd, SandboxError> {
+pub(crate) fn prewarm(
+    ch: BorrowedFd<'_>,
+    launch: Launch,
+    tmp: Option<BorrowedFd<'_>>,
+) -> Result<OwnedFd, SandboxError> {
     let (out_read, out_write) =
         crate::output_pipe().map_err(|e| SandboxError::io("creating the output pipe", e))?;
-    proto::send(ch, &ToInit::Prewarm(launch), &[out_write.as_fd()])
+    let mut fds = vec![out_write.as_fd()];
+    fds.extend(tmp);
+    proto::send(ch, &ToInit::Prewarm(launch), &fds)
         .map_err(|e| SandboxError::io("sending the runtime to prewarm", e))?;
+    drop(fds);
     drop(out_write);
     match reply_before_start(ch, "prewarming a runtime")? {
         FromInit::Prewarmed { .. } => Ok(out_read),

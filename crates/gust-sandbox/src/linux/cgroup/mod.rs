@@ -278,6 +278,54 @@ impl Hierarchy {
         removed
     }
 
+    /// Ends what a gust that was killed left running: every instance cgroup under
+    /// the parent whose processes `orphaned` says no live gust owns (frozen ones
+    /// included) is thawed, its processes killed, and removed. Their mounts, loop
+    /// devices and network links go with their namespaces. Returns how many.
+    pub(crate) fn reap_orphans(&self, orphaned: &dyn Fn(&[u32]) -> bool) -> usize {
+        let Some(parent) = self.parent_dirs().into_iter().next() else {
+            return 0;
+        };
+        let Ok(entries) = std::fs::read_dir(&parent) else {
+            return 0;
+        };
+        let mut reaped = 0;
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let procs = read_procs(&entry.path().join("cgroup.procs"));
+            if procs.is_empty() || !orphaned(&procs) {
+                continue;
+            }
+            let cgroup = match self {
+                Hierarchy::V1(h) => h
+                    .existing(&name)
+                    .map(|c| Box::new(c) as Box<dyn CgroupManager>),
+                Hierarchy::V2(h) => h
+                    .existing(&name)
+                    .map(|c| Box::new(c) as Box<dyn CgroupManager>),
+                Hierarchy::Stub => continue,
+            };
+            let Ok(cgroup) = cgroup else { continue };
+            tracing::info!(
+                cgroup = name,
+                processes = procs.len(),
+                frozen = cgroup.frozen(),
+                "ending an instance left by a gust that was killed"
+            );
+            cgroup.kill_all();
+            match cgroup.remove() {
+                Ok(()) => reaped += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not remove a left-over instance's cgroup")
+                }
+            }
+        }
+        reaped
+    }
+
     /// Creates an empty cgroup `name` under the parent.
     pub(crate) fn create(&self, name: &str) -> io::Result<Box<dyn CgroupManager>> {
         match self {

@@ -122,6 +122,16 @@ impl V1Hierarchy {
         dirs
     }
 
+    /// The existing cgroup `name` (one an earlier gust made).
+    pub(crate) fn existing(&self, name: &str) -> io::Result<V1Cgroup> {
+        check_name(name)?;
+        Ok(V1Cgroup {
+            parents: self.parents.clone(),
+            depth: self.depth,
+            name: name.to_string(),
+        })
+    }
+
     /// Creates the cgroup `name` in every hierarchy.
     pub(crate) fn create(&self, name: &str) -> io::Result<V1Cgroup> {
         check_name(name)?;

@@ -88,6 +88,15 @@ impl V2Hierarchy {
         &self.parent
     }
 
+    /// The existing cgroup `name` (one an earlier gust made).
+    pub(crate) fn existing(&self, name: &str) -> io::Result<V2Cgroup> {
+        check_name(name)?;
+        Ok(V2Cgroup {
+            dir: self.parent.join(name),
+            depth: self.depth,
+        })
+    }
+
     /// Creates the cgroup `name` under the parent.
     pub(crate) fn create(&self, name: &str) -> io::Result<V2Cgroup> {
         check_name(name)?;

@@ -119,8 +119,12 @@ impl Registry {
 /// The table, declared whole (every user declares the same, for the mode the
 /// registry says): masquerade what comes from an instance's link and leaves
 /// through any other interface; forward what instances send out and the replies
-/// to it, nothing else to an instance, nothing between instances; with
-/// `restrict`, nothing else at all.
+/// to it, but nothing to link-local addresses (169.254.0.0/16: cloud instance
+/// metadata and its credentials, the host's neighbours), nothing else to an
+/// instance, nothing between instances; with `restrict`, nothing else at all. And
+/// nothing from an instance's link to the host itself (its own addresses, whatever
+/// listens on them): an instance needs nothing there, its Runtime API is on its own
+/// loopback.
 fn ruleset(restrict: bool) -> String {
     let policy = if restrict { "drop" } else { "accept" };
     format!(
@@ -134,13 +138,21 @@ fn ruleset(restrict: bool) -> String {
          \tchain forward {{\n\
          \t\ttype filter hook forward priority filter; policy {policy};\n\
          \t\tiifname \"{LINK_PREFIX}*\" oifname \"{LINK_PREFIX}*\" drop\n\
+         \t\tiifname \"{LINK_PREFIX}*\" ip daddr {LINK_LOCAL} drop\n\
          \t\tiifname \"{LINK_PREFIX}*\" accept\n\
          \t\toifname \"{LINK_PREFIX}*\" ct state established,related accept\n\
          \t\toifname \"{LINK_PREFIX}*\" drop\n\
          \t}}\n\
+         \tchain input {{\n\
+         \t\ttype filter hook input priority filter; policy accept;\n\
+         \t\tiifname \"{LINK_PREFIX}*\" drop\n\
+         \t}}\n\
          }}\n"
     )
 }
+
+/// Link-local IPv4: never forwarded for an instance.
+const LINK_LOCAL: &str = "169.254.0.0/16";
 
 /// Removes the table whether or not it is there (declaring an empty one first).
 fn delete_table() -> String {
@@ -404,7 +416,20 @@ mod tests {
         assert!(strict.contains("oifname \"gv*\" ct state established,related accept"));
         let open = ruleset(false);
         assert!(open.contains("type filter hook forward priority filter; policy accept;"));
-        // Either way nothing opens a connection to an instance from outside.
-        assert!(open.contains("\t\toifname \"gv*\" drop\n"));
+        // Either way nothing opens a connection to an instance from outside,
+        // nothing reaches link-local addresses, and nothing from an instance reaches
+        // the host itself.
+        for rules in [&strict, &open] {
+            assert!(rules.contains("\t\toifname \"gv*\" drop\n"));
+            let forward = rules.split("chain forward").nth(1).unwrap();
+            let drop_link_local = forward
+                .find("iifname \"gv*\" ip daddr 169.254.0.0/16 drop")
+                .unwrap();
+            // ...before what instances send is accepted.
+            assert!(drop_link_local < forward.find("iifname \"gv*\" accept").unwrap());
+            let input = rules.split("chain input").nth(1).unwrap();
+            assert!(input.contains("type filter hook input priority filter; policy accept;"));
+            assert!(input.contains("\t\tiifname \"gv*\" drop\n"));
+        }
     }
 }

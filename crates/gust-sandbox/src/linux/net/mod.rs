@@ -7,10 +7,19 @@
 //! `.1`, the instance `.2`, its default route through the host end). Traffic leaving
 //! the host through any other interface is masqueraded; traffic between two
 //! instances' links is dropped, and so is any connection opened towards an
-//! instance from outside. So an instance reaches the outside and the host's own
-//! addresses (its services listening on all addresses), but not the host's
-//! loopback (the gust API included: a packet from a veth to 127.0.0.1 is a martian)
-//! nor another instance.
+//! instance from outside. So an instance reaches the outside, but not
+//! - link-local addresses (169.254.0.0/16: a cloud's instance metadata service and
+//!   the credentials it hands out), which are never forwarded for it;
+//! - the host itself: nothing from an instance's link is accepted by the host's
+//!   own addresses (its services listening on all addresses, the gust API), nor its
+//!   loopback (a packet from a veth to 127.0.0.1 is a martian);
+//! - another instance;
+//! - anything over IPv6: neither end of the link has an IPv6 address (not even
+//!   link-local: `addrgenmode none`), and the instance cannot add one.
+//!
+//! Its name resolution uses the host's `/etc/resolv.conf`, so the resolvers named
+//! there must be beyond the host (a resolver on the host's loopback or own address
+//! is not reachable).
 //!
 //! # How
 //! - At a sandbox's first opted-in launch, it joins the host-wide set-up (`host`):
@@ -67,6 +76,7 @@ fn host_batch(index: u32, pid: u32, host: Ipv4Addr) -> String {
     let link = format!("{LINK_PREFIX}{index}");
     format!(
         "link add {link} type veth peer name {INSTANCE_LINK} netns {pid}\n\
+         link set {link} addrgenmode none\n\
          addr add {host}/30 dev {link}\n\
          link set {link} up\n"
     )
@@ -75,7 +85,8 @@ fn host_batch(index: u32, pid: u32, host: Ipv4Addr) -> String {
 /// The instance's half, run inside its namespace.
 fn instance_batch(host: Ipv4Addr, instance: Ipv4Addr) -> String {
     format!(
-        "addr add {instance}/30 dev {INSTANCE_LINK}\n\
+        "link set {INSTANCE_LINK} addrgenmode none\n\
+         addr add {instance}/30 dev {INSTANCE_LINK}\n\
          link set {INSTANCE_LINK} up\n\
          route add default via {host} dev {INSTANCE_LINK}\n"
     )
@@ -284,12 +295,14 @@ mod tests {
         assert_eq!(
             host_batch(3, 4242, host),
             "link add gv3 type veth peer name eth0 netns 4242\n\
+             link set gv3 addrgenmode none\n\
              addr add 10.213.0.13/30 dev gv3\n\
              link set gv3 up\n"
         );
         assert_eq!(
             instance_batch(host, instance),
-            "addr add 10.213.0.14/30 dev eth0\n\
+            "link set eth0 addrgenmode none\n\
+             addr add 10.213.0.14/30 dev eth0\n\
              link set eth0 up\n\
              route add default via 10.213.0.13 dev eth0\n"
         );

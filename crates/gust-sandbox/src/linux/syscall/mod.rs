@@ -13,15 +13,21 @@
 //!   and exec, signals.
 //! - `privileges`: capabilities, user switch, no_new_privs, seccomp.
 //! - `mounts`: detached mount trees (`open_tree`, `move_mount`).
+//! - `disk`: loop devices and detached ext4 mounts for disk-backed `/tmp`.
+//! - `landlock`: no writes under `/proc` for the runtime.
 
 mod channel;
+mod disk;
 mod inside;
+mod landlock;
 mod mounts;
 mod privileges;
 mod spawn;
 
 pub(crate) use channel::*;
+pub(crate) use disk::*;
 pub(crate) use inside::*;
+pub(crate) use landlock::*;
 pub(crate) use mounts::*;
 pub(crate) use privileges::*;
 pub(crate) use spawn::*;
