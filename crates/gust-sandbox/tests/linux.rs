@@ -15,8 +15,12 @@ use gust_sandbox::linux::LinuxSandbox;
 use gust_sandbox::{LaunchSpec, Sandbox, SandboxError};
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn runs_the_bootstrap_with_the_lambda_environment_and_merged_output() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap(
         "#!/bin/sh\n\
@@ -45,8 +49,12 @@ fn runs_the_bootstrap_with_the_lambda_environment_and_merged_output() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn the_host_filesystem_outside_the_plan_is_invisible() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     // A world-readable host file the instance was not given.
     let secret_dir = tempfile::tempdir().unwrap();
     let secret = secret_dir.path().join("secret");
@@ -108,8 +116,12 @@ print("rootfs=" + ",".join(root_fs))
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn only_tmp_and_dev_shm_are_writable() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new(); // code and runtime dirs are 0777 on the host
     let spec = f.python_spec(
         "ro",
@@ -149,8 +161,12 @@ for p in ["/var/task/x", "/var/runtime/x", "/x", "/etc/x", "/usr/x", "/dev/x", "
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn tmp_is_limited_to_its_size() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap(
         "#!/bin/sh\n\
@@ -171,8 +187,12 @@ fn tmp_is_limited_to_its_size() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn runs_as_an_unprivileged_user_without_capabilities() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap("#!/bin/sh\ncat /proc/self/status\necho ---\ncat /proc/1/status\n");
     let run = f.run(sb, f.spec("caps"));
@@ -206,8 +226,12 @@ fn runs_as_an_unprivileged_user_without_capabilities() {
 /// fails with EPERM (clone3 itself and unknown numbers with ENOSYS), and the
 /// process lives on.
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn the_seccomp_allow_list_runs_ordinary_programs_and_refuses_the_rest() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     let run = f.run(
         sb,
@@ -263,8 +287,12 @@ print("mount=" + str(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)) + " " + os
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn pid_one_is_the_init_and_host_processes_are_invisible() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap(
         "#!/bin/sh\n\
@@ -289,8 +317,12 @@ fn pid_one_is_the_init_and_host_processes_are_invisible() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn proc_hides_kernel_internals_and_cannot_change_the_kernel() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     let spec = f.python_spec(
         "proc",
@@ -355,8 +387,12 @@ print("hostname=" + open("/proc/sys/kernel/hostname").read().strip())
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn the_network_is_the_instances_own_loopback_with_the_runtime_api() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     // A service on the host's loopback that the instance must not reach.
     let host_service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let host_port = host_service.local_addr().unwrap().port();
@@ -412,8 +448,12 @@ s.close()
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn dangerous_syscalls_fail_with_eperm() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     let spec = f.python_spec(
         "seccomp",
@@ -476,8 +516,12 @@ print("fork=" + str(os.waitpid(pid, 0)[1] >> 8))
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn a_fork_bomb_is_stopped_by_the_pids_limit() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap("#!/bin/sh\nbomb() { bomb | bomb & }\nbomb\nsleep 600\n");
     let mut spec = f.spec("bomb");
@@ -512,8 +556,12 @@ fn a_fork_bomb_is_stopped_by_the_pids_limit() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn a_memory_hog_is_oom_killed_and_reported() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     let mut spec = f.python_spec(
         "oom",
@@ -539,8 +587,12 @@ while True:
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn an_instance_that_exits_normally_is_not_reported_oom() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap("#!/bin/sh\nkill -SEGV $$\n");
     let run = f.run(sb, f.spec("segv"));
@@ -552,8 +604,12 @@ fn an_instance_that_exits_normally_is_not_reported_oom() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn the_init_reaps_orphans() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     // The subshell exits at once, so its `sleep` is orphaned to pid 1; when that
     // sleep ends, only pid 1 can reap it.
@@ -573,8 +629,12 @@ fn the_init_reaps_orphans() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn termination_signals_are_forwarded_to_the_runtime() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap(
         "#!/bin/sh\n\
@@ -599,8 +659,12 @@ fn termination_signals_are_forwarded_to_the_runtime() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn kill_leaves_no_process_and_no_cgroup() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap("#!/bin/sh\nsleep 600 &\n(sleep 600 &)\nsleep 600\n");
     let spec = f.spec("kill");
@@ -624,8 +688,12 @@ fn kill_leaves_no_process_and_no_cgroup() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn dropping_a_running_instance_cleans_up() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap("#!/bin/sh\nsleep 600\n");
     let spec = f.spec("drop");
@@ -645,8 +713,12 @@ fn dropping_a_running_instance_cleans_up() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn finish_init_lowers_the_cpu_quota_to_the_memory_share() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     if sb.cgroup_version() != "v1" {
         eprintln!("SKIPPED: reads cgroup v1 files");
         return;
@@ -665,11 +737,11 @@ fn finish_init_lowers_the_cpu_quota_to_the_memory_share() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn the_init_boost_ends_by_itself_when_nobody_calls_finish_init() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root");
-        return;
-    }
     let mut config = config();
     config.cpu.init_boost_max = Duration::from_secs(2);
     let sb = LinuxSandbox::probe_with(config).unwrap();
@@ -694,8 +766,12 @@ fn the_init_boost_ends_by_itself_when_nobody_calls_finish_init() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn a_spinning_function_is_held_to_its_cpu_share() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     // Two spinners: together they could take both cores of a small host.
     f.bootstrap("#!/bin/sh\n(while :; do :; done) &\nwhile :; do :; done\n");
@@ -732,8 +808,12 @@ fn a_spinning_function_is_held_to_its_cpu_share() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn launch_errors_say_what_is_wrong_and_leave_nothing() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     // No bootstrap in the code directory.
     let spec = f.spec("noboot");
@@ -754,11 +834,11 @@ fn launch_errors_say_what_is_wrong_and_leave_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn probe_says_when_the_init_program_does_not_start() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root");
-        return;
-    }
     let config = gust_sandbox::linux::LinuxSandboxConfig {
         init_program: "/bin/true".into(),
         ..config()
@@ -772,11 +852,11 @@ fn probe_says_when_the_init_program_does_not_start() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn the_pool_hands_out_prepared_sandboxes_and_cleans_up_on_drop() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root");
-        return;
-    }
     let parent = format!("gust-test-pool-{}", std::process::id());
     let sb = LinuxSandbox::probe_with(gust_sandbox::linux::LinuxSandboxConfig {
         cgroup_parent: parent.clone().into(),
@@ -822,11 +902,11 @@ fn the_pool_hands_out_prepared_sandboxes_and_cleans_up_on_drop() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn probe_removes_empty_cgroups_left_by_a_dead_gust() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root");
-        return;
-    }
     let parent = format!("gust-test-stale-{}", std::process::id());
     let config = gust_sandbox::linux::LinuxSandboxConfig {
         cgroup_parent: parent.clone().into(),
@@ -880,11 +960,11 @@ fn helper_holding_a_pool() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn a_dead_gusts_pool_leaves_no_cgroup() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root");
-        return;
-    }
     use std::io::BufRead;
     let parent = format!("gust-test-dead-{}", std::process::id());
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
@@ -945,8 +1025,12 @@ fn installed(programs: &[&str]) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn an_outbound_instance_reaches_neither_the_host_nor_its_loopback() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     if !installed(&["ip", "nsenter", "nft"]) {
         eprintln!("SKIPPED: outbound network needs ip, nsenter and nft on the host");
         return;
@@ -1015,9 +1099,13 @@ for name, host in [("loopback", "127.0.0.1"), ("link", gateway)]:
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn the_pool_links_sandboxes_ahead_once_outbound_network_is_in_use() {
-    if !is_root() || !installed(&["ip", "nsenter", "nft"]) {
-        eprintln!("SKIPPED: needs root, ip, nsenter and nft");
+    if !installed(&["ip", "nsenter", "nft"]) {
+        eprintln!("SKIPPED: needs ip, nsenter and nft");
         return;
     }
     // A subnet of its own, so that the links it leaves (none) can be told from other
@@ -1105,11 +1193,11 @@ print(json.dumps({
 "#;
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn a_prewarmed_runtime_gets_its_function_and_a_mismatch_starts_afresh() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root");
-        return;
-    }
     let sb = LinuxSandbox::probe_with(config()).unwrap().with_pool(1);
     let f = Fixture::new();
     std::fs::write(f.code.path().join("handler.py"), "x = 1\n").unwrap();
@@ -1281,9 +1369,13 @@ fn helper_outbound_in_its_own_network_namespace() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn the_last_gust_to_leave_undoes_the_outbound_set_up() {
-    if !is_root() || !installed(&["ip", "nsenter", "nft", "unshare"]) {
-        eprintln!("SKIPPED: needs root, ip, nsenter, nft and unshare");
+    if !installed(&["ip", "nsenter", "nft", "unshare"]) {
+        eprintln!("SKIPPED: needs ip, nsenter, nft and unshare");
         return;
     }
     let exe = std::env::current_exe().unwrap();
@@ -1348,8 +1440,12 @@ fn ticking(
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn a_frozen_instance_does_not_run_until_thawed() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     let (launched, mut out, _) = ticking(sb, &f, "freeze");
     let p = &launched.process;
@@ -1388,8 +1484,12 @@ fn a_frozen_instance_does_not_run_until_thawed() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn a_frozen_instance_is_killed_and_leaves_nothing() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     let (launched, _out, id) = ticking(sb, &f, "freeze-kill");
     assert!(wait_for(Duration::from_secs(10), || cgroup_pids(sb, &id)
@@ -1410,8 +1510,12 @@ fn a_frozen_instance_is_killed_and_leaves_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn dropping_a_frozen_instance_cleans_up() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     f.bootstrap("#!/bin/sh\nsleep 600 &\nsleep 600\n");
     let spec = f.spec("freeze-drop");
@@ -1435,8 +1539,12 @@ fn dropping_a_frozen_instance_cleans_up() {
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn a_frozen_instance_stops_growing_and_is_still_oom_killed_after_a_thaw() {
-    let Some(sb) = sandbox() else { return };
+    let sb = sandbox();
     let f = Fixture::new();
     let mut spec = f.python_spec(
         "freeze-oom",
@@ -1473,11 +1581,11 @@ while True:
 }
 
 #[test]
+#[cfg_attr(
+    not(gust_root_tests),
+    ignore = "needs root: namespaces, mounts, cgroups"
+)]
 fn a_disk_tmp_is_its_own_ext4_of_its_size_and_fresh_in_every_instance() {
-    if !is_root() {
-        eprintln!("SKIPPED: a disk-backed /tmp needs root (loop devices, ext4 mounts)");
-        return;
-    }
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let sb = LinuxSandbox::probe_with(gust_sandbox::linux::LinuxSandboxConfig {
         scratch_dir: Some(scratch.path().to_path_buf()),
