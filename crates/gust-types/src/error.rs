@@ -71,6 +71,10 @@ impl CoreError {
 /// is, and name nothing of the host.
 const SANDBOX_DIRS: &[&str] = &["/var/task", "/var/runtime", "/opt"];
 
+/// Paths [`without_host_paths`] keeps when they stand alone: the instance's own `/tmp`
+/// (a message about its size names it); a path under it may be the host's.
+const SANDBOX_NAMES: &[&str] = &["/tmp"];
+
 /// `message` with every absolute host path replaced by `<path>`: what a server error
 /// may tell a client. The full message belongs in gust's log.
 pub fn without_host_paths(message: &str) -> String {
@@ -83,9 +87,10 @@ pub fn without_host_paths(message: &str) -> String {
         if c == '/' && prev.is_none_or(starts) {
             let len = rest.find(ends).unwrap_or(rest.len());
             let token = rest[..len].trim_end_matches([':', '.']);
-            let kept = SANDBOX_DIRS
-                .iter()
-                .any(|d| token == *d || token.starts_with(&format!("{d}/")));
+            let kept = SANDBOX_NAMES.contains(&token)
+                || SANDBOX_DIRS
+                    .iter()
+                    .any(|d| token == *d || token.starts_with(&format!("{d}/")));
             if token.len() > 1 && !kept {
                 out.push_str("<path>");
                 rest = &rest[token.len()..];
@@ -125,6 +130,11 @@ mod tests {
             ("/root/.local/share/gust", "<path>"),
             ("1/2 done, rate 5/s", "1/2 done, rate 5/s"),
             ("a lone / stays", "a lone / stays"),
+            (
+                "not enough disk for this function's /tmp: its size",
+                "not enough disk for this function's /tmp: its size",
+            ),
+            ("the host's /tmp/gust-1/x", "the host's <path>"),
             ("/var/taskforce/x", "<path>"),
         ] {
             assert_eq!(without_host_paths(message), expected, "{message}");
