@@ -387,6 +387,13 @@ impl LinuxSandbox {
                 Hierarchy::Stub
             }
         };
+        if !syscall::landlock_available() {
+            tracing::warn!(
+                "this kernel has no Landlock (Linux 5.13+, enabled at boot): a function can \
+                 lower its own OOM score, so under memory pressure the kernel may kill \
+                 other processes before it"
+            );
+        }
         let reaped = cgroups.reap_orphans(&leftovers::left_by_a_dead_gust);
         if reaped > 0 {
             tracing::info!("ended the instances a gust that was killed left running: {reaped}");
