@@ -50,10 +50,8 @@ pub(crate) fn landlock_available() -> bool {
     version >= 1
 }
 
-/// Lets the calling thread (and what it execs) open files for writing only under
-/// `allowed` (directories). Needs no_new_privs. `Ok(false)` where the kernel has no
-/// Landlock (older than 5.13, or not enabled at boot).
-pub(crate) fn restrict_file_writes_to(allowed: &[&Path]) -> io::Result<bool> {
+/// A new ruleset that handles file writes; `None` where the kernel has no Landlock.
+fn write_ruleset() -> io::Result<Option<OwnedFd>> {
     let attr = RulesetAttr {
         handled_access_fs: LANDLOCK_ACCESS_FS_WRITE_FILE,
     };
@@ -70,12 +68,21 @@ pub(crate) fn restrict_file_writes_to(allowed: &[&Path]) -> io::Result<bool> {
     if fd < 0 {
         let e = io::Error::last_os_error();
         return match e.raw_os_error() {
-            Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => Ok(false),
+            Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => Ok(None),
             _ => Err(e),
         };
     }
     // SAFETY: a fresh descriptor that nothing else owns.
-    let ruleset = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
+}
+
+/// Lets the calling thread (and what it execs) open files for writing only under
+/// `allowed` (directories). Needs no_new_privs. `Ok(false)` where the kernel has no
+/// Landlock (older than 5.13, or not enabled at boot).
+pub(crate) fn restrict_file_writes_to(allowed: &[&Path]) -> io::Result<bool> {
+    let Some(ruleset) = write_ruleset()? else {
+        return Ok(false);
+    };
     for dir in allowed {
         let path = cstr(dir.as_os_str())?;
         // SAFETY: open with a NUL-terminated path; returns a new descriptor.
@@ -120,22 +127,6 @@ mod tests {
     /// actually be made.
     #[test]
     fn the_version_probe_agrees_with_making_a_ruleset() {
-        let attr = RulesetAttr {
-            handled_access_fs: LANDLOCK_ACCESS_FS_WRITE_FILE,
-        };
-        // SAFETY: reads `attr` of the size given; returns a new descriptor or fails.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_landlock_create_ruleset,
-                &attr as *const RulesetAttr,
-                std::mem::size_of::<RulesetAttr>(),
-                0u32,
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: the fresh descriptor just made, owned by nothing else.
-            drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        }
-        assert_eq!(landlock_available(), fd >= 0);
+        assert_eq!(landlock_available(), write_ruleset().unwrap().is_some());
     }
 }
