@@ -41,6 +41,11 @@ def handler(event, context):
         with open("/tmp/" + event["name"], "w") as f:
             f.write("secret")
         return {"now": sorted(os.listdir("/tmp"))}
+    if op == "hold":
+        print("holding", flush=True)
+        import time
+        time.sleep(event["seconds"])
+        return {"held": True}
     if op == "exists":
         return {"exists": os.path.exists(event["path"])}
     if op == "write":
@@ -152,7 +157,7 @@ def small_disk(tmp_path) -> Path:
 
 
 def test_the_disk_is_never_promised_beyond_its_free_space(small_disk, start_server):
-    srv = start_server(data_dir=small_disk)
+    srv = start_server("--queue-timeout", "2s", data_dir=small_disk)
     if srv.health()["isolation"] != "linux":
         pytest.skip("/tmp is on disk only in the Linux sandbox")
     lam = srv.lambda_
@@ -163,14 +168,25 @@ def test_the_disk_is_never_promised_beyond_its_free_space(small_disk, start_serv
     if invoke(lam, big, {"op": "fstype"}).ok()["fstype"] != "ext4":
         pytest.skip("/tmp is not on disk here")
     # The first instance's 1,024 MB fit (the images the pool made ahead yield to
-    # it); a second one's would not, while the first lives.
-    with pytest.raises(ClientError) as refused:
-        invoke(lam, second, {"op": "fstype"})
+    # it). While it is busy, a second one's would not: the second waits its queue
+    # timeout (2 s here) for room and is refused, saying why.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        held = pool.submit(invoke, lam, big, {"op": "hold", "seconds": 12})
+        support.wait_until(lambda: any(
+            e["message"].strip() == "holding"
+            for e in srv.logs(big, limit=100)["events"]), 10)
+        with pytest.raises(ClientError) as refused:
+            invoke(lam, second, {"op": "fstype"})
+        assert held.result().ok() == {"held": True}
     code, status, message = support.client_error(refused.value)
     assert (code, status) == ("ServiceException", 500), refused.value
     assert "not enough disk for this function's /tmp" in message, message
     assert "ephemeral storage is 1024 MB" in message, message
     assert str(small_disk) not in message, message
-    # The first still works, and can fill what it was promised.
+    # Idle, the first instance yields its disk as it would its memory: it is
+    # stopped, and the second starts.
+    assert invoke(lam, second, {"op": "fstype"}).ok() == {"fstype": "ext4"}
+    # A new instance of the first (the second, idle, yields in turn) can fill what
+    # it was promised.
     out = invoke(lam, big, {"op": "write", "mb": 900}).ok()
     assert out == {"written_mb": 900, "errno": None}, out

@@ -41,6 +41,10 @@ pub enum SandboxError {
     /// The host cannot provide this isolation; the message says what is missing.
     #[error("{0}")]
     Unavailable(String),
+    /// The host is short of something instances hold while they live (the disk
+    /// their `/tmp` images are promised): ending an idle instance may free it.
+    #[error("{0}")]
+    Exhausted(String),
 }
 
 impl SandboxError {

@@ -7,7 +7,10 @@
 //! the capacity and cold-starts an instance; else it evicts the longest-idle instance
 //! of any function and tries again; else it waits, until its deadline, for an instance
 //! to come back or capacity to be freed, and is then shed as throttled. Memory is
-//! never over-committed: an instance holds its reservation until it is gone.
+//! never over-committed: an instance holds its reservation until it is gone. The
+//! disk promised to instances' `/tmp` is admitted the same way by the sandbox: a
+//! start it refuses for want of disk ends the longest-idle instance, waits for its
+//! teardown and tries again, until none is idle and the deadline has passed.
 //!
 //! An instance idle for longer than [`SchedulerConfig::freeze_idle_after`] is frozen
 //! (its threads and timers stop, as Lambda freezes idle execution environments) and
@@ -163,6 +166,13 @@ impl Scheduler {
                             reusable: false,
                         })
                     }
+                    Err(e) if e.is_exhausted() => {
+                        drop(reservation);
+                        if self.make_room(deadline).await {
+                            continue;
+                        }
+                        return Err(ScheduleError::Start(e));
+                    }
                     Err(e) => return Err(ScheduleError::Start(e)),
                 };
                 let held = Held {
@@ -223,6 +233,32 @@ impl Scheduler {
                     std::io::Error::other(e.to_string()),
                 ),
             ))),
+        }
+    }
+
+    /// After a start failed for want of what instances hold besides memory (the
+    /// disk promised to their `/tmp`): stops the longest-idle instance and waits
+    /// until an instance's teardown has finished, or, with none idle, until one is
+    /// torn down or comes back. `false` once `deadline` has passed.
+    async fn make_room(&self, deadline: Instant) -> bool {
+        let released = self.worker.released().notified();
+        let changed = self.capacity.changed.notified();
+        tokio::pin!(released, changed);
+        released.as_mut().enable();
+        changed.as_mut().enable();
+        if self.evict_longest_idle() {
+            return tokio::select! {
+                _ = released => true,
+                _ = tokio::time::sleep_until(deadline) => false,
+            };
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::select! {
+            _ = released => true,
+            _ = changed => true,
+            _ = tokio::time::sleep_until(deadline) => false,
         }
     }
 
@@ -334,7 +370,22 @@ impl Scheduler {
                     return;
                 }
             };
-            match self.worker.start(pool.spec().clone(), None).await {
+            let started = loop {
+                match self.worker.start(pool.spec().clone(), None).await {
+                    // Short of disk: end an idle instance, wait for its teardown.
+                    Err(e) if e.is_exhausted() => {
+                        let released = self.worker.released().notified();
+                        tokio::pin!(released);
+                        released.as_mut().enable();
+                        if !self.evict_longest_idle() {
+                            break Err(e);
+                        }
+                        let _ = tokio::time::timeout(Duration::from_secs(5), released).await;
+                    }
+                    other => break other,
+                }
+            };
+            match started {
                 Ok(instance) => {
                     let held = Held {
                         instance,

@@ -11,7 +11,7 @@ use gust_sandbox::{
 };
 use gust_types::{FunctionConfig, FunctionError, Runtime};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::AbortHandle;
 
 use crate::host::{is_system_path, RuntimeHost, RuntimeHostError};
@@ -84,11 +84,22 @@ pub enum StartError {
     Sandbox(#[from] SandboxError),
 }
 
+impl StartError {
+    /// Whether the host was short of something idle instances hold (see
+    /// [`SandboxError::Exhausted`]): ending one may let the start succeed.
+    pub fn is_exhausted(&self) -> bool {
+        matches!(self, StartError::Sandbox(SandboxError::Exhausted(_)))
+    }
+}
+
 /// Starts instances.
 pub struct Worker {
     sandbox: Arc<dyn Sandbox>,
     host: Arc<RuntimeHost>,
     region: String,
+    /// Notified whenever an instance's process has been torn down (its memory,
+    /// cgroup and `/tmp` image are then free).
+    released: Arc<Notify>,
 }
 
 impl Worker {
@@ -98,7 +109,14 @@ impl Worker {
             sandbox,
             host,
             region,
+            released: Arc::new(Notify::new()),
         }
+    }
+
+    /// Notified (`notify_waiters`) whenever an instance's process has been torn
+    /// down, which happens on a blocking thread after the instance is dropped.
+    pub fn released(&self) -> &Notify {
+        &self.released
     }
 
     /// The sandbox's name (`none`, `linux`).
@@ -219,7 +237,8 @@ impl Worker {
         let launched = tokio::task::spawn_blocking(move || sandbox.launch(&launch))
             .await
             .map_err(|e| SandboxError::io("launching", std::io::Error::other(e.to_string())))??;
-        let process: Arc<dyn InstanceProcess> = Arc::new(BlockingDrop(Some(launched.process)));
+        let process: Arc<dyn InstanceProcess> =
+            Arc::new(BlockingDrop(Some(launched.process), self.released.clone()));
         let output = Arc::new(
             OutputCapture::new(launched.output, spec.log.clone())
                 .map_err(|e| SandboxError::io("watching the instance's output", e))?,
@@ -598,7 +617,8 @@ impl Drop for Instance {
 
 /// An instance's process whose drop (kill, reap, cgroup removal: blocking syscalls
 /// of a few milliseconds) runs on a blocking thread when a runtime is present.
-struct BlockingDrop(Option<Box<dyn InstanceProcess>>);
+/// The worker's `released` is notified once it is done.
+struct BlockingDrop(Option<Box<dyn InstanceProcess>>, Arc<Notify>);
 
 impl BlockingDrop {
     fn inner(&self) -> &dyn InstanceProcess {
@@ -610,11 +630,16 @@ impl BlockingDrop {
 impl Drop for BlockingDrop {
     fn drop(&mut self) {
         let Some(process) = self.0.take() else { return };
+        let released = self.1.clone();
+        let teardown = move || {
+            drop(process);
+            released.notify_waiters();
+        };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                rt.spawn_blocking(move || drop(process));
+                rt.spawn_blocking(teardown);
             }
-            Err(_) => drop(process),
+            Err(_) => teardown(),
         }
     }
 }

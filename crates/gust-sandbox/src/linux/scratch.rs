@@ -23,7 +23,10 @@
 //! Images are sparse, so the disk is admitted like memory: an instance gets its
 //! image only if the space still promised to every other instance's image (its size
 //! minus what it has already allocated) plus its own size fits in the free space of
-//! the data directory's filesystem. Otherwise the launch fails, saying so. Images
+//! the data directory's filesystem. Otherwise the launch fails with
+//! [`SandboxError::Exhausted`], on which the scheduler ends the longest-idle
+//! instance (whose image goes with it) and tries again, as it does for memory;
+//! only when no idle instance is left does the launch fail, saying so. Images
 //! made ahead of demand promise nothing until a launch claims one (nothing writes to
 //! them before, and unwritten they take a few hundred KiB): they are made where a
 //! claimed one could be, and a launch that takes one claims it under the same
@@ -254,7 +257,7 @@ impl Core {
         let free = sys::free_bytes(&self.dir)
             .map_err(|e| SandboxError::io("reading the data directory's free space", e))?;
         match admit(bytes, promised, free) {
-            Some(why) => Err(SandboxError::Unavailable(why)),
+            Some(why) => Err(SandboxError::Exhausted(why)),
             None => Ok(()),
         }
     }
@@ -350,8 +353,8 @@ fn admit(bytes: u64, promised: u64, free: u64) -> Option<String> {
         format!(
             "not enough disk for this function's /tmp: its ephemeral storage is {} MB, and \
              the filesystem of gust's data directory has {} MB free, of which {} MB are \
-             already promised to the /tmp of other instances. Free disk space, lower the \
-             function's EphemeralStorage, or let idle instances end",
+             already promised to the /tmp of other instances, none of them idle. Free \
+             disk space or lower the function's EphemeralStorage",
             bytes / MB,
             free / MB,
             promised.min(free) / MB
