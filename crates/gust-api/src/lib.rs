@@ -16,6 +16,8 @@
 //! - [`presign`]: presigned `Code.Location` URLs, fetched without credentials.
 //! - `listener`: accepting connections, with header, idle and body timeouts and a
 //!   connection cap; `body`: request bodies with a deadline.
+//! - `s3_front`: telling S3 requests apart and handing them to the object store
+//!   (`gust-buckets`); `bucket_events`: what the store asks of the platform.
 //! - `paths`: refusing paths with dot segments before anything routes them.
 //! - [`ServeConfig`]: the validated server configuration.
 
@@ -23,6 +25,7 @@
 
 mod auth;
 mod body;
+mod bucket_events;
 mod config;
 mod error;
 mod events_routes;
@@ -31,6 +34,7 @@ mod listener;
 mod paths;
 pub mod presign;
 mod routes;
+mod s3_front;
 mod schedule_routes;
 pub mod sigv4;
 pub mod sigv4_sign;
@@ -106,6 +110,8 @@ pub struct Server {
     region: String,
     /// Timeouts and the cap of the listener.
     connections: ConnectionLimits,
+    /// The object store.
+    buckets: Arc<gust_buckets::Buckets>,
 }
 
 impl Server {
@@ -186,8 +192,15 @@ impl Server {
             .map_err(|e| failed("loading functions", e))?,
         );
         platform
-            .attach_events(store, config.events.clone())
+            .attach_events(store.clone(), config.events.clone())
             .map_err(|e| failed("opening the asynchronous invocation queue", e))?;
+        let buckets = gust_buckets::Buckets::open(
+            store,
+            &data.join("buckets"),
+            config.region.clone(),
+            Arc::new(bucket_events::PlatformEvents::new(&platform)),
+        )
+        .map_err(|e| failed("opening the object store", e))?;
         tracing::info!(%addr, data_dir = %data.display(), memory_mb = config.memory_capacity_mb, "gust is serving");
         Ok(Server {
             listener,
@@ -197,6 +210,7 @@ impl Server {
             access_keys: config.access_keys.clone(),
             region: config.region.clone(),
             connections: config.connections,
+            buckets,
         })
     }
 
@@ -217,6 +231,7 @@ impl Server {
             access_keys,
             region,
             connections,
+            buckets,
             ..
         } = self;
         let expiry = tokio::spawn(scheduler.clone().run_expiry());
@@ -258,8 +273,12 @@ impl Server {
                 ))
                 .layer(axum::Extension(Arc::new(presign::CodeUrls::random())))
         };
+        let s3 = buckets.service(&access_keys.pairs());
+        let signed = !access_keys.is_empty();
         let app = url_serve::in_front_of(api, platform.clone(), access_keys, region)
             .layer(axum::middleware::from_fn(paths::refuse_dot_segments));
+        // S3 keys may hold dot segments: they name objects, never files.
+        let app = s3_front::in_front_of(app, s3, signed);
         listener::serve(listener, app, connections, signal).await;
         // Asynchronous attempts under way end (or are stopped at the grace period's
         // end and go back to the queue) and are recorded before instances go.

@@ -74,6 +74,15 @@ impl AccessKeys {
         self.0.is_empty()
     }
 
+    /// Every (access key id, secret), for the services that check signatures
+    /// themselves (S3).
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .map(|(id, secret)| (id.clone(), secret.clone()))
+            .collect()
+    }
+
     fn secret(&self, id: &str) -> Option<&str> {
         self.0.get(id).map(String::as_str)
     }

@@ -215,6 +215,17 @@ impl AsyncEvents {
         }
     }
 
+    /// Schedules events that another write committed to the queue in its own
+    /// transaction (an object write and the bucket notifications it asks for):
+    /// they are dispatched from `due_ms` like events accepted by [`enqueue`].
+    ///
+    /// [`enqueue`]: AsyncEvents::enqueue
+    pub fn schedule_committed(&self, ids: &[i64], due_ms: i64) {
+        for id in ids {
+            self.shared.ready.push(*id, due_ms, None);
+        }
+    }
+
     /// Queues an event and returns once it is durably stored. The caller has checked
     /// that the function (and qualifier) exists and that the payload is JSON.
     pub async fn enqueue(

@@ -40,6 +40,18 @@ impl Platform {
         })
     }
 
+    /// Dispatches events committed to the queue by another write (see
+    /// [`AsyncEvents::schedule_committed`]).
+    pub fn schedule_committed_events(&self, ids: &[i64], due_ms: i64) {
+        match self.events.get() {
+            Some(events) => events.schedule_committed(ids, due_ms),
+            None if !ids.is_empty() => {
+                tracing::warn!("events were queued without an asynchronous queue to run them")
+            }
+            None => {}
+        }
+    }
+
     /// Starts running queued events. Must run inside the server's tokio runtime.
     pub fn start_events(self: &Arc<Self>) {
         if let Some(events) = self.events.get() {

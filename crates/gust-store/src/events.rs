@@ -310,6 +310,24 @@ pub trait EventStore: Send + Sync {
     fn purge_queue(&self, queue: &str) -> Result<usize, StoreError>;
 }
 
+/// Queues `e` in the transaction `tx` (of this store or of another part of the
+/// same database, such as an object write whose event it is); returns its id.
+pub(crate) fn insert_event(tx: &rusqlite::Connection, e: &NewEvent) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO async_events (request_id, function, qualifier, payload, \
+         accepted_ms, due_ms, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued')",
+    )?
+    .execute(params![
+        e.request_id,
+        e.function,
+        e.qualifier,
+        e.payload,
+        e.accepted_ms,
+        e.due_ms
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
 fn to_u32(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
@@ -342,21 +360,7 @@ impl EventStore for SqliteStore {
         let mut ids = Vec::new();
         for write in writes {
             match write {
-                EventWrite::Insert(e) => {
-                    tx.prepare_cached(
-                        "INSERT INTO async_events (request_id, function, qualifier, payload, \
-                         accepted_ms, due_ms, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued')",
-                    )?
-                    .execute(params![
-                        e.request_id,
-                        e.function,
-                        e.qualifier,
-                        e.payload,
-                        e.accepted_ms,
-                        e.due_ms
-                    ])?;
-                    ids.push(tx.last_insert_rowid());
-                }
+                EventWrite::Insert(e) => ids.push(insert_event(&tx, e)?),
                 EventWrite::Start { id, attempts } => {
                     tx.prepare_cached(
                         "UPDATE async_events SET status = 'running', attempts = ?2 WHERE id = ?1",

@@ -7,6 +7,8 @@
 //! - [`sqlite`]: the embedded [`FunctionStore`] (SQLite in WAL mode).
 //! - [`tags`]: function tags, part of the [`FunctionStore`].
 //! - [`archive`]: the directory [`ArchiveStore`], with safe zip extraction.
+//! - [`buckets`]: buckets and the metadata of their objects and multipart uploads
+//!   ([`buckets::BucketStore`], SQLite), written with their events in one commit.
 //! - [`data_dir`]: the data directory's permissions (0700; the database 0600).
 //! - [`events`]: the asynchronous-invocation queue, event-invoke configs and the
 //!   built-in message queues ([`events::EventStore`], SQLite).
@@ -25,6 +27,7 @@ use std::path::PathBuf;
 use gust_types::FunctionConfig;
 
 pub mod archive;
+pub mod buckets;
 pub mod data_dir;
 pub mod events;
 pub mod settings;

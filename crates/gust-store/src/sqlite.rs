@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     crate::settings::MIGRATION,
     crate::events::MIGRATION,
     crate::tags::MIGRATION,
+    crate::buckets::MIGRATION,
 ];
 
 /// How long a statement waits for another connection's lock before failing.
