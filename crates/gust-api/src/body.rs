@@ -6,6 +6,8 @@
 use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -36,17 +38,29 @@ pub struct DeadlineBody<B> {
     /// empty or already buffered, and never need one).
     timer: Option<Pin<Box<Sleep>>>,
     limit: Duration,
+    /// Set once the body has been read to its end (see [`DeadlineBody::read_whole`]).
+    ended: Arc<AtomicBool>,
 }
 
-impl<B> DeadlineBody<B> {
+impl<B: HttpBody> DeadlineBody<B> {
     /// `inner`, which must arrive whole within `limit` from now.
     pub fn new(inner: B, limit: Duration) -> DeadlineBody<B> {
+        let ended = Arc::new(AtomicBool::new(inner.is_end_stream()));
         DeadlineBody {
             inner,
             deadline: Instant::now() + limit,
             timer: None,
             limit,
+            ended,
         }
+    }
+
+    /// Whether the body was read to its end, to be asked once its request has
+    /// been answered: a connection whose request body was left unread cannot
+    /// carry another request, and must say so (`Connection: close`) rather than
+    /// close under a client that reuses it.
+    pub fn read_whole(&self) -> Arc<AtomicBool> {
+        self.ended.clone()
     }
 }
 
@@ -64,6 +78,9 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            if frame.is_none() || this.inner.is_end_stream() {
+                this.ended.store(true, Ordering::Relaxed);
+            }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         let deadline = this.deadline;

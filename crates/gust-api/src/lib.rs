@@ -112,6 +112,8 @@ pub struct Server {
     connections: ConnectionLimits,
     /// The object store.
     buckets: Arc<gust_buckets::Buckets>,
+    /// Connections instances opened to gust's API.
+    gateway: tokio::sync::mpsc::Receiver<tokio::net::TcpStream>,
 }
 
 impl Server {
@@ -145,18 +147,6 @@ impl Server {
         {
             tracing::warn!("{missing}");
         }
-        let sandbox = pick_sandbox(config.isolation, data)?;
-        let worker = Arc::new(Worker::new(sandbox, host, config.region.clone()));
-        worker.prewarm(gust_types::Runtime::Python311, PREWARMED_PYTHON);
-        worker.prewarm(gust_types::Runtime::Nodejs20, PREWARMED_NODE);
-        let scheduler = Scheduler::new(
-            worker,
-            SchedulerConfig {
-                memory_capacity_mb: config.memory_capacity_mb,
-                idle_ttl: config.idle_ttl,
-                freeze_idle_after: config.freeze_idle_after,
-            },
-        );
         if !config.listen.ip().is_loopback() && config.access_keys.is_empty() {
             return Err(ServeError::Failed(format!(
                 "refusing to listen on {} without credentials: anyone who can reach it could \
@@ -171,6 +161,26 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| failed("reading the listen address", e))?;
+        // Instances reach gust's API at the address clients outside use: the
+        // sandbox listens on the same port inside each instance's loopback.
+        let sandbox = pick_sandbox(config.isolation, data, addr.port())?;
+        let worker = Arc::new(Worker::new(sandbox, host, config.region.clone()));
+        let (gateway_tx, gateway_rx) = tokio::sync::mpsc::channel(64);
+        worker.set_gateway(gust_worker::Gateway {
+            url: format!("http://{}", reachable(addr)),
+            connections: gateway_tx,
+        });
+        let function_keys = worker.function_keys().clone();
+        worker.prewarm(gust_types::Runtime::Python311, PREWARMED_PYTHON);
+        worker.prewarm(gust_types::Runtime::Nodejs20, PREWARMED_NODE);
+        let scheduler = Scheduler::new(
+            worker,
+            SchedulerConfig {
+                memory_capacity_mb: config.memory_capacity_mb,
+                idle_ttl: config.idle_ttl,
+                freeze_idle_after: config.freeze_idle_after,
+            },
+        );
         let url_style =
             url_style::resolve(config.url_style, addr, reachable(addr), &config.region).await;
         let platform = Arc::new(
@@ -207,10 +217,11 @@ impl Server {
             addr,
             scheduler,
             platform,
-            access_keys: config.access_keys.clone(),
+            access_keys: config.access_keys.clone().with_function_keys(function_keys),
             region: config.region.clone(),
             connections: config.connections,
             buckets,
+            gateway: gateway_rx,
         })
     }
 
@@ -232,6 +243,7 @@ impl Server {
             region,
             connections,
             buckets,
+            gateway,
             ..
         } = self;
         let expiry = tokio::spawn(scheduler.clone().run_expiry());
@@ -273,13 +285,16 @@ impl Server {
                 ))
                 .layer(axum::Extension(Arc::new(presign::CodeUrls::random())))
         };
-        let s3 = buckets.service(&access_keys.pairs());
         let signed = !access_keys.is_empty();
+        let s3 = buckets.service(signed.then(|| {
+            let keys = access_keys.clone();
+            Arc::new(move |id: &str| keys.secret(id)) as gust_buckets::SecretLookup
+        }));
         let app = url_serve::in_front_of(api, platform.clone(), access_keys, region)
             .layer(axum::middleware::from_fn(paths::refuse_dot_segments));
         // S3 keys may hold dot segments: they name objects, never files.
         let app = s3_front::in_front_of(app, s3, signed);
-        listener::serve(listener, app, connections, signal).await;
+        listener::serve(listener, gateway, app, connections, signal).await;
         // Asynchronous attempts under way end (or are stopped at the grace period's
         // end and go back to the queue) and are recorded before instances go.
         platform.shutdown_events().await;
@@ -315,7 +330,11 @@ const PREWARMED_PYTHON: usize = 2;
 /// Node.js runtimes kept the same way (about 40 MB each, so fewer).
 const PREWARMED_NODE: usize = 1;
 
-fn pick_sandbox(isolation: Isolation, data: &Path) -> Result<Arc<dyn Sandbox>, ServeError> {
+fn pick_sandbox(
+    isolation: Isolation,
+    data: &Path,
+    gateway_port: u16,
+) -> Result<Arc<dyn Sandbox>, ServeError> {
     let none = || -> Arc<dyn Sandbox> {
         tracing::warn!(
             "ISOLATION IS OFF: functions run as plain processes with gust's own privileges and \
@@ -327,6 +346,7 @@ fn pick_sandbox(isolation: Isolation, data: &Path) -> Result<Arc<dyn Sandbox>, S
         let config = gust_sandbox::linux::LinuxSandboxConfig {
             // Each instance's /tmp, a filesystem image of its own (with root).
             scratch_dir: Some(data.join("scratch")),
+            gateway_port: Some(gateway_port),
             ..Default::default()
         };
         gust_sandbox::linux::LinuxSandbox::probe_with(config).map(|s| {

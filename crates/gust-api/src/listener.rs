@@ -63,6 +63,7 @@ fn refused() -> Vec<u8> {
 /// connection gracefully and returns once they are all gone.
 pub async fn serve(
     listener: TcpListener,
+    mut from_instances: mpsc::Receiver<TcpStream>,
     app: Router,
     limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()>,
@@ -75,6 +76,10 @@ pub async fn serve(
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
+            Some(stream) = from_instances.recv() => match stream.peer_addr() {
+                Ok(peer) => (stream, peer),
+                Err(_) => continue,
+            },
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -130,12 +135,21 @@ async fn connection(
         let busy = Busy::begin(service_state.clone());
         let mut app = app.clone();
         async move {
-            let mut req = req.map(|b| Body::new(DeadlineBody::new(b, limits.body_timeout)));
+            let (parts, incoming) = req.into_parts();
+            let body = DeadlineBody::new(incoming, limits.body_timeout);
+            let read_whole = body.read_whole();
+            let mut req = http::Request::from_parts(parts, Body::new(body));
             req.extensions_mut().insert(ConnectInfo(peer));
-            let resp = match app.call(req).await {
+            let mut resp = match app.call(req).await {
                 Ok(resp) => resp,
                 Err(never) => match never {},
             };
+            if !read_whole.load(std::sync::atomic::Ordering::Relaxed) {
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
             // The request stays busy until its response has been written.
             Ok::<_, Infallible>(resp.map(move |b| {
                 Body::new(b.map_frame(move |f| {

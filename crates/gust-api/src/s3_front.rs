@@ -34,21 +34,32 @@ pub fn in_front_of(app: Router, service: s3s::service::S3Service, signed: bool) 
     Router::new().fallback_service(layered)
 }
 
-async fn dispatch(State(s): State<Arc<S3State>>, mut req: Request, next: Next) -> Response {
+async fn dispatch(State(s): State<Arc<S3State>>, req: Request, next: Next) -> Response {
     if !is_s3(&req) {
         return next.run(req).await;
     }
+    let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
+    let mut resp = answer(&s, req, &id).await;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert("x-amz-request-id", v.clone());
+        h.insert("x-amz-id-2", v);
+    }
+    resp
+}
+
+async fn answer(s: &S3State, mut req: Request, id: &str) -> Response {
+    if let Some(refused) = presigned_too_long(&req) {
+        return refused;
+    }
+    drop_malformed_range(&mut req);
+    req.extensions_mut()
+        .insert(gust_buckets::RequestId(id.to_string()));
     if !s.signed {
-        if streaming_payload(&req) {
-            return s3_error(
-                StatusCode::NOT_IMPLEMENTED,
-                "NotImplemented",
-                "This upload is aws-chunked with chunk signatures, which gust checks only \
-                 when it has the signing key: start gust with --access-key AKID:SECRET and \
-                 sign with that key, or send the body in one piece",
-            );
-        }
         strip_signature(&mut req);
+        if streaming_payload(&req) {
+            req = decode_chunked(req);
+        }
     }
     let req = req.map(s3s::Body::http_body_unsync);
     match s.service.call(req).await {
@@ -62,6 +73,92 @@ async fn dispatch(State(s): State<Arc<S3State>>, mut req: Request, next: Next) -
             )
         }
     }
+}
+
+/// S3 refuses presigned URLs valid for longer than a week.
+fn presigned_too_long(req: &Request) -> Option<Response> {
+    let expires = form_pairs(req.uri().query()?)
+        .find(|(k, _)| k == "X-Amz-Expires")
+        .map(|(_, v)| v)?;
+    match expires.parse::<u64>() {
+        Ok(secs) if secs <= 604_800 => None,
+        Ok(_) => Some(s3_error(
+            StatusCode::BAD_REQUEST,
+            "AuthorizationQueryParametersError",
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        )),
+        Err(_) => Some(s3_error(
+            StatusCode::BAD_REQUEST,
+            "AuthorizationQueryParametersError",
+            "X-Amz-Expires should be a number",
+        )),
+    }
+}
+
+/// S3 ignores a `Range` it cannot parse and answers the whole object.
+fn drop_malformed_range(req: &mut Request) {
+    let valid = match header(req, "range") {
+        None => return,
+        Some(r) => r
+            .strip_prefix("bytes=")
+            .and_then(|spec| spec.split_once('-'))
+            .is_some_and(|(first, last)| {
+                let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                match (first.trim(), last.trim()) {
+                    ("", l) => digits(l),
+                    (f, "") => digits(f),
+                    (f, l) => digits(f) && digits(l),
+                }
+            }),
+    };
+    if !valid {
+        req.headers_mut().remove(http::header::RANGE);
+    }
+}
+
+/// Decodes an `aws-chunked` body here (without a key nothing checks its chunk
+/// signatures), so the S3 service stores the object, not its framing; the
+/// trailers reach the operation as an extension, to be checked there.
+fn decode_chunked(req: Request) -> Request {
+    let (mut parts, body) = req.into_parts();
+    let trailers = gust_buckets::chunked::Trailers::default();
+    let decoded = gust_buckets::chunked::decode(body.into_data_stream(), trailers.clone());
+    let h = &mut parts.headers;
+    match h.remove("x-amz-decoded-content-length") {
+        Some(len) => {
+            h.insert(http::header::CONTENT_LENGTH, len);
+        }
+        None => {
+            h.remove(http::header::CONTENT_LENGTH);
+        }
+    }
+    let encoding = h
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+    match encoding.as_deref() {
+        Some("") => {
+            h.remove(http::header::CONTENT_ENCODING);
+        }
+        Some(e) => {
+            if let Ok(v) = HeaderValue::from_str(e) {
+                h.insert(http::header::CONTENT_ENCODING, v);
+            }
+        }
+        None => {}
+    }
+    h.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+    );
+    parts.extensions.insert(trailers);
+    Request::from_parts(parts, Body::from_stream(decoded))
 }
 
 /// S3's XML error document.
@@ -172,8 +269,7 @@ fn is_s3(req: &Request) -> bool {
     !other_api_path(req.uri().path())
 }
 
-/// Whether the body is `aws-chunked` with chunk signatures (which only the
-/// signing key can check and strip).
+/// Whether the body is `aws-chunked` (`STREAMING-...` payloads).
 fn streaming_payload(req: &Request) -> bool {
     header(req, "x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-"))
 }

@@ -34,9 +34,21 @@ pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
 pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
-/// The access keys whose signatures the server accepts, id → secret.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct AccessKeys(HashMap<String, String>);
+/// The access keys whose signatures the server accepts: those it was given (id →
+/// secret) and, once there are any, the credentials it issued to functions.
+#[derive(Clone, Default)]
+pub struct AccessKeys(
+    HashMap<String, String>,
+    Option<std::sync::Arc<gust_worker::credentials::FunctionKeys>>,
+);
+
+impl PartialEq for AccessKeys {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for AccessKeys {}
 
 impl std::fmt::Debug for AccessKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,7 +73,7 @@ impl AccessKeys {
                 })?;
             keys.insert(id.to_string(), secret.to_string());
         }
-        Ok(AccessKeys(keys))
+        Ok(AccessKeys(keys, None))
     }
 
     /// Adds one key pair.
@@ -74,17 +86,21 @@ impl AccessKeys {
         self.0.is_empty()
     }
 
-    /// Every (access key id, secret), for the services that check signatures
-    /// themselves (S3).
-    pub fn pairs(&self) -> Vec<(String, String)> {
-        self.0
-            .iter()
-            .map(|(id, secret)| (id.clone(), secret.clone()))
-            .collect()
+    /// Also accepts the credentials `keys` issues to functions.
+    pub fn with_function_keys(
+        mut self,
+        keys: std::sync::Arc<gust_worker::credentials::FunctionKeys>,
+    ) -> AccessKeys {
+        self.1 = Some(keys);
+        self
     }
 
-    fn secret(&self, id: &str) -> Option<&str> {
-        self.0.get(id).map(String::as_str)
+    /// The secret of key `id`, given or issued.
+    pub fn secret(&self, id: &str) -> Option<String> {
+        self.0
+            .get(id)
+            .cloned()
+            .or_else(|| self.1.as_ref()?.secret(id))
     }
 }
 
@@ -171,7 +187,8 @@ pub fn verify(
 /// made with a known key and recent: only the signature itself is left to compare.
 pub struct HeadersChecked<'k> {
     auth: Authorization,
-    secret: &'k str,
+    secret: String,
+    _keys: std::marker::PhantomData<&'k AccessKeys>,
     amz_date: String,
 }
 
@@ -224,6 +241,7 @@ pub fn check_headers<'k>(
     Ok(HeadersChecked {
         auth,
         secret,
+        _keys: std::marker::PhantomData,
         amz_date: amz_date.to_string(),
     })
 }
@@ -267,6 +285,7 @@ impl HeadersChecked<'_> {
             auth,
             secret,
             amz_date,
+            ..
         } = self;
         let payload_hash = match header_str(req.headers, "x-amz-content-sha256") {
             Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
@@ -289,7 +308,7 @@ impl HeadersChecked<'_> {
             "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
             hex(&Sha256::digest(canonical.as_bytes()))
         );
-        let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
+        let key = signing_key(&secret, &auth.date, &auth.region, &auth.service);
         let expected = hex(&hmac_sha256(&key, string_to_sign.as_bytes()));
         let given = auth.signature.to_ascii_lowercase();
         if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
@@ -863,8 +882,8 @@ mod tests {
     #[test]
     fn access_key_lists() {
         let k = AccessKeys::parse(" A:s1 , B:s:2 ").unwrap();
-        assert_eq!(k.secret("A"), Some("s1"));
-        assert_eq!(k.secret("B"), Some("s:2"));
+        assert_eq!(k.secret("A").as_deref(), Some("s1"));
+        assert_eq!(k.secret("B").as_deref(), Some("s:2"));
         assert!(AccessKeys::parse("nosecret").is_err());
         assert!(AccessKeys::parse("").unwrap().is_empty());
         assert!(!format!("{k:?}").contains("s1"));

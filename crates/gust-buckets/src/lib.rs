@@ -7,6 +7,7 @@
 //! - [`Buckets`]: the store, opened once at start ([`Buckets::open`]), and
 //!   [`Buckets::service`], the S3 protocol service (s3s) in front of it.
 //! - `s3`: the S3 operations.
+//! - [`chunked`]: `aws-chunked` bodies decoded where no key checks them.
 //! - `blobs`: object bytes, one synced file per object or part.
 //! - `checksums`: the CRC and SHA checksums clients send and S3 stores.
 //! - `listing`: keys in order, with prefixes, delimiters and markers.
@@ -23,6 +24,7 @@
 
 mod blobs;
 mod checksums;
+pub mod chunked;
 mod listing;
 mod meta;
 mod notify;
@@ -32,12 +34,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gust_store::buckets::BucketStore;
-use s3s::auth::SimpleAuth;
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::S3Result;
 
 pub use notify::Notifier;
+
+/// The request id gust's front gave an S3 request (a request extension): it is
+/// answered as `x-amz-request-id` and named in the events the request causes.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
 
 /// The object store.
 pub struct Buckets {
@@ -75,20 +81,36 @@ impl Buckets {
         }))
     }
 
-    /// The S3 service. With `keys`, every request must be signed (SigV4 headers,
-    /// presigned URLs, SigV2) by one of them; without, requests are anonymous (the
-    /// caller strips their signatures).
-    pub fn service(self: &Arc<Self>, keys: &[(String, String)]) -> S3Service {
+    /// The S3 service. With `secrets` (the secret of an access key id, if it is
+    /// one gust accepts), every request must be signed (SigV4 headers, presigned
+    /// URLs, SigV2); without, requests are anonymous (the caller strips their
+    /// signatures).
+    pub fn service(self: &Arc<Self>, secrets: Option<SecretLookup>) -> S3Service {
         let mut builder = S3ServiceBuilder::new(s3::Handle(Arc::clone(self)));
         builder.set_host(LocalHosts);
-        if !keys.is_empty() {
-            let mut auth = SimpleAuth::new();
-            for (id, secret) in keys {
-                auth.register(id.clone(), secret.clone().into());
-            }
-            builder.set_auth(auth);
+        if let Some(lookup) = secrets {
+            builder.set_auth(Keys(lookup));
         }
         builder.build()
+    }
+}
+
+/// The secret of an access key id, if gust accepts the key.
+pub type SecretLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The keys S3 signatures are checked with.
+struct Keys(SecretLookup);
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for Keys {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<s3s::auth::SecretKey> {
+        match (self.0)(access_key) {
+            Some(secret) => Ok(secret.into()),
+            None => Err(s3s::s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )),
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use gust_store::buckets::{BucketDeletion, BucketRecord, ObjectRecord, PartRecord, UploadRecord};
+use gust_store::buckets::{
+    BucketDeletion, BucketRecord, ObjectRecord, PartRecord, UploadRecord, WriteCondition,
+};
 use gust_store::StoreError;
 use s3s::dto::{self, Timestamp};
 use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
@@ -104,8 +106,12 @@ fn source_ip<T>(req: &S3Request<T>) -> String {
         .map_or_else(|| "127.0.0.1".to_string(), str::to_string)
 }
 
-fn request_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase()
+/// The id the front gave the request (or a new one).
+fn request_id<T>(req: &S3Request<T>) -> String {
+    req.extensions
+        .get::<crate::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase())
 }
 
 /// The checksums a write is to compute: named by value headers, by
@@ -135,10 +141,17 @@ fn wanted_algorithms(
     wanted
 }
 
-/// The checksums a trailer carried, once the body has been read.
-fn trailer_checksums(trailers: Option<&s3s::TrailingHeaders>) -> Checksums {
+/// The checksums a trailer carried, once the body has been read (decoded by s3s,
+/// or by [`crate::chunked`] when no key checks signatures).
+fn trailer_checksums(
+    trailers: Option<&s3s::TrailingHeaders>,
+    decoded: Option<&crate::chunked::Trailers>,
+) -> Checksums {
     let mut c = Checksums::default();
-    if let Some(map) = trailers.and_then(s3s::TrailingHeaders::take) {
+    let map = trailers
+        .and_then(s3s::TrailingHeaders::take)
+        .or_else(|| decoded.and_then(crate::chunked::Trailers::take));
+    if let Some(map) = map {
         for (name, value) in &map {
             if let (Some(a), Ok(v)) = (Algorithm::of_header(name.as_str()), value.to_str()) {
                 c.set(a, Some(v.trim().to_string()));
@@ -162,6 +175,19 @@ fn write_error(e: WriteError) -> s3s::S3Error {
             EntityTooLarge,
             "Your proposed upload exceeds the maximum allowed object size ({max} bytes)"
         ),
+        // What s3s's body checks report, in S3's words.
+        WriteError::Body(m) if m.contains("SignatureMismatch") => s3_error!(
+            SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided."
+        ),
+        WriteError::Body(m) if m.contains("Sha256Mismatch") => {
+            let mut e = s3s::S3Error::with_message(
+                s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            );
+            e.set_status_code(http::StatusCode::BAD_REQUEST);
+            e
+        }
         WriteError::Body(m) => s3_error!(IncompleteBody, "{m}"),
         WriteError::Io(e) => internal(e),
     }
@@ -191,8 +217,7 @@ impl Buckets {
         content_md5: Option<&str>,
         given: Checksums,
         algorithm: Option<&dto::ChecksumAlgorithm>,
-        headers: &http::HeaderMap,
-        trailers: Option<&s3s::TrailingHeaders>,
+        (headers, trailers, decoded): Framing<'_>,
     ) -> S3Result<crate::blobs::Written> {
         let expected_md5 = match content_md5 {
             Some(m) => Some(
@@ -218,7 +243,7 @@ impl Buckets {
             .await
             .map_err(write_error)?;
         let mut expected = given;
-        let trailed = trailer_checksums(trailers);
+        let trailed = trailer_checksums(trailers, decoded);
         for a in trailed.algorithms() {
             expected.set(a, trailed.get(a).map(str::to_string));
         }
@@ -242,12 +267,11 @@ impl Buckets {
         &self,
         bucket: &BucketRecord,
         object: &ObjectRecord,
-        only_if_absent: bool,
+        condition: &WriteCondition,
         event: &str,
-        source_ip: &str,
+        (source_ip, rid): (&str, &str),
     ) -> S3Result<()> {
         let now = now_ms();
-        let rid = request_id();
         let events = notify::events_for(
             bucket.notification.as_deref(),
             &Happened {
@@ -255,14 +279,14 @@ impl Buckets {
                 bucket: &bucket.name,
                 key: &object.key,
                 object: Some((object.size, etag_value(&object.etag))),
-                request_id: &rid,
+                request_id: rid,
                 source_ip,
             },
             &self.region,
             now,
             &*self.notifier,
         );
-        match self.store.put_object(object, only_if_absent, &events) {
+        match self.store.put_object(object, condition, &events) {
             Ok(written) => {
                 self.blobs.remove(written.replaced_blob);
                 self.notifier.scheduled(&written.event_ids, now);
@@ -271,7 +295,7 @@ impl Buckets {
             Err(e) => {
                 self.blobs.remove([object.blob.clone()]);
                 match e {
-                    StoreError::Conflict(_) if only_if_absent => Err(s3_error!(
+                    StoreError::PreconditionFailed(_) => Err(s3_error!(
                         PreconditionFailed,
                         "At least one of the pre-conditions you specified did not hold"
                     )),
@@ -286,9 +310,13 @@ impl Buckets {
     }
 
     /// Deletes one object, queueing its events; `false` if there was none.
-    fn remove_object(&self, bucket: &BucketRecord, key: &str, source_ip: &str) -> S3Result<bool> {
+    fn remove_object(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        (source_ip, rid): (&str, &str),
+    ) -> S3Result<bool> {
         let now = now_ms();
-        let rid = request_id();
         let events_for = |_: &ObjectRecord| {
             notify::events_for(
                 bucket.notification.as_deref(),
@@ -297,7 +325,7 @@ impl Buckets {
                     bucket: &bucket.name,
                     key,
                     object: None,
-                    request_id: &rid,
+                    request_id: rid,
                     source_ip,
                 },
                 &self.region,
@@ -348,6 +376,14 @@ impl Buckets {
         Err(internal("the object kept changing while it was read"))
     }
 }
+
+/// A write's headers and where its trailers come from (s3s, or
+/// [`crate::chunked`]).
+type Framing<'a> = (
+    &'a http::HeaderMap,
+    Option<&'a s3s::TrailingHeaders>,
+    Option<&'a crate::chunked::Trailers>,
+);
 
 fn meta_from_put(
     content_type: Option<String>,
@@ -501,18 +537,30 @@ impl S3 for Handle {
         req: S3Request<dto::CreateBucketInput>,
     ) -> S3Result<S3Response<dto::CreateBucketOutput>> {
         let input = req.input;
-        if let Some(constraint) = input
+        check_bucket_name(&input.bucket)?;
+        let constraint = input
             .create_bucket_configuration
             .as_ref()
             .and_then(|c| c.location_constraint.as_ref())
-        {
-            let wanted = constraint.as_str();
-            if !wanted.is_empty() && wanted != self.region {
+            .map(|c| c.as_str().to_string())
+            .filter(|c| !c.is_empty());
+        let legacy = self.region == "us-east-1";
+        match constraint.as_deref() {
+            // us-east-1 is the region without a constraint; naming it is an error.
+            Some("us-east-1") if legacy => {
+                return Err(s3_error!(
+                    InvalidLocationConstraint,
+                    "The specified location-constraint is not valid"
+                ))
+            }
+            None if legacy => {}
+            Some(wanted) if wanted == self.region => {}
+            other => {
                 return Err(s3_error!(
                     IllegalLocationConstraintException,
-                    "The {wanted} location constraint is incompatible for the region specific \
-                     endpoint this request was sent to ({}).",
-                    self.region
+                    "The {} location constraint is incompatible for the region specific \
+                     endpoint this request was sent to.",
+                    other.unwrap_or("unspecified")
                 ));
             }
         }
@@ -526,6 +574,12 @@ impl S3 for Handle {
             Ok(()) => Ok(S3Response::new(dto::CreateBucketOutput {
                 location: Some(format!("/{}", input.bucket)),
             })),
+            // us-east-1 answers a repeated create by its owner with success.
+            Err(StoreError::Conflict(_)) if legacy => {
+                Ok(S3Response::new(dto::CreateBucketOutput {
+                    location: Some(format!("/{}", input.bucket)),
+                }))
+            }
             Err(StoreError::Conflict(_)) => Err(s3_error!(
                 BucketAlreadyOwnedByYou,
                 "Your previous request to create the named bucket succeeded and you already own it."
@@ -609,6 +663,8 @@ impl S3 for Handle {
         req: S3Request<dto::PutObjectInput>,
     ) -> S3Result<S3Response<dto::PutObjectOutput>> {
         let ip = source_ip(&req);
+        let rid = request_id(&req);
+        let decoded = req.extensions.get::<crate::chunked::Trailers>().cloned();
         let S3Request {
             input,
             headers,
@@ -617,13 +673,22 @@ impl S3 for Handle {
         } = req;
         check_key(&input.key)?;
         let bucket = self.bucket_or_404(&input.bucket)?;
-        let only_if_absent = match input.if_none_match.as_ref() {
-            None => false,
-            Some(dto::ETagCondition::Any) => true,
-            Some(_) => {
+        let condition = match (input.if_none_match.as_ref(), input.if_match.as_ref()) {
+            (None, None) => WriteCondition::Any,
+            (Some(dto::ETagCondition::Any), None) => WriteCondition::Absent,
+            (None, Some(dto::ETagCondition::ETag(e))) => {
+                WriteCondition::Matches(format!("\"{}\"", e.value()))
+            }
+            (None, Some(dto::ETagCondition::Any)) => {
                 return Err(s3_error!(
                     NotImplemented,
-                    "If-None-Match on a write takes only *"
+                    "If-Match on a write takes an ETag, not *"
+                ))
+            }
+            _ => {
+                return Err(s3_error!(
+                    NotImplemented,
+                    "A write takes If-None-Match: * or If-Match: ETAG, not both"
                 ))
             }
         };
@@ -640,8 +705,7 @@ impl S3 for Handle {
                 input.content_md5.as_deref(),
                 given,
                 input.checksum_algorithm.as_ref(),
-                &headers,
-                trailing_headers.as_ref(),
+                (&headers, trailing_headers.as_ref(), decoded.as_ref()),
             )
             .await?;
         let mut meta = meta_from_put(
@@ -664,7 +728,13 @@ impl S3 for Handle {
             modified_ms: now_ms(),
             meta: meta.to_json(),
         };
-        self.commit_object(&bucket, &object, only_if_absent, "ObjectCreated:Put", &ip)?;
+        self.commit_object(
+            &bucket,
+            &object,
+            &condition,
+            "ObjectCreated:Put",
+            (&ip, &rid),
+        )?;
         let c = written.checksums;
         Ok(S3Response::new(dto::PutObjectOutput {
             e_tag: Some(dto_etag(&etag)),
@@ -803,8 +873,9 @@ impl S3 for Handle {
         req: S3Request<dto::DeleteObjectInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectOutput>> {
         let ip = source_ip(&req);
+        let rid = request_id(&req);
         let bucket = self.bucket_or_404(&req.input.bucket)?;
-        self.remove_object(&bucket, &req.input.key, &ip)?;
+        self.remove_object(&bucket, &req.input.key, (&ip, &rid))?;
         Ok(S3Response::new(dto::DeleteObjectOutput::default()))
     }
 
@@ -813,6 +884,7 @@ impl S3 for Handle {
         req: S3Request<dto::DeleteObjectsInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
         let ip = source_ip(&req);
+        let rid = request_id(&req);
         let bucket = self.bucket_or_404(&req.input.bucket)?;
         let delete = req.input.delete;
         if delete.objects.len() > 1000 {
@@ -825,7 +897,7 @@ impl S3 for Handle {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for o in delete.objects {
-            match self.remove_object(&bucket, &o.key, &ip) {
+            match self.remove_object(&bucket, &o.key, (&ip, &rid)) {
                 Ok(_) => {
                     if !quiet {
                         deleted.push(dto::DeletedObject {
@@ -854,6 +926,7 @@ impl S3 for Handle {
         req: S3Request<dto::CopyObjectInput>,
     ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
         let ip = source_ip(&req);
+        let rid = request_id(&req);
         let input = req.input;
         check_key(&input.key)?;
         let (src_bucket, src_key) = copy_source(&input.copy_source)?;
@@ -922,7 +995,13 @@ impl S3 for Handle {
             modified_ms: modified,
             meta: meta.to_json(),
         };
-        self.commit_object(&bucket, &object, false, "ObjectCreated:Copy", &ip)?;
+        self.commit_object(
+            &bucket,
+            &object,
+            &WriteCondition::Any,
+            "ObjectCreated:Copy",
+            (&ip, &rid),
+        )?;
         Ok(S3Response::new(dto::CopyObjectOutput {
             copy_object_result: Some(dto::CopyObjectResult {
                 e_tag: Some(dto_etag(&source.etag)),
@@ -1094,6 +1173,7 @@ impl S3 for Handle {
         &self,
         req: S3Request<dto::UploadPartInput>,
     ) -> S3Result<S3Response<dto::UploadPartOutput>> {
+        let decoded = req.extensions.get::<crate::chunked::Trailers>().cloned();
         let S3Request {
             input,
             headers,
@@ -1115,8 +1195,7 @@ impl S3 for Handle {
                 input.content_md5.as_deref(),
                 given,
                 input.checksum_algorithm.as_ref(),
-                &headers,
-                trailing_headers.as_ref(),
+                (&headers, trailing_headers.as_ref(), decoded.as_ref()),
             )
             .await?;
         let etag = format!("\"{}\"", hex(&written.md5));
@@ -1211,6 +1290,7 @@ impl S3 for Handle {
         req: S3Request<dto::CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
         let ip = source_ip(&req);
+        let rid = request_id(&req);
         let input = req.input;
         let upload = self.upload_of(&input.bucket, &input.key, &input.upload_id)?;
         let bucket = self.bucket_or_404(&input.bucket)?;
@@ -1285,7 +1365,6 @@ impl S3 for Handle {
             modified_ms: modified,
             meta: meta.to_json(),
         };
-        let rid = request_id();
         let events = notify::events_for(
             bucket.notification.as_deref(),
             &Happened {
@@ -1500,6 +1579,19 @@ impl Buckets {
             .filter(|u| u.bucket == bucket && u.key == key)
             .ok_or_else(no_such_upload)
     }
+}
+
+/// The names S3 reserves beyond its syntax rules (which s3s checks).
+fn check_bucket_name(name: &str) -> S3Result<()> {
+    const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+    const SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    if PREFIXES.iter().any(|p| name.starts_with(p)) || SUFFIXES.iter().any(|s| name.ends_with(s)) {
+        return Err(s3_error!(
+            InvalidBucketName,
+            "The specified bucket is not valid: {name} uses a prefix or suffix S3 reserves"
+        ));
+    }
+    Ok(())
 }
 
 fn no_such_upload() -> s3s::S3Error {

@@ -354,6 +354,8 @@ impl Platform {
         self.settings.delete_function_settings(&fref.name)?;
         self.forget_event_invoke_configs(&fref.name).await;
         self.registry.write().remove(&fref.name);
+        // Its instances' credentials stop working with it.
+        self.scheduler.worker().function_keys().revoke(&fref.name);
         current.latest.pool.retire();
         for e in current.versions.values() {
             e.pool.retire();

@@ -232,6 +232,10 @@ pub struct Launched {
     pub output: OwnedFd,
     /// The instance's Runtime API listener, non-blocking.
     pub runtime_api: std::net::TcpListener,
+    /// Where gust's own API answers inside the instance (see
+    /// `LinuxSandboxConfig::gateway_port`), non-blocking; `None` where the
+    /// instance reaches gust's listener directly or not at all.
+    pub gateway: Option<std::net::TcpListener>,
 }
 
 /// Launches instances. Implementations: [`none::NoIsolation`] and

@@ -78,6 +78,7 @@ impl Sandbox for NoIsolation {
             }),
             output: out_read,
             runtime_api: listener,
+            gateway: None,
         })
     }
 }

@@ -133,6 +133,18 @@ pub enum BucketDeletion {
     NotEmpty,
 }
 
+/// What must hold of the key for an object write to go ahead (`If-None-Match: *`,
+/// `If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Nothing.
+    Any,
+    /// No object has the key.
+    Absent,
+    /// The object with the key has this (quoted) ETag.
+    Matches(String),
+}
+
 /// What an object write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
@@ -159,12 +171,12 @@ pub trait BucketStore: Send + Sync {
     /// One object.
     fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StoreError>;
     /// Writes (inserts or replaces) an object and queues `events`, in one commit.
-    /// [`StoreError::Conflict`] if the bucket is gone, or when `only_if_absent` and
-    /// the key exists.
+    /// [`StoreError::Conflict`] if the bucket is gone;
+    /// [`StoreError::PreconditionFailed`] if `condition` does not hold.
     fn put_object(
         &self,
         object: &ObjectRecord,
-        only_if_absent: bool,
+        condition: &WriteCondition,
         events: &[NewEvent],
     ) -> Result<Written, StoreError>;
     /// Deletes an object, queueing `events` (built from it by `events_for`) in the
@@ -271,7 +283,7 @@ const OBJECT_COLUMNS: &str = "bucket, key, blob, size, etag, modified_ms, meta";
 fn write_object(
     tx: &rusqlite::Transaction<'_>,
     o: &ObjectRecord,
-    only_if_absent: bool,
+    condition: &WriteCondition,
 ) -> Result<Option<String>, StoreError> {
     let bucket_exists = tx
         .prepare_cached("SELECT 1 FROM buckets WHERE name = ?1")?
@@ -282,16 +294,22 @@ fn write_object(
             o.bucket
         )));
     }
-    let replaced: Option<String> = tx
-        .prepare_cached("SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2")?
-        .query_row([&o.bucket, &o.key], |r| r.get(0))
+    let current: Option<(String, String)> = tx
+        .prepare_cached("SELECT blob, etag FROM objects WHERE bucket = ?1 AND key = ?2")?
+        .query_row([&o.bucket, &o.key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if only_if_absent && replaced.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "the key {} exists in {}",
+    let holds = match (condition, &current) {
+        (WriteCondition::Any, _) | (WriteCondition::Absent, None) => true,
+        (WriteCondition::Matches(want), Some((_, etag))) => want == etag,
+        _ => false,
+    };
+    if !holds {
+        return Err(StoreError::PreconditionFailed(format!(
+            "the key {} of {} does not meet the write's condition",
             o.key, o.bucket
         )));
     }
+    let replaced = current.map(|(blob, _)| blob);
     tx.prepare_cached(&format!(
         "INSERT OR REPLACE INTO objects ({OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))?
@@ -391,12 +409,12 @@ impl BucketStore for SqliteStore {
     fn put_object(
         &self,
         object: &ObjectRecord,
-        only_if_absent: bool,
+        condition: &WriteCondition,
         events: &[NewEvent],
     ) -> Result<Written, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let replaced_blob = write_object(&tx, object, only_if_absent)?;
+        let replaced_blob = write_object(&tx, object, condition)?;
         let event_ids = events
             .iter()
             .map(|e| insert_event(&tx, e))
@@ -560,7 +578,7 @@ impl BucketStore for SqliteStore {
         if n == 0 {
             return Err(StoreError::Conflict(format!("no upload {id}")));
         }
-        let replaced_blob = write_object(&tx, object, false)?;
+        let replaced_blob = write_object(&tx, object, &WriteCondition::Any)?;
         let event_ids = events
             .iter()
             .map(|e| insert_event(&tx, e))
@@ -640,7 +658,8 @@ mod tests {
             s.create_bucket(&bucket("b")),
             Err(StoreError::Conflict(_))
         ));
-        s.put_object(&object("b", "k", "f1"), false, &[]).unwrap();
+        s.put_object(&object("b", "k", "f1"), &WriteCondition::Any, &[])
+            .unwrap();
         assert_eq!(s.delete_bucket("b").unwrap(), BucketDeletion::NotEmpty);
         s.delete_object("b", "k", &|_| vec![]).unwrap();
         assert_eq!(s.delete_bucket("b").unwrap(), BucketDeletion::Deleted);
@@ -651,20 +670,42 @@ mod tests {
     fn an_object_write_replaces_and_queues_its_events_in_one_commit() {
         let (_d, s) = store();
         assert!(matches!(
-            s.put_object(&object("nope", "k", "f0"), false, &[event("f")]),
+            s.put_object(
+                &object("nope", "k", "f0"),
+                &WriteCondition::Any,
+                &[event("f")]
+            ),
             Err(StoreError::Conflict(_))
         ));
         s.create_bucket(&bucket("b")).unwrap();
         let first = s
-            .put_object(&object("b", "k", "f1"), false, &[event("f")])
+            .put_object(
+                &object("b", "k", "f1"),
+                &WriteCondition::Absent,
+                &[event("f")],
+            )
             .unwrap();
         assert_eq!(first.replaced_blob, None);
         assert_eq!(first.event_ids.len(), 1);
-        let second = s.put_object(&object("b", "k", "f2"), false, &[]).unwrap();
+        let second = s
+            .put_object(
+                &object("b", "k", "f2"),
+                &WriteCondition::Matches("\"e\"".into()),
+                &[],
+            )
+            .unwrap();
         assert_eq!(second.replaced_blob.as_deref(), Some("f1"));
         assert!(matches!(
-            s.put_object(&object("b", "k", "f3"), true, &[]),
-            Err(StoreError::Conflict(_))
+            s.put_object(&object("b", "k", "f3"), &WriteCondition::Absent, &[]),
+            Err(StoreError::PreconditionFailed(_))
+        ));
+        assert!(matches!(
+            s.put_object(
+                &object("b", "k", "f3"),
+                &WriteCondition::Matches("\"x\"".into()),
+                &[]
+            ),
+            Err(StoreError::PreconditionFailed(_))
         ));
         assert_eq!(s.object("b", "k").unwrap().unwrap().blob, "f2");
         use crate::events::EventStore as _;
@@ -684,7 +725,7 @@ mod tests {
             .iter()
             .enumerate()
         {
-            s.put_object(&object("b", k, &format!("f{i}")), false, &[])
+            s.put_object(&object("b", k, &format!("f{i}")), &WriteCondition::Any, &[])
                 .unwrap();
         }
         let keys = |prefix: &str, from: &str, limit| -> Vec<String> {

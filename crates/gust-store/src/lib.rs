@@ -57,6 +57,9 @@ pub enum StoreError {
     /// The row exists already (insert) or changed under the caller (update).
     #[error("{0}")]
     Conflict(String),
+    /// A conditional write's condition did not hold.
+    #[error("{0}")]
+    PreconditionFailed(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -73,7 +76,9 @@ impl From<StoreError> for gust_types::CoreError {
         use gust_types::CoreError;
         match e {
             StoreError::InvalidArchive(m) => CoreError::InvalidZipFile(m),
-            StoreError::Conflict(m) => CoreError::ResourceConflict(m),
+            StoreError::Conflict(m) | StoreError::PreconditionFailed(m) => {
+                CoreError::ResourceConflict(m)
+            }
             StoreError::Io { context, source } => {
                 tracing::error!(%context, error = %source, "a file operation in the data directory failed");
                 CoreError::Internal(format!(

@@ -9,6 +9,8 @@ pub fn build(
     region: &str,
     instance_id: &str,
     provisioned: bool,
+    endpoint: Option<&str>,
+    credentials: &crate::credentials::Credentials,
 ) -> Vec<(String, String)> {
     let c = &spec.config;
     let today = time::OffsetDateTime::now_utc().date();
@@ -44,6 +46,19 @@ pub fn build(
         }
         .into(),
     );
+    // What AWS's SDKs need to call gust from inside: the endpoint (boto3 >= 1.28
+    // and the JavaScript SDK v3 read AWS_ENDPOINT_URL) and the function's own
+    // credentials, as Lambda sets its role's.
+    let own_endpoint = c.environment.contains_key("AWS_ENDPOINT_URL");
+    if let Some(url) = endpoint.filter(|_| !own_endpoint) {
+        set("AWS_ENDPOINT_URL", url.to_string());
+    }
+    set("AWS_ACCESS_KEY_ID", credentials.access_key_id.clone());
+    set(
+        "AWS_SECRET_ACCESS_KEY",
+        credentials.secret_access_key.clone(),
+    );
+    set("AWS_SESSION_TOKEN", credentials.session_token.clone());
     set("AWS_REGION", region.to_string());
     set("AWS_DEFAULT_REGION", region.to_string());
     set("_HANDLER", c.handler.clone().unwrap_or_default());

@@ -100,6 +100,21 @@ pub struct Worker {
     /// Notified whenever an instance's process has been torn down (its memory,
     /// cgroup and `/tmp` image are then free).
     released: Arc<Notify>,
+    /// Each function's credentials.
+    keys: Arc<crate::credentials::FunctionKeys>,
+    /// Where instances reach gust's API, once the server has said.
+    gateway: std::sync::OnceLock<Gateway>,
+}
+
+/// How instances reach gust's own API: the URL their SDKs use
+/// (`AWS_ENDPOINT_URL`), and where connections accepted on an instance's gateway
+/// listener go (the server serves them as its own).
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// `http://127.0.0.1:PORT`: the address clients outside use too.
+    pub url: String,
+    /// The server's queue of connections from instances.
+    pub connections: mpsc::Sender<tokio::net::TcpStream>,
 }
 
 impl Worker {
@@ -110,7 +125,19 @@ impl Worker {
             host,
             region,
             released: Arc::new(Notify::new()),
+            keys: Arc::new(crate::credentials::FunctionKeys::new()),
+            gateway: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Each function's credentials, which the gateway accepts.
+    pub fn function_keys(&self) -> &Arc<crate::credentials::FunctionKeys> {
+        &self.keys
+    }
+
+    /// Says where instances reach gust's API (once; later calls are ignored).
+    pub fn set_gateway(&self, gateway: Gateway) {
+        let _ = self.gateway.set(gateway);
     }
 
     /// Notified (`notify_waiters`) whenever an instance's process has been torn
@@ -222,7 +249,14 @@ impl Worker {
         let launch = LaunchSpec {
             instance_id: instance_id.clone(),
             entrypoint,
-            env: crate::env::build(&spec, &self.region, &instance_id, first.is_none()),
+            env: crate::env::build(
+                &spec,
+                &self.region,
+                &instance_id,
+                first.is_none(),
+                self.gateway.get().map(|g| g.url.as_str()),
+                &self.keys.issue(&config.name),
+            ),
             code_dir: spec.code_dir.clone(),
             runtime_dir: self.host.runtime_dir.clone(),
             host_paths,
@@ -285,6 +319,14 @@ impl Worker {
             .abort_handle(),
             tokio::spawn(output.clone().run()).abort_handle(),
         ];
+        let mut tasks = tasks;
+        if let (Some(listener), Some(gateway)) = (launched.gateway, self.gateway.get()) {
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .map_err(|e| SandboxError::io("serving the gateway", e))?;
+            tasks.push(
+                tokio::spawn(forward_gateway(listener, gateway.connections.clone())).abort_handle(),
+            );
+        }
         tokio::spawn(watch_exit(
             exit_fd,
             process.clone(),
@@ -611,6 +653,26 @@ impl Drop for Instance {
         self.process.kill();
         for t in &self.tasks {
             t.abort();
+        }
+    }
+}
+
+/// Hands the connections an instance opens to gust's API to the server.
+async fn forward_gateway(
+    listener: tokio::net::TcpListener,
+    to: mpsc::Sender<tokio::net::TcpStream>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                if to.send(stream).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "accepting a gateway connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
     }
 }

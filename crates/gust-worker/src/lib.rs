@@ -7,6 +7,8 @@
 //! - [`Worker`]: starts instances ([`Worker::start`]).
 //! - [`Instance`]: one running instance; [`Instance::invoke`] runs one invocation.
 //! - `runtime_api`: the per-instance Runtime API server (`/2018-06-01/runtime/...`).
+//! - [`credentials`]: each function's own credentials, for the AWS SDKs it runs.
+//! - [`Gateway`]: how instances reach gust's API (`AWS_ENDPOINT_URL`).
 //! - `connections`: how many connections an instance may hold to it, and for how long.
 //! - `output`: the pipe reader that turns stdout/stderr into log lines.
 //! - [`FunctionLog`]: the bounded, followable log of one function.
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod connections;
+pub mod credentials;
 mod env;
 mod host;
 mod instance;
@@ -28,5 +31,5 @@ mod runtime_version;
 
 pub use gust_sandbox::SandboxError as SandboxErrorKind;
 pub use host::{RuntimeHost, RuntimeHostError};
-pub use instance::{Instance, InstanceSpec, Invocation, InvokeEnd, StartError, Worker};
+pub use instance::{Gateway, Instance, InstanceSpec, Invocation, InvokeEnd, StartError, Worker};
 pub use logs::{FunctionLog, LogRecord};

@@ -85,7 +85,7 @@ fn run(channel: &OwnedFd) -> i32 {
         _ => return 0, // gust went away: nothing to do
     };
     let mut clock = Clock::new();
-    let listener = match prepare_sandbox(&prepare, &mut clock) {
+    let (listener, gateway) = match prepare_sandbox(&prepare, &mut clock) {
         Ok(l) => l,
         Err(failure) => return report_failure(ch, failure),
     };
@@ -100,10 +100,14 @@ fn run(channel: &OwnedFd) -> i32 {
     let ready = FromInit::Ready {
         timings: clock.steps,
     };
-    if proto::send(ch, &ready, &[listener.as_fd()]).is_err() {
+    let mut listeners = vec![listener.as_fd()];
+    listeners.extend(gateway.as_ref().map(|g| g.as_fd()));
+    if proto::send(ch, &ready, &listeners).is_err() {
         return 1;
     }
+    drop(listeners);
     drop(listener);
+    drop(gateway);
 
     let (launch, prewarm, mut fds) = match proto::recv::<ToInit>(ch, false) {
         Ok(Some((ToInit::Launch(l), fds))) => (l, false, fds),
@@ -283,7 +287,10 @@ fn report_failure(ch: BorrowedFd<'_>, failure: FromInit) -> i32 {
 
 /// The function-independent setup: namespaces' contents, the generic root, loopback
 /// and the Runtime API listener.
-fn prepare_sandbox(p: &Prepare, clock: &mut Clock) -> Result<TcpListener, FromInit> {
+fn prepare_sandbox(
+    p: &Prepare,
+    clock: &mut Clock,
+) -> Result<(TcpListener, Option<TcpListener>), FromInit> {
     // Into the instance's cgroup first (unless gust started it there), so that
     // everything from here on is accounted to it and the cgroup namespace is rooted
     // at it.
@@ -315,9 +322,16 @@ fn prepare_sandbox(p: &Prepare, clock: &mut Clock) -> Result<TcpListener, FromIn
     sys::bring_up_loopback().map_err(|e| FromInit::failed("bringing up lo", &e))?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, p.api_port))
         .map_err(|e| FromInit::failed("binding the Runtime API listener", &e))?;
+    let gateway = match p.gateway_port.filter(|port| *port != p.api_port) {
+        Some(port) => Some(
+            TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+                .map_err(|e| FromInit::failed("binding the gateway listener", &e))?,
+        ),
+        None => None,
+    };
     sys::sethostname(plan::HOSTNAME).map_err(|e| FromInit::failed("setting the hostname", &e))?;
     clock.lap("loopback and listener");
-    Ok(listener)
+    Ok((listener, gateway))
 }
 
 /// Mounts the function, pivots, and forks the runtime. Returns its pid and the

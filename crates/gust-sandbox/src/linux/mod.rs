@@ -147,6 +147,11 @@ pub struct LinuxSandboxConfig {
     pub cpu: CpuPolicy,
     /// Port of the Runtime API on the instance's loopback.
     pub api_port: u16,
+    /// Port on the instance's loopback where gust's own API answers too (the
+    /// port gust listens on, so that `http://127.0.0.1:PORT` means gust inside an
+    /// instance as outside, and URLs a function makes work for its clients). `None`:
+    /// no such listener.
+    pub gateway_port: Option<u16>,
     /// At start, empty instance cgroups under the parent at least this old are
     /// removed: leftovers of a gust that died without cleaning up. (Younger ones
     /// may belong to another gust starting an instance right now.)
@@ -175,6 +180,7 @@ impl Default for LinuxSandboxConfig {
             nofile: 1024,
             cpu: CpuPolicy::default(),
             api_port: 9001,
+            gateway_port: None,
             stale_cgroup_age: std::time::Duration::from_secs(60),
             outbound_subnet: std::net::Ipv4Addr::new(10, 213, 0, 0),
             scratch_dir: None,
@@ -749,6 +755,10 @@ impl LinuxSandbox {
             .listener
             .set_nonblocking(true)
             .map_err(|e| SandboxError::io("configuring the Runtime API listener", e))?;
+        if let Some(g) = &prepared.gateway {
+            g.set_nonblocking(true)
+                .map_err(|e| SandboxError::io("configuring the gateway listener", e))?;
+        }
         timings.push(("total".to_string(), start.elapsed().as_micros() as u64));
         let cpu = &self.shared.config.cpu;
         let steady_quota_us = cpu.steady_quota_us(spec.memory_mb);
@@ -774,6 +784,7 @@ impl LinuxSandbox {
                 process: Box::new(process),
                 output,
                 runtime_api: prepared.listener,
+                gateway: prepared.gateway,
             },
             timings,
         ))

@@ -80,6 +80,8 @@ pub(crate) struct Prepare {
     pub ops: Vec<MountOp>,
     /// Port of the Runtime API listener on the instance's loopback.
     pub api_port: u16,
+    /// Port of the gateway listener (gust's API) on the same loopback, if any.
+    pub gateway_port: Option<u16>,
 }
 
 /// The function-specific setup and the runtime to start.

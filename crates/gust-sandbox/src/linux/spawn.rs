@@ -32,6 +32,8 @@ pub(crate) struct PreparedInit {
     pub instance: Instance,
     /// The Runtime API listener, bound on the instance's loopback.
     pub listener: TcpListener,
+    /// The gateway listener (gust's own API), on the same loopback, if any.
+    pub gateway: Option<TcpListener>,
     /// What each step cost, gust's and the init's, in microseconds.
     pub timings: Vec<(String, u64)>,
     /// An outbound link made ahead of demand by the pool (see `net`). Last, so it
@@ -132,6 +134,7 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
         rootfs: shared.config.rootfs_dir.clone(),
         ops: shared.system_ops.clone(),
         api_port: shared.config.api_port,
+        gateway_port: shared.config.gateway_port,
     });
     // An init that died at once (a binary that does not dispatch `__sandbox-init`)
     // shows as a closed channel, either here or at the receive.
@@ -143,13 +146,11 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
     lap("init exec and prepare", &mut timings);
     match reply {
         FromInit::Ready { timings: steps } => {
-            let listener = fds
-                .into_iter()
-                .next()
-                .map(TcpListener::from)
-                .ok_or_else(|| {
-                    SandboxError::Unavailable("the sandbox init sent no listener".into())
-                })?;
+            let mut fds = fds.into_iter().map(TcpListener::from);
+            let listener = fds.next().ok_or_else(|| {
+                SandboxError::Unavailable("the sandbox init sent no listener".into())
+            })?;
+            let gateway = fds.next();
             timings.extend(
                 steps
                     .into_iter()
@@ -158,6 +159,7 @@ pub(crate) fn start_init(shared: &Shared, cgroup_name: &str) -> Result<PreparedI
             Ok(PreparedInit {
                 instance,
                 listener,
+                gateway,
                 timings,
                 network: None,
                 scratch: None,

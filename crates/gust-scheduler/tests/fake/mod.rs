@@ -74,6 +74,7 @@ impl Sandbox for FakeSandbox {
             }),
             output,
             runtime_api: listener,
+            gateway: None,
         })
     }
 }
