@@ -189,9 +189,11 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
 
 def env_for_subprocess() -> dict[str, str]:
     """The environment for gust processes: the caller's, less anything that would
-    point gust or the AWS tools somewhere else."""
+    point gust or the AWS tools somewhere else. GUST_SDK_DIR stays: the runtimes'
+    AWS SDKs are the machine's (scripts/test installs them)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GUST_", "AWS_")) or k in ("GUST_BIN", "GUST_TEST_ISOLATION")}
+           if not k.startswith(("GUST_", "AWS_"))
+           or k in ("GUST_BIN", "GUST_TEST_ISOLATION", "GUST_SDK_DIR")}
     env.pop("GUST_BIN", None)
     env.pop("GUST_TEST_ISOLATION", None)
     return env

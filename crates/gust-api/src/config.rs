@@ -49,6 +49,9 @@ pub struct ServeConfig {
     pub connections: ConnectionLimits,
     /// Which form of function URL CreateFunctionUrlConfig hands out.
     pub url_style: UrlStyleChoice,
+    /// Where `gust sdk install` put the AWS SDKs the managed runtimes provide
+    /// (boto3, the JavaScript SDK v3); `None`: `<data_dir>/sdk`.
+    pub sdk_dir: Option<std::path::PathBuf>,
 }
 
 /// Bounds on the API listener's connections, so that slow, silent or merely numerous

@@ -26,6 +26,7 @@
 mod auth;
 mod body;
 mod bucket_events;
+mod bucket_routes;
 mod config;
 mod error;
 mod events_routes;
@@ -134,7 +135,20 @@ impl Server {
         let runtime_dir = data.join("runtimes");
         gust_runtimes::install(&runtime_dir)
             .map_err(|e| failed("installing the runtime bootstraps", e))?;
-        let host = Arc::new(RuntimeHost::discover(runtime_dir.clone()));
+        let sdk_dir = config.sdk_dir.clone().unwrap_or_else(|| data.join("sdk"));
+        let sdk = gust_runtimes::link_sdk(&runtime_dir, &sdk_dir)
+            .map_err(|e| failed("linking the runtimes' AWS SDKs", e))?;
+        match &sdk {
+            Some(dir) => tracing::info!(sdk = %dir.display(), "functions can import the AWS SDKs"),
+            None => tracing::info!(
+                "no AWS SDKs for the managed runtimes at {} (run `gust sdk install`): functions \
+                 that import boto3 or @aws-sdk must bring their own",
+                sdk_dir.display()
+            ),
+        }
+        let mut host = RuntimeHost::discover(runtime_dir.clone());
+        host.sdk_dir = sdk;
+        let host = Arc::new(host);
         if host.python.is_ok() {
             let module = runtime_dir.join(gust_runtimes::PYTHON_RUNTIME_MODULE);
             if let Err(e) = host.compile_python(&module) {
@@ -273,9 +287,10 @@ impl Server {
         };
         // Function URLs are served in front of the API, on the same listener.
         let api = if access_keys.is_empty() {
-            router(platform.clone())
+            router(platform.clone()).layer(axum::Extension(buckets.clone()))
         } else {
             router(platform.clone())
+                .layer(axum::Extension(buckets.clone()))
                 .layer(axum::middleware::from_fn_with_state(
                     Arc::new(auth::ApiAuth {
                         keys: access_keys.clone(),

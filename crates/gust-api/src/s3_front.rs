@@ -2,7 +2,8 @@
 //! (signed for service `s3`, by SigV4 header or presigned query, or signed the
 //! SigV2 way, which only S3 has; or addressed to `<bucket>.localhost`), or when
 //! it is unsigned and not shaped like a request to another API (the Lambda API's
-//! paths start with a date, gust's own with `/gust/`). Such requests go to the
+//! paths start with a date). Paths under `/gust/` are gust's own, however they
+//! are signed (so no bucket can be called `gust`). Such requests go to the
 //! object store's S3 service and never reach the Lambda router or its auth.
 //!
 //! With `--access-key`, the S3 service checks every signature itself. Without,
@@ -53,6 +54,9 @@ async fn answer(s: &S3State, mut req: Request, id: &str) -> Response {
         return refused;
     }
     drop_malformed_range(&mut req);
+    if signed_v2(&req) {
+        amz_params_to_headers(&mut req);
+    }
     req.extensions_mut()
         .insert(gust_buckets::RequestId(id.to_string()));
     if !s.signed {
@@ -92,6 +96,52 @@ fn presigned_too_long(req: &Request) -> Option<Response> {
             "AuthorizationQueryParametersError",
             "X-Amz-Expires should be a number",
         )),
+    }
+}
+
+/// A SigV2 presigned URL carries in its query the `x-amz-*` headers that were
+/// signed (botocore moves them there, the session token among them): they go
+/// back to being headers, where the signature check reads them.
+fn amz_params_to_headers(req: &mut Request) {
+    let Some(query) = req.uri().query() else {
+        return;
+    };
+    let mut moved = Vec::new();
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let key = percent_decode(k).to_ascii_lowercase();
+            if key.starts_with("x-amz-") {
+                moved.push((key, percent_decode(v)));
+                return false;
+            }
+            true
+        })
+        .collect();
+    if moved.is_empty() {
+        return;
+    }
+    let path = req.uri().path().to_string();
+    let pq = if kept.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    let mut parts = req.uri().clone().into_parts();
+    let Ok(pq) = pq.parse() else { return };
+    parts.path_and_query = Some(pq);
+    let Ok(uri) = http::Uri::from_parts(parts) else {
+        return;
+    };
+    *req.uri_mut() = uri;
+    for (k, v) in moved {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            req.headers_mut().insert(name, value);
+        }
     }
 }
 
@@ -254,6 +304,11 @@ fn is_s3(req: &Request) -> bool {
     let host = header(req, "host").unwrap_or_default();
     // A function URL's host (`<id>.lambda-url.<region>.localhost`).
     if host.split('.').nth(1) == Some("lambda-url") {
+        return false;
+    }
+    // gust's own endpoints (path-style function URLs among them), however signed.
+    let path = req.uri().path();
+    if path == "/gust" || path.starts_with("/gust/") {
         return false;
     }
     if let Some(service) = signed_service(req) {

@@ -62,6 +62,7 @@ async fn start_server() -> TestServer {
         events: gust_api::EventsConfig::default(),
         connections: gust_api::ConnectionLimits::default(),
         url_style: gust_api::UrlStyleChoice::Auto,
+        sdk_dir: None,
     })
     .await
     .unwrap();

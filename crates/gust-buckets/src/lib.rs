@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`Buckets`]: the store, opened once at start ([`Buckets::open`]), and
 //!   [`Buckets::service`], the S3 protocol service (s3s) in front of it.
-//! - `s3`: the S3 operations.
+//! - `s3`: the S3 operations; `admin`: gust's own JSON view (`/gust/v1/buckets`).
 //! - [`chunked`]: `aws-chunked` bodies decoded where no key checks them.
 //! - `blobs`: object bytes, one synced file per object or part.
 //! - `checksums`: the CRC and SHA checksums clients send and S3 stores.
@@ -22,6 +22,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod blobs;
 mod checksums;
 pub mod chunked;
@@ -38,6 +39,7 @@ use s3s::host::{S3Host, VirtualHost};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::S3Result;
 
+pub use admin::BucketError;
 pub use notify::Notifier;
 
 /// The request id gust's front gave an S3 request (a request extension): it is

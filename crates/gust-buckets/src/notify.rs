@@ -88,7 +88,6 @@ impl Config {
             ));
         }
         let mut lambdas = Vec::new();
-        let mut unresolved = Vec::new();
         for (i, c) in n
             .lambda_function_configurations
             .unwrap_or_default()
@@ -139,9 +138,6 @@ impl Config {
                 }
                 *slot = Some(value);
             }
-            if notifier.resolve_function(&c.lambda_function_arn).is_none() {
-                unresolved.push(c.lambda_function_arn.clone());
-            }
             lambdas.push(Target {
                 id: c
                     .id
@@ -153,6 +149,28 @@ impl Config {
                 suffix,
             });
         }
+        let config = Config { lambdas };
+        config.check(notifier)?;
+        Ok(config)
+    }
+
+    /// What S3 checks of a whole configuration: known event types, destinations
+    /// that exist, and no two configurations firing for the same event and key.
+    pub(crate) fn check(&self, notifier: &dyn Notifier) -> S3Result<()> {
+        for t in &self.lambdas {
+            if let Some(e) = t.events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "The event is not supported for notifications: {e}"
+                ));
+            }
+        }
+        let unresolved: Vec<&str> = self
+            .lambdas
+            .iter()
+            .filter(|t| notifier.resolve_function(&t.function_arn).is_none())
+            .map(|t| t.function_arn.as_str())
+            .collect();
         if !unresolved.is_empty() {
             return Err(s3_error!(
                 InvalidArgument,
@@ -161,8 +179,8 @@ impl Config {
                 unresolved.join(", ")
             ));
         }
-        for (i, a) in lambdas.iter().enumerate() {
-            for b in &lambdas[i + 1..] {
+        for (i, a) in self.lambdas.iter().enumerate() {
+            for b in &self.lambdas[i + 1..] {
                 if a.overlaps(b) {
                     return Err(s3_error!(
                         InvalidArgument,
@@ -172,7 +190,7 @@ impl Config {
                 }
             }
         }
-        Ok(Config { lambdas })
+        Ok(())
     }
 
     /// The configuration as GetBucketNotificationConfiguration returns it.

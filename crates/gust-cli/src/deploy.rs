@@ -43,6 +43,7 @@ Examples:
   gust deploy target/lambda/bootstrap.zip --name resize
   gust deploy app.py --env STAGE=dev --env LOG_LEVEL=debug
   gust deploy fetcher.py --outbound on    # its instances may reach the network
+  gust deploy resize.py --bucket photos --bucket-suffix .jpg   # invoked by its uploads
 
 Runs again with the same name update the code; configuration flags given on an update
 change the configuration too (--env replaces all variables).")]
@@ -88,6 +89,17 @@ pub struct DeployArgs {
     /// `gust network --help` [default: left as it is; off for a new function].
     #[arg(long, value_enum, value_name = "on|off")]
     outbound: Option<crate::network::Switch>,
+
+    /// Invoke the function when objects are written to this bucket (created if
+    /// needed); see `gust bucket connect --help`.
+    #[arg(long, value_name = "BUCKET")]
+    bucket: Option<String>,
+    /// With --bucket: only keys starting with this.
+    #[arg(long, value_name = "PREFIX", requires = "bucket")]
+    bucket_prefix: Option<String>,
+    /// With --bucket: only keys ending with this.
+    #[arg(long, value_name = "SUFFIX", requires = "bucket")]
+    bucket_suffix: Option<String>,
 }
 
 impl DeployArgs {
@@ -161,6 +173,14 @@ pub fn run(ctx: &Ctx, args: DeployArgs) -> Result<ExitCode> {
         crate::network::after_deploy(&client, &name, outbound, ctx.output)?;
     }
     crate::url::after_deploy(&client, &name, args.url, ctx.output)?;
+    if let Some(bucket) = &args.bucket {
+        let filter = crate::bucket::Filter {
+            prefix: args.bucket_prefix.clone(),
+            suffix: args.bucket_suffix.clone(),
+            events: Vec::new(),
+        };
+        crate::bucket::after_deploy(&client, &name, bucket, &filter, ctx.output)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

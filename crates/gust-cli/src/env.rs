@@ -6,6 +6,8 @@ pub const ENDPOINT: &str = "GUST_ENDPOINT";
 pub const LISTEN: &str = "GUST_LISTEN";
 /// Where `gust serve` keeps its state.
 pub const DATA_DIR: &str = "GUST_DATA_DIR";
+/// Where the AWS SDKs of the managed runtimes are (`gust sdk install`).
+pub const SDK_DIR: &str = "GUST_SDK_DIR";
 /// Region reported in ARNs, as the AWS tools name it.
 pub const REGION: &str = "AWS_REGION";
 /// Access keys (`AKID:SECRET,...`) whose signatures `AWS_IAM` function URLs accept.

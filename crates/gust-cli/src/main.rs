@@ -14,6 +14,7 @@
 
 mod archive;
 mod async_cmd;
+mod bucket;
 mod client;
 mod delete;
 mod deploy;
@@ -27,6 +28,7 @@ mod logs;
 mod network;
 mod output;
 mod schedule;
+mod sdk;
 mod serve;
 mod url;
 
@@ -98,6 +100,10 @@ enum Command {
     Network(network::NetworkArgs),
     /// Asynchronous invocations and the built-in queues that keep their records.
     Async(async_cmd::AsyncArgs),
+    /// Buckets (S3): list them and their objects, connect them to functions.
+    Bucket(bucket::BucketArgs),
+    /// The AWS SDKs functions import as on Lambda (boto3, the JavaScript SDK v3).
+    Sdk(sdk::SdkArgs),
     /// Check that the server is up and show its capacity.
     #[command(
         after_help = "Examples:\n  gust health\n  gust health --endpoint http://10.0.0.5:9000"
@@ -162,6 +168,8 @@ fn main() -> ExitCode {
         Command::Network(args) => network::run(&ctx, args),
         Command::Async(args) => async_cmd::run(&ctx, args),
         Command::Health => health::run(&ctx),
+        Command::Sdk(args) => sdk::run(args),
+        Command::Bucket(args) => bucket::run(&ctx, args),
         Command::Bench(mut args) => {
             args.set_endpoint(endpoint_given.then(|| ctx.endpoint.clone()));
             gust_bench::run(args).map(|()| ExitCode::SUCCESS)

@@ -80,6 +80,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", env = env::DATA_DIR)]
     data_dir: Option<PathBuf>,
 
+    /// Where `gust sdk install` put the AWS SDKs that Python and Node.js functions
+    /// import as on Lambda (boto3; the AWS SDK for JavaScript v3)
+    /// [default: DATA_DIR/sdk].
+    #[arg(long, value_name = "DIR", env = env::SDK_DIR)]
+    sdk_dir: Option<PathBuf>,
+
     /// How instances are isolated from the host and each other.
     #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
     isolation: IsolationArg,
@@ -235,6 +241,7 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
         },
         connections: connection_limits(args)?,
         url_style: args.url_style.into(),
+        sdk_dir: args.sdk_dir.clone(),
     })
 }
 
@@ -269,6 +276,15 @@ fn parse_listen(raw: &str) -> Result<SocketAddr> {
         .ok_or_else(|| {
             anyhow!("invalid --listen address '{raw}'; expected HOST:PORT, e.g. 127.0.0.1:9000")
         })
+}
+
+/// The data directory `gust serve` would use: `given`, else `$GUST_DATA_DIR`,
+/// else the default.
+pub fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
+    match given.or_else(|| std::env::var_os(env::DATA_DIR).map(PathBuf::from)) {
+        Some(dir) => Ok(dir),
+        None => default_data_dir(),
+    }
 }
 
 fn default_data_dir() -> Result<PathBuf> {

@@ -890,8 +890,23 @@ function fatal(error, code) {
   }
 }
 
+/**
+ * The AWS SDK for JavaScript v3 that gust provides (`gust sdk install`), as
+ * Lambda's Node.js runtimes do: found by `require` after the function's own
+ * node_modules (the function's copy wins), through NODE_PATH.
+ */
+function addSdkToNodePath() {
+  const sdk = path.join(__dirname, '..', 'sdk', 'node', 'node_modules');
+  if (!fs.existsSync(sdk)) return;
+  const paths = (env.NODE_PATH || '').split(path.delimiter).filter(Boolean);
+  if (paths.includes(sdk)) return;
+  env.NODE_PATH = paths.concat([sdk]).join(path.delimiter);
+  require('module')._initPaths();
+}
+
 async function main() {
   patchConsole();
+  addSdkToNodePath();
   process.on('uncaughtException', (error) => {
     logError('Uncaught Exception', error);
     fatal(error, 129);

@@ -864,7 +864,8 @@ def _syntax_error_location(e, modname):
 
 
 def _prepare_sys_path(task_root):
-    """The task root first, as on AWS; not this script's own directory."""
+    """The task root first, as on AWS; not this script's own directory; the AWS
+    SDK (boto3) last, after the standard library, as Lambda's /var/runtime."""
     here = os.path.dirname(os.path.abspath(__file__))
     paths = [p for p in sys.path if p and os.path.abspath(p) != here]
     layers = []
@@ -872,7 +873,9 @@ def _prepare_sys_path(task_root):
     for extra in (opt, "/opt/python"):
         if os.path.isdir(extra) and extra not in paths:
             layers.append(extra)
-    sys.path[:] = [task_root] + layers + [p for p in paths if p != task_root]
+    sdk = os.path.join(os.path.dirname(here), "sdk", "python")
+    tail = [sdk] if os.path.isdir(sdk) else []
+    sys.path[:] = [task_root] + layers + [p for p in paths if p != task_root] + tail
 
 
 # ---------------------------------------------------------------------------

@@ -83,6 +83,31 @@ pub fn install(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Where, under the runtime directory, the AWS SDKs are found: `sdk/python` (on
+/// the Python runtime's `sys.path`, after the function's code and layers) and
+/// `sdk/node/node_modules` (on the Node.js runtime's `NODE_PATH`).
+pub const SDK_LINK: &str = "sdk";
+
+/// Makes `runtime_dir/sdk` a link to `sdk_dir` if it holds an SDK (what `gust sdk
+/// install` writes), and removes the link otherwise. Returns the SDK directory
+/// in use (canonical), which the sandbox must show to instances.
+pub fn link_sdk(runtime_dir: &Path, sdk_dir: &Path) -> io::Result<Option<std::path::PathBuf>> {
+    let link = runtime_dir.join(SDK_LINK);
+    let present = ["python", "node"].iter().any(|d| sdk_dir.join(d).is_dir());
+    match fs::symlink_metadata(&link) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(&link)?,
+        Ok(_) => fs::remove_file(&link)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if !present {
+        return Ok(None);
+    }
+    let target = fs::canonicalize(sdk_dir)?;
+    std::os::unix::fs::symlink(&target, &link)?;
+    Ok(Some(target))
+}
+
 fn write_if_changed(path: &Path, content: &[u8]) -> io::Result<()> {
     match fs::read(path) {
         Ok(existing) if existing == content => return set_mode(path, 0o644),

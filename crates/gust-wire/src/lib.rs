@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod buckets;
 pub mod events;
 pub mod gust;
 pub mod lambda;

@@ -37,6 +37,21 @@ pub fn logs(name: &str) -> String {
     format!("{GUST_PREFIX}/functions/{name}/logs")
 }
 
+/// Path of gust's bucket listing.
+pub fn buckets() -> String {
+    format!("{GUST_PREFIX}/buckets")
+}
+
+/// Path of a bucket's objects, in gust's JSON view.
+pub fn bucket_objects(bucket: &str) -> String {
+    format!("{GUST_PREFIX}/buckets/{bucket}/objects")
+}
+
+/// Path of the connection of a bucket to a function.
+pub fn bucket_trigger(bucket: &str, function: &str) -> String {
+    format!("{GUST_PREFIX}/buckets/{bucket}/triggers/{function}")
+}
+
 /// Path of a function's network setting (gust-only).
 pub fn network(name: &str) -> String {
     format!("{GUST_PREFIX}/functions/{name}/network")

@@ -41,6 +41,10 @@ pub struct RuntimeHost {
     pub node: Result<Interpreter, RuntimeHostError>,
     /// Where gust's bootstraps are installed.
     pub runtime_dir: PathBuf,
+    /// The AWS SDKs the managed runtimes provide, if installed (linked from
+    /// `runtime_dir/sdk`, see `gust_runtimes::link_sdk`; shown read-only in the
+    /// sandbox at the same path).
+    pub sdk_dir: Option<PathBuf>,
 }
 
 impl RuntimeHost {
@@ -66,6 +70,7 @@ impl RuntimeHost {
                 "20",
             ),
             runtime_dir,
+            sdk_dir: None,
         }
     }
 

@@ -251,7 +251,8 @@ def sdk():
     lam = session.client("lambda", endpoint_url="http://127.0.0.1:9")
     s3 = session.client("s3")
     url = s3.generate_presigned_url("get_object", {"Bucket": "b", "Key": "k"}, ExpiresIn=60)
-    assert url.startswith("https://")
+    # Signed for the endpoint the instance was given (AWS_ENDPOINT_URL: gust).
+    assert "Signature=" in url, url
     return {"boto3": boto3.__version__, "botocore": botocore.__version__,
             "operations": len(lam.meta.service_model.operation_names)}
 

@@ -225,6 +225,7 @@ impl Fixture {
             python: Err(missing(gust_types::Runtime::Python311)),
             node: Err(missing(gust_types::Runtime::Nodejs20)),
             runtime_dir: code.path().to_path_buf(),
+            sdk_dir: None,
         };
         let worker = Arc::new(Worker::new(
             sandbox.clone(),
