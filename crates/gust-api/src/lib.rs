@@ -147,7 +147,7 @@ impl Server {
             ),
         }
         let mut host = RuntimeHost::discover(runtime_dir.clone());
-        host.sdk_dir = sdk;
+        host.sdk_dir = sdk.clone();
         let host = Arc::new(host);
         if host.python.is_ok() {
             let module = runtime_dir.join(gust_runtimes::PYTHON_RUNTIME_MODULE);
@@ -177,7 +177,7 @@ impl Server {
             .map_err(|e| failed("reading the listen address", e))?;
         // Instances reach gust's API at the address clients outside use: the
         // sandbox listens on the same port inside each instance's loopback.
-        let sandbox = pick_sandbox(config.isolation, data, addr.port())?;
+        let sandbox = pick_sandbox(config.isolation, data, addr.port(), sdk.clone())?;
         let worker = Arc::new(Worker::new(sandbox, host, config.region.clone()));
         let (gateway_tx, gateway_rx) = tokio::sync::mpsc::channel(64);
         worker.set_gateway(gust_worker::Gateway {
@@ -349,6 +349,7 @@ fn pick_sandbox(
     isolation: Isolation,
     data: &Path,
     gateway_port: u16,
+    sdk_dir: Option<std::path::PathBuf>,
 ) -> Result<Arc<dyn Sandbox>, ServeError> {
     let none = || -> Arc<dyn Sandbox> {
         tracing::warn!(
@@ -362,6 +363,7 @@ fn pick_sandbox(
             // Each instance's /tmp, a filesystem image of its own (with root).
             scratch_dir: Some(data.join("scratch")),
             gateway_port: Some(gateway_port),
+            sdk_dir,
             ..Default::default()
         };
         gust_sandbox::linux::LinuxSandbox::probe_with(config).map(|s| {

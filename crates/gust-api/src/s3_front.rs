@@ -2,8 +2,9 @@
 //! (signed for service `s3`, by SigV4 header or presigned query, or signed the
 //! SigV2 way, which only S3 has; or addressed to `<bucket>.localhost`), or when
 //! it is unsigned and not shaped like a request to another API (the Lambda API's
-//! paths start with a date). Paths under `/gust/` are gust's own, however they
-//! are signed (so no bucket can be called `gust`). Such requests go to the
+//! paths start with a date, gust's own with `/gust/`: path-style function URLs
+//! there are gust's however they are signed, and no bucket may be called
+//! `gust`). Such requests go to the
 //! object store's S3 service and never reach the Lambda router or its auth.
 //!
 //! With `--access-key`, the S3 service checks every signature itself. Without,
@@ -306,13 +307,18 @@ fn is_s3(req: &Request) -> bool {
     if host.split('.').nth(1) == Some("lambda-url") {
         return false;
     }
-    // gust's own endpoints (path-style function URLs among them), however signed.
+    // gust's own endpoints: unsigned or signed as Lambda, and path-style
+    // function URLs however signed. (S3 refuses `gust` as a bucket name.)
     let path = req.uri().path();
-    if path == "/gust" || path.starts_with("/gust/") {
+    let gusts = path == "/gust" || path.starts_with("/gust/");
+    if gusts && path.starts_with(crate::url_serve::PATH_PREFIX) {
         return false;
     }
     if let Some(service) = signed_service(req) {
         return service == "s3";
+    }
+    if gusts {
+        return false;
     }
     if signed_v2(req) || gust_buckets::virtual_host_bucket(host).is_some() {
         return true;

@@ -41,6 +41,7 @@ pub mod sampler;
 pub mod servers;
 pub mod session;
 pub mod stats;
+pub mod storage;
 pub mod table;
 pub mod units;
 pub mod utilization;
@@ -82,6 +83,9 @@ pub enum Protocol {
     Utilization(utilization::UtilizationArgs),
     /// Freezing idle instances: warm-path cost, idle CPU saved, freezer cost (§6).
     Freeze(freeze::FreezeArgs),
+    /// The object store: 4 KB PUT/GET per second and 256 MB MB/s, with a direct
+    /// file-server baseline (and moto with --peer moto).
+    Storage(storage::StorageArgs),
 }
 
 impl BenchArgs {
@@ -99,6 +103,7 @@ impl BenchArgs {
             Protocol::Coldstart(a) => &mut a.common,
             Protocol::Utilization(a) => &mut a.common,
             Protocol::Freeze(a) => &mut a.common,
+            Protocol::Storage(a) => &mut a.common,
         }
     }
 }
@@ -115,5 +120,6 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<()> {
         Protocol::Coldstart(a) => coldstart::run(a),
         Protocol::Utilization(a) => utilization::run(a),
         Protocol::Freeze(a) => freeze::run(a),
+        Protocol::Storage(a) => storage::run(a),
     }
 }

@@ -1585,6 +1585,12 @@ impl Buckets {
 fn check_bucket_name(name: &str) -> S3Result<()> {
     const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
     const SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    if name == "gust" {
+        return Err(s3_error!(
+            InvalidBucketName,
+            "The bucket name gust is reserved: gust's own API lives at /gust/ on this address"
+        ));
+    }
     if PREFIXES.iter().any(|p| name.starts_with(p)) || SUFFIXES.iter().any(|s| name.ends_with(s)) {
         return Err(s3_error!(
             InvalidBucketName,

@@ -88,23 +88,32 @@ pub fn install(dir: &Path) -> io::Result<()> {
 /// `sdk/node/node_modules` (on the Node.js runtime's `NODE_PATH`).
 pub const SDK_LINK: &str = "sdk";
 
-/// Makes `runtime_dir/sdk` a link to `sdk_dir` if it holds an SDK (what `gust sdk
-/// install` writes), and removes the link otherwise. Returns the SDK directory
-/// in use (canonical), which the sandbox must show to instances.
+/// Makes `runtime_dir/sdk` show the SDKs in `sdk_dir` (what `gust sdk install`
+/// writes): a directory whose `python` and `node` link to `sdk_dir`'s, which a
+/// process on the host follows, and on which the Linux sandbox mounts `sdk_dir`
+/// itself (so no host path shows inside). Returns the SDK directory in use
+/// (canonical), or `None` (and an empty `sdk`) when there is none.
 pub fn link_sdk(runtime_dir: &Path, sdk_dir: &Path) -> io::Result<Option<std::path::PathBuf>> {
-    let link = runtime_dir.join(SDK_LINK);
-    let present = ["python", "node"].iter().any(|d| sdk_dir.join(d).is_dir());
-    match fs::symlink_metadata(&link) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(&link)?,
-        Ok(_) => fs::remove_file(&link)?,
+    let dir = runtime_dir.join(SDK_LINK);
+    match fs::symlink_metadata(&dir) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(&dir)?,
+        Ok(_) => fs::remove_file(&dir)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    if !present {
+    fs::create_dir_all(&dir)?;
+    set_mode(&dir, 0o755)?;
+    let present: Vec<&str> = ["python", "node"]
+        .into_iter()
+        .filter(|d| sdk_dir.join(d).is_dir())
+        .collect();
+    if present.is_empty() {
         return Ok(None);
     }
     let target = fs::canonicalize(sdk_dir)?;
-    std::os::unix::fs::symlink(&target, &link)?;
+    for d in present {
+        std::os::unix::fs::symlink(target.join(d), dir.join(d))?;
+    }
     Ok(Some(target))
 }
 

@@ -42,8 +42,8 @@ pub struct RuntimeHost {
     /// Where gust's bootstraps are installed.
     pub runtime_dir: PathBuf,
     /// The AWS SDKs the managed runtimes provide, if installed (linked from
-    /// `runtime_dir/sdk`, see `gust_runtimes::link_sdk`; shown read-only in the
-    /// sandbox at the same path).
+    /// `runtime_dir/sdk`, see `gust_runtimes::link_sdk`; the Linux sandbox mounts
+    /// it there, read-only).
     pub sdk_dir: Option<PathBuf>,
 }
 

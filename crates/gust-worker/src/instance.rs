@@ -165,8 +165,6 @@ impl Worker {
                 if !is_system_path(&interp.prefix) {
                     host_paths.push(interp.prefix.clone());
                 }
-                // `runtime_dir/sdk` links here: the sandbox shows it read-only.
-                host_paths.extend(self.host.sdk_dir.clone());
                 let script = match runtime {
                     Runtime::Python311 => gust_runtimes::PYTHON_SCRIPT,
                     _ => gust_runtimes::NODE_SCRIPT,

@@ -152,6 +152,10 @@ pub struct LinuxSandboxConfig {
     /// instance as outside, and URLs a function makes work for its clients). `None`:
     /// no such listener.
     pub gateway_port: Option<u16>,
+    /// The AWS SDKs the managed runtimes provide (`gust sdk install`), shown
+    /// read-only at `/var/runtime/sdk`; the runtime directory must have an `sdk`
+    /// directory to mount it on.
+    pub sdk_dir: Option<PathBuf>,
     /// At start, empty instance cgroups under the parent at least this old are
     /// removed: leftovers of a gust that died without cleaning up. (Younger ones
     /// may belong to another gust starting an instance right now.)
@@ -181,6 +185,7 @@ impl Default for LinuxSandboxConfig {
             cpu: CpuPolicy::default(),
             api_port: 9001,
             gateway_port: None,
+            sdk_dir: None,
             stale_cgroup_age: std::time::Duration::from_secs(60),
             outbound_subnet: std::net::Ipv4Addr::new(10, 213, 0, 0),
             scratch_dir: None,
@@ -279,6 +284,7 @@ impl Shared {
         let paths = InstancePaths {
             code_dir: None,
             runtime_dir: &template.runtime_dir,
+            sdk_dir: self.config.sdk_dir.as_deref(),
             host_paths: &template.host_paths,
             interpreter,
             tmp_mb: 1,
@@ -580,6 +586,7 @@ impl LinuxSandbox {
         let paths = InstancePaths {
             code_dir: Some(&spec.code_dir),
             runtime_dir: &spec.runtime_dir,
+            sdk_dir: shared.config.sdk_dir.as_deref(),
             host_paths: &spec.host_paths,
             interpreter,
             tmp_mb: spec.tmp_mb,

@@ -320,6 +320,9 @@ pub(crate) struct InstancePaths<'a> {
     /// `/var/task`, exists from the system half).
     pub code_dir: Option<&'a Path>,
     pub runtime_dir: &'a Path,
+    /// The AWS SDKs, shown read-only at `/var/runtime/sdk` (a directory of the
+    /// runtime directory).
+    pub sdk_dir: Option<&'a Path>,
     pub host_paths: &'a [PathBuf],
     /// A managed runtime's interpreter, shown at its own path if nothing else shows it.
     pub interpreter: Option<&'a Path>,
@@ -352,6 +355,15 @@ pub(crate) fn instance_plan(
     for (source, target) in code.into_iter().chain([(paths.runtime_dir, RUNTIME_DIR)]) {
         let source = resolve_dir(host, source)?;
         ops.push(bind(&source, Path::new(target), false, RO));
+    }
+    if let Some(sdk) = paths.sdk_dir {
+        let source = resolve_dir(host, sdk)?;
+        ops.push(bind(
+            &source,
+            &Path::new(RUNTIME_DIR).join("sdk"),
+            false,
+            RO,
+        ));
     }
     let mut visible: Vec<PathBuf> = visible.to_vec();
     let mut extra: Vec<&Path> = paths.host_paths.iter().map(PathBuf::as_path).collect();

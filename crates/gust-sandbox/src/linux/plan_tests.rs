@@ -229,6 +229,7 @@ fn paths<'a>(host_paths: &'a [PathBuf], interpreter: Option<&'a Path>) -> Instan
     InstancePaths {
         code_dir: Some(Path::new("/srv/code")),
         runtime_dir: Path::new("/srv/runtimes"),
+        sdk_dir: None,
         host_paths,
         interpreter,
         tmp_mb: 512,
