@@ -91,6 +91,10 @@ pub async fn serve(
                 }
             },
         };
+        // Responses are written as their parts are ready (a head, then a body read
+        // from a file): without this, Nagle's algorithm holds the second write
+        // for the client's delayed ACK (40 ms a request).
+        let _ = stream.set_nodelay(true);
         let Some(slot) = registry.admit() else {
             tracing::debug!(%peer, "refusing a connection: every connection is busy");
             // Best effort: the client may not read it, and must not hold the loop.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use md5::Digest as _;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::checksums::{Algorithm, Checksums};
 
@@ -200,6 +200,14 @@ async fn new_file(path: &Path) -> std::io::Result<tokio::fs::File> {
         .await
 }
 
+/// How many chunks may wait between the request body and the thread that hashes
+/// and writes them.
+const PIPELINE: usize = 32;
+
+/// Streams `body` into a new file at `path`: the request's chunks are received
+/// here while a blocking thread of its own hashes them and writes them (through a
+/// 1 MiB buffer) and finally syncs the file, so that receiving and hashing use
+/// two cores.
 async fn write_file<S, E>(
     path: &Path,
     mut body: S,
@@ -210,20 +218,44 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let mut file = new_file(path).await?;
-    let mut md5 = md5::Md5::new();
-    let mut hasher = crate::checksums::Hasher::new(algorithms);
-    let mut size: u64 = 0;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| WriteError::Body(e.to_string()))?;
-        size += chunk.len() as u64;
-        if size > max {
-            return Err(WriteError::TooLarge(max));
+    let file = new_file(path).await?.into_std().await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE);
+    let algorithms = algorithms.to_vec();
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<([u8; 16], Checksums)> {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut md5 = md5::Md5::new();
+        let mut hasher = crate::checksums::Hasher::new(&algorithms);
+        while let Some(chunk) = rx.blocking_recv() {
+            md5.update(&chunk);
+            hasher.update(&chunk);
+            out.write_all(&chunk)?;
         }
-        md5.update(&chunk);
-        hasher.update(&chunk);
-        file.write_all(&chunk).await?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok((md5.finalize().into(), hasher.finish()))
+    });
+    let mut size: u64 = 0;
+    let received = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| WriteError::Body(e.to_string()))?;
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(WriteError::TooLarge(max));
+            }
+            if tx.send(chunk).await.is_err() {
+                // The writer stopped: its error is reported below.
+                break;
+            }
+        }
+        Ok(())
     }
-    file.sync_all().await?;
-    Ok((size, md5.finalize().into(), hasher.finish()))
+    .await;
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| WriteError::Io(std::io::Error::other(e.to_string())))?;
+    received?;
+    let (md5, checksums) = written?;
+    Ok((size, md5, checksums))
 }
