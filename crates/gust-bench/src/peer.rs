@@ -26,6 +26,9 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum PeerKind {
     /// serverless-offline's Lambda Invoke API (`--lambdaPort`).
     ServerlessOffline,
+    /// moto's S3 server (`moto_server`, PyPI `moto[server]`): `gust bench storage`
+    /// only.
+    Moto,
 }
 
 impl PeerKind {
@@ -33,6 +36,7 @@ impl PeerKind {
     pub fn name(self) -> &'static str {
         match self {
             PeerKind::ServerlessOffline => "serverless-offline",
+            PeerKind::Moto => "moto",
         }
     }
 }
@@ -107,7 +111,9 @@ pub fn start(
     functions: &[PeerFunction],
     idle_ttl: Option<Duration>,
 ) -> Result<Peer> {
-    let PeerKind::ServerlessOffline = kind;
+    if kind == PeerKind::Moto {
+        anyhow::bail!("moto is an S3 server: only `gust bench storage` measures it");
+    }
     let installed = install(cache, work, log_dir)?;
     let service = work.join("serverless-offline");
     std::fs::create_dir_all(&service)?;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 
 use crate::args::CommonArgs;
@@ -45,19 +45,8 @@ pub struct StorageArgs {
     /// Connections the small-object phase uses at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub connections: u32,
-    /// Another S3-compatible server to measure the same way.
-    #[arg(long = "peer", value_enum, value_name = "PEER")]
-    pub s3_peer: Option<S3Peer>,
     #[command(flatten)]
     pub common: CommonArgs,
-}
-
-/// S3-compatible servers that run here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum S3Peer {
-    /// moto's server (`moto_server` from PyPI's `moto[server]`).
-    Moto,
 }
 
 #[derive(Debug, Serialize)]
@@ -120,7 +109,10 @@ pub fn run(args: StorageArgs) -> Result<()> {
         },
     ];
     let mut _peer = None;
-    if let Some(S3Peer::Moto) = args.s3_peer {
+    if let Some(peer) = args.common.peer {
+        if peer != crate::peer::PeerKind::Moto {
+            bail!("gust bench storage measures an S3 server: --peer moto");
+        }
         match start_moto(&s) {
             Ok((process, addr)) => {
                 let ep = Endpoint {

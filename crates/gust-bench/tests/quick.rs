@@ -285,3 +285,31 @@ fn overhead_quick_against_a_running_gust_leaves_it_as_it_was() {
     let listed: Value = serde_json::from_slice(conn.body()).unwrap();
     assert_eq!(listed["Functions"], serde_json::json!([]), "{listed}");
 }
+
+#[test]
+fn storage_quick_puts_and_gets_objects_on_gust_and_direct() {
+    let Some((json, _out)) = run_quick(
+        "storage",
+        &["--small", "100", "--large-mb", "4", "--large-repeats", "1"],
+    ) else {
+        return;
+    };
+    let results = json["results"].as_array().unwrap();
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gust", "direct"]);
+    for r in results {
+        assert_eq!(r["small_failed"], 0, "{r}");
+        for k in [
+            "small_put_per_s",
+            "small_get_per_s",
+            "large_put_mb_s",
+            "large_get_mb_s",
+        ] {
+            assert!(num(&r[k]) > 0.0, "{k}: {r}");
+        }
+    }
+    assert_eq!(json["config"]["large_bytes"], 4 << 20);
+}
