@@ -240,3 +240,63 @@ def test_a_node_function_uses_the_javascript_sdk(srv, s3):
     out = invoke(srv.lambda_, name, {"bucket": bucket, "key": "n", "body": "from node"}).ok()
     assert out == {"body": "from node"}
     assert s3.get_object(Bucket=bucket, Key="n")["Body"].read() == b"from node"
+
+
+# Writes the next object of a chain into the bucket whose write invoked it: a loop
+# through S3, as the seed's misconfigured pipelines make.
+LOOPER = r'''
+import boto3
+from urllib.parse import unquote_plus
+
+s3 = boto3.client("s3")
+
+def handler(event, context):
+    for record in event["Records"]:
+        bucket = record["s3"]["bucket"]["name"]
+        n = int(unquote_plus(record["s3"]["object"]["key"]).split("-")[1])
+        print(f"LOOP {n}", flush=True)
+        s3.put_object(Bucket=bucket, Key=f"obj-{n + 1:03d}", Body=b"again")
+'''
+
+
+def test_a_loop_through_a_bucket_is_stopped_after_sixteen_invocations(srv, s3):
+    bucket = new_bucket(s3)
+    looper = make(srv, "looper", support.make_zip({"app.py": LOOPER}))
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": [{
+            "LambdaFunctionArn": support.function_arn(looper),
+            "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_object(Bucket=bucket, Key="obj-000", Body=b"start")
+
+    lam = srv.lambda_
+
+    def stopped():
+        # The 17th event of the chain fails, untried, as a recursive invocation.
+        resp = requests.get(f"{srv.url}/gust/v1/functions/{looper}/async",
+                            params={"limit": 100}, auth=_signer(srv), timeout=30)
+        assert resp.status_code == 200, resp.text
+        entries = resp.json()["invocations"]
+        failed = [e for e in entries if e["status"] == "failed"]
+        return entries if failed else None
+
+    entries = wait_until(stopped, 120, interval=0.5)
+    statuses = sorted(e["status"] for e in entries)
+    assert statuses == ["failed"] + ["succeeded"] * 16, statuses
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == [f"obj-{i:03d}" for i in range(17)], keys
+    assert lam.get_function(FunctionName=looper)  # the function itself is fine
+
+
+def _signer(srv):
+    """requests auth that signs as gust's Lambda API with the test key."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    def sign(r):
+        req = AWSRequest(method=r.method, url=r.url, data=r.body or b"")
+        SigV4Auth(Credentials(KEY_ID, SECRET), "lambda", support.REGION).add_auth(req)
+        r.headers.update(dict(req.headers.items()))
+        return r
+
+    return sign

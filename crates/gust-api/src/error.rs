@@ -42,6 +42,9 @@ pub fn error_response(err: &CoreError, request_id: &str) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "ServiceException")
         }
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "ServiceException"),
+        CoreError::RecursiveInvocation(_) => {
+            (StatusCode::BAD_REQUEST, "RecursiveInvocationException")
+        }
     };
     let message = if status.is_server_error() {
         // gust's own failures may name host paths (the data directory): the log

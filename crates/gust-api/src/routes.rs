@@ -250,6 +250,8 @@ async fn invoke(
             invocation_type,
             log_tail: header(paths::LOG_TYPE) == Some("Tail"),
             client_context: header(paths::CLIENT_CONTEXT).map(str::to_string),
+            // AWS's SDKs send the function's own trace header on calls it makes.
+            trace: header("x-amzn-trace-id").map(str::to_string),
         };
         p.invoke(rid.clone(), req).await
     }

@@ -171,6 +171,7 @@ async fn handle(
         invocation_type: InvocationType::RequestResponse,
         log_tail: false,
         client_context: None,
+        trace: None,
     };
     let mut resp = match s.platform.invoke(Arc::from(request_id), invoke).await {
         Ok(Some(out)) if out.function_error.is_some() => {

@@ -276,6 +276,9 @@ pub(crate) struct Happened<'a> {
     pub object: Option<(u64, &'a str)>,
     pub request_id: &'a str,
     pub source_ip: &'a str,
+    /// The request's `X-Amzn-Trace-Id` (a function's SDK sends its own): the
+    /// invocations it causes continue its chain, for loop detection.
+    pub trace: Option<&'a str>,
 }
 
 /// Orders events on one key: S3's `sequencer`, a hex value that grows with every
@@ -323,6 +326,7 @@ pub(crate) fn events_for(
             payload: serde_json::to_vec(&record).unwrap_or_default(),
             accepted_ms: now_ms,
             due_ms: now_ms,
+            trace: what.trace.map(str::to_string),
         });
     }
     events
@@ -431,6 +435,7 @@ mod tests {
             object: Some((3, "abc")),
             request_id: "r",
             source_ip: "127.0.0.1",
+            trace: None,
         };
         let r = record(
             &target(&["s3:ObjectCreated:*"], None, None),

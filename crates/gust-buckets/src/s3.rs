@@ -99,11 +99,26 @@ fn etag_matches(cond: &dto::ETagCondition, etag: &str) -> bool {
     }
 }
 
-fn source_ip<T>(req: &S3Request<T>) -> String {
-    req.headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| "127.0.0.1".to_string(), str::to_string)
+/// Who asked, for the events a request causes.
+struct Origin {
+    ip: String,
+    request_id: String,
+    /// `X-Amzn-Trace-Id`, which a function's SDK sends (loop detection).
+    trace: Option<String>,
+}
+
+fn origin<T>(req: &S3Request<T>) -> Origin {
+    let header = |name: &str| {
+        req.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Origin {
+        ip: header("x-forwarded-for").unwrap_or_else(|| "127.0.0.1".to_string()),
+        request_id: request_id(req),
+        trace: header("x-amzn-trace-id"),
+    }
 }
 
 /// The id the front gave the request (or a new one).
@@ -269,7 +284,7 @@ impl Buckets {
         object: &ObjectRecord,
         condition: &WriteCondition,
         event: &str,
-        (source_ip, rid): (&str, &str),
+        who: &Origin,
     ) -> S3Result<()> {
         let now = now_ms();
         let events = notify::events_for(
@@ -279,8 +294,9 @@ impl Buckets {
                 bucket: &bucket.name,
                 key: &object.key,
                 object: Some((object.size, etag_value(&object.etag))),
-                request_id: rid,
-                source_ip,
+                request_id: &who.request_id,
+                source_ip: &who.ip,
+                trace: who.trace.as_deref(),
             },
             &self.region,
             now,
@@ -310,12 +326,7 @@ impl Buckets {
     }
 
     /// Deletes one object, queueing its events; `false` if there was none.
-    fn remove_object(
-        &self,
-        bucket: &BucketRecord,
-        key: &str,
-        (source_ip, rid): (&str, &str),
-    ) -> S3Result<bool> {
+    fn remove_object(&self, bucket: &BucketRecord, key: &str, who: &Origin) -> S3Result<bool> {
         let now = now_ms();
         let events_for = |_: &ObjectRecord| {
             notify::events_for(
@@ -325,8 +336,9 @@ impl Buckets {
                     bucket: &bucket.name,
                     key,
                     object: None,
-                    request_id: rid,
-                    source_ip,
+                    request_id: &who.request_id,
+                    source_ip: &who.ip,
+                    trace: who.trace.as_deref(),
                 },
                 &self.region,
                 now,
@@ -662,8 +674,7 @@ impl S3 for Handle {
         &self,
         req: S3Request<dto::PutObjectInput>,
     ) -> S3Result<S3Response<dto::PutObjectOutput>> {
-        let ip = source_ip(&req);
-        let rid = request_id(&req);
+        let who = origin(&req);
         let decoded = req.extensions.get::<crate::chunked::Trailers>().cloned();
         let S3Request {
             input,
@@ -728,13 +739,7 @@ impl S3 for Handle {
             modified_ms: now_ms(),
             meta: meta.to_json(),
         };
-        self.commit_object(
-            &bucket,
-            &object,
-            &condition,
-            "ObjectCreated:Put",
-            (&ip, &rid),
-        )?;
+        self.commit_object(&bucket, &object, &condition, "ObjectCreated:Put", &who)?;
         let c = written.checksums;
         Ok(S3Response::new(dto::PutObjectOutput {
             e_tag: Some(dto_etag(&etag)),
@@ -872,10 +877,9 @@ impl S3 for Handle {
         &self,
         req: S3Request<dto::DeleteObjectInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectOutput>> {
-        let ip = source_ip(&req);
-        let rid = request_id(&req);
+        let who = origin(&req);
         let bucket = self.bucket_or_404(&req.input.bucket)?;
-        self.remove_object(&bucket, &req.input.key, (&ip, &rid))?;
+        self.remove_object(&bucket, &req.input.key, &who)?;
         Ok(S3Response::new(dto::DeleteObjectOutput::default()))
     }
 
@@ -883,8 +887,7 @@ impl S3 for Handle {
         &self,
         req: S3Request<dto::DeleteObjectsInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
-        let ip = source_ip(&req);
-        let rid = request_id(&req);
+        let who = origin(&req);
         let bucket = self.bucket_or_404(&req.input.bucket)?;
         let delete = req.input.delete;
         if delete.objects.len() > 1000 {
@@ -897,7 +900,7 @@ impl S3 for Handle {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for o in delete.objects {
-            match self.remove_object(&bucket, &o.key, (&ip, &rid)) {
+            match self.remove_object(&bucket, &o.key, &who) {
                 Ok(_) => {
                     if !quiet {
                         deleted.push(dto::DeletedObject {
@@ -925,8 +928,7 @@ impl S3 for Handle {
         &self,
         req: S3Request<dto::CopyObjectInput>,
     ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
-        let ip = source_ip(&req);
-        let rid = request_id(&req);
+        let who = origin(&req);
         let input = req.input;
         check_key(&input.key)?;
         let (src_bucket, src_key) = copy_source(&input.copy_source)?;
@@ -1000,7 +1002,7 @@ impl S3 for Handle {
             &object,
             &WriteCondition::Any,
             "ObjectCreated:Copy",
-            (&ip, &rid),
+            &who,
         )?;
         Ok(S3Response::new(dto::CopyObjectOutput {
             copy_object_result: Some(dto::CopyObjectResult {
@@ -1289,8 +1291,7 @@ impl S3 for Handle {
         &self,
         req: S3Request<dto::CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
-        let ip = source_ip(&req);
-        let rid = request_id(&req);
+        let who = origin(&req);
         let input = req.input;
         let upload = self.upload_of(&input.bucket, &input.key, &input.upload_id)?;
         let bucket = self.bucket_or_404(&input.bucket)?;
@@ -1372,8 +1373,9 @@ impl S3 for Handle {
                 bucket: &bucket.name,
                 key: &object.key,
                 object: Some((size, etag_value(&etag))),
-                request_id: &rid,
-                source_ip: &ip,
+                request_id: &who.request_id,
+                source_ip: &who.ip,
+                trace: who.trace.as_deref(),
             },
             &self.region,
             modified,

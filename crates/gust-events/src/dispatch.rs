@@ -430,6 +430,8 @@ fn deliver<E: Executor>(
                 payload: body.into_bytes(),
                 accepted_ms: now,
                 due_ms: now,
+                // The record continues the event's chain of requests.
+                trace: event.trace.clone(),
             }));
             return arn.to_string();
         }

@@ -234,6 +234,7 @@ impl AsyncEvents {
         function: &str,
         qualifier: Option<&str>,
         payload: Vec<u8>,
+        trace: Option<&str>,
     ) -> Result<(), CoreError> {
         if payload.len() > limits::ASYNC_PAYLOAD_MAX {
             return Err(too_large());
@@ -248,6 +249,7 @@ impl AsyncEvents {
                 payload,
                 accepted_ms: now,
                 due_ms: now,
+                trace: trace.map(str::to_string),
             })])
             .await
             .map(|_| ())

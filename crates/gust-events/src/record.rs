@@ -196,6 +196,7 @@ mod tests {
             last_error: None,
             last_response: None,
             executed_version: None,
+            trace: None,
         }
     }
 

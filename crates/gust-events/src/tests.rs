@@ -168,7 +168,13 @@ impl Harness {
     async fn send(&self, function: &str, n: usize) -> String {
         let id = format!("req-{function}-{n}");
         self.events
-            .enqueue(&id, function, None, format!(r#"{{"n":{n}}}"#).into_bytes())
+            .enqueue(
+                &id,
+                function,
+                None,
+                format!(r#"{{"n":{n}}}"#).into_bytes(),
+                None,
+            )
             .await
             .unwrap();
         id
@@ -514,7 +520,7 @@ async fn concurrent_events_share_commits() {
         let events = events.clone();
         tasks.push(tokio::spawn(async move {
             events
-                .enqueue(&format!("r{i}"), "f", None, b"{}".to_vec())
+                .enqueue(&format!("r{i}"), "f", None, b"{}".to_vec(), None)
                 .await
         }));
     }
@@ -586,7 +592,11 @@ async fn event_invoke_configs_persist_and_list_by_qualifier() {
 async fn oversize_events_are_refused() {
     let h = harness(settings());
     let big = vec![b' '; gust_types::limits::ASYNC_PAYLOAD_MAX + 1];
-    let e = h.events.enqueue("r", "f", None, big).await.unwrap_err();
+    let e = h
+        .events
+        .enqueue("r", "f", None, big, None)
+        .await
+        .unwrap_err();
     assert!(matches!(e, CoreError::RequestTooLarge(_)));
     assert_eq!(h.events.scheduled(), 0);
 }
@@ -686,7 +696,7 @@ async fn an_outcome_that_could_not_be_stored_is_stored_once_the_disk_has_room() 
     events.start(fake.clone());
     for f in ["ok", "bad"] {
         events
-            .enqueue(&format!("req-{f}"), f, None, b"{}".to_vec())
+            .enqueue(&format!("req-{f}"), f, None, b"{}".to_vec(), None)
             .await
             .unwrap();
     }

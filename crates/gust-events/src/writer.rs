@@ -193,6 +193,7 @@ fn commit_batch(store: &dyn EventStore, ready: &Ready, jobs: Vec<Job>, stats: &W
                         last_error: None,
                         last_response: None,
                         executed_version: None,
+                        trace: e.trace,
                     }),
                 );
             }

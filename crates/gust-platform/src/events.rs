@@ -81,6 +81,7 @@ impl Platform {
         request_id: &str,
         function: &FunctionRef,
         payload: Bytes,
+        trace: Option<&str>,
     ) -> Result<(), CoreError> {
         self.events()?
             .enqueue(
@@ -88,6 +89,7 @@ impl Platform {
                 &function.name,
                 function.qualifier.as_deref(),
                 payload.to_vec(),
+                trace,
             )
             .await
     }
@@ -241,6 +243,7 @@ impl Executor for PlatformExecutor {
             invocation_type: InvocationType::RequestResponse,
             log_tail: false,
             client_context: None,
+            trace: event.trace.clone(),
         };
         match platform
             .invoke(Arc::from(event.request_id.as_str()), req)
@@ -254,6 +257,10 @@ impl Executor for PlatformExecutor {
             Ok(None) => Execution::Rejected("the invocation returned no result".into()),
             Err(CoreError::TooManyRequests { message, .. }) => Execution::Throttled(message),
             Err(CoreError::ShuttingDown) => Execution::ShuttingDown,
+            // A loop: the event goes to the on-failure destination, untried.
+            Err(e @ CoreError::RecursiveInvocation(_)) => {
+                Execution::Rejected(format!("RecursiveInvocationException: {e}"))
+            }
             Err(CoreError::ServiceUnavailable(m) | CoreError::Internal(m)) => {
                 Execution::SystemError(m)
             }

@@ -51,6 +51,9 @@ pub struct InvokeRequest {
     pub log_tail: bool,
     /// `X-Amz-Client-Context`, base64 as sent.
     pub client_context: Option<String>,
+    /// `X-Amzn-Trace-Id` of the request that caused the invocation (what an AWS
+    /// SDK inside a function sends: its `_X_AMZN_TRACE_ID`), for loop detection.
+    pub trace: Option<String>,
 }
 
 impl Platform {
@@ -96,12 +99,26 @@ impl Platform {
         match req.invocation_type {
             InvocationType::DryRun => return Ok(None),
             InvocationType::Event => {
-                self.accept_event(&request_id, &req.function, payload)
+                // Checked when the event runs: a loop goes to its on-failure
+                // destination, as on Lambda.
+                self.accept_event(&request_id, &req.function, payload, req.trace.as_deref())
                     .await?;
                 return Ok(None);
             }
             InvocationType::RequestResponse => {}
         }
+        let trace = gust_types::lineage::advance(req.trace.as_deref(), &entry.config.name, || {
+            gust_worker::new_trace_ids()
+        })
+        .map_err(|depth| {
+            CoreError::RecursiveInvocation(format!(
+                "Lambda has detected your function being invoked in a recursive loop with \
+                 other AWS resources and stopped your function's invocation: {} would be \
+                 invoked for the {depth}th time in one chain of requests (at most {} are allowed)",
+                entry.config.name,
+                gust_types::lineage::MAX_DEPTH
+            ))
+        })?;
         let invoked_arn = match &req.function.qualifier {
             Some(q) => name::qualified_arn(&self.config.region, &entry.config.name, q),
             None => name::function_arn(&self.config.region, &entry.config.name),
@@ -112,6 +129,7 @@ impl Platform {
             invoked_arn,
             client_context,
             want_tail: req.log_tail,
+            trace: Some(trace),
         };
         let _permit = self.acquire(&function)?;
         let deadline = tokio::time::Instant::now() + self.config.queue_timeout;

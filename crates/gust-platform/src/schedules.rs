@@ -261,6 +261,7 @@ impl Platform {
             invocation_type: InvocationType::Event,
             log_tail: false,
             client_context: None,
+            trace: None,
         };
         let request_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().hyphenated().to_string());
         // Event: the queue holds the firing durably from here on and runs it at least

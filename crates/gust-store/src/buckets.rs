@@ -647,6 +647,7 @@ mod tests {
             payload: b"{}".to_vec(),
             accepted_ms: 1,
             due_ms: 1,
+            trace: None,
         }
     }
 

@@ -63,6 +63,10 @@ pub(crate) const MIGRATION: &str = "
     CREATE INDEX queue_messages_by_queue ON queue_messages (queue, seq);
 ";
 
+/// The schema step that keeps each event's trace header (its lineage, for
+/// recursive-loop detection).
+pub(crate) const TRACE_MIGRATION: &str = "ALTER TABLE async_events ADD COLUMN trace TEXT;";
+
 /// Where an event is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventStatus {
@@ -121,6 +125,8 @@ pub struct NewEvent {
     pub accepted_ms: i64,
     /// When its first attempt may start, epoch ms.
     pub due_ms: i64,
+    /// The trace header of the request that caused it (`X-Amzn-Trace-Id`).
+    pub trace: Option<String>,
 }
 
 /// A queued event as stored.
@@ -152,6 +158,8 @@ pub struct StoredEvent {
     pub last_response: Option<Vec<u8>>,
     /// The version the last attempt ran.
     pub executed_version: Option<String>,
+    /// The trace header of the request that caused it.
+    pub trace: Option<String>,
 }
 
 /// The fields of an event that change after an attempt.
@@ -315,7 +323,7 @@ pub trait EventStore: Send + Sync {
 pub(crate) fn insert_event(tx: &rusqlite::Connection, e: &NewEvent) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO async_events (request_id, function, qualifier, payload, \
-         accepted_ms, due_ms, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued')",
+         accepted_ms, due_ms, status, trace) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7)",
     )?
     .execute(params![
         e.request_id,
@@ -323,7 +331,8 @@ pub(crate) fn insert_event(tx: &rusqlite::Connection, e: &NewEvent) -> rusqlite:
         e.qualifier,
         e.payload,
         e.accepted_ms,
-        e.due_ms
+        e.due_ms,
+        e.trace
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -348,6 +357,7 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<(StoredEvent, String)> {
             last_error: row.get(10)?,
             last_response: row.get(11)?,
             executed_version: row.get(12)?,
+            trace: row.get(13)?,
         },
         row.get(7)?,
     ))
@@ -460,8 +470,8 @@ impl EventStore for SqliteStore {
         let found = conn
             .prepare_cached(
                 "SELECT id, request_id, function, qualifier, payload, accepted_ms, due_ms, \
-                 status, attempts, throttles, last_error, last_response, executed_version \
-                 FROM async_events WHERE id = ?1",
+                 status, attempts, throttles, last_error, last_response, executed_version, \
+                 trace FROM async_events WHERE id = ?1",
             )?
             .query_row(params![id], event_from_row)
             .optional()?;

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     crate::events::MIGRATION,
     crate::tags::MIGRATION,
     crate::buckets::MIGRATION,
+    crate::events::TRACE_MIGRATION,
 ];
 
 /// How long a statement waits for another connection's lock before failing.

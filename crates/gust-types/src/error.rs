@@ -54,6 +54,9 @@ pub enum CoreError {
     /// The platform is shutting down and takes no new work.
     #[error("gust is shutting down")]
     ShuttingDown,
+    /// The function would be invoked in a recursive loop (see `lineage`).
+    #[error("{0}")]
+    RecursiveInvocation(String),
     /// Something in gust itself failed; the message says what.
     #[error("{0}")]
     Internal(String),

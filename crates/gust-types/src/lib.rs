@@ -14,6 +14,7 @@ pub mod error;
 pub mod function;
 pub mod invoke;
 pub mod limits;
+pub mod lineage;
 pub mod name;
 pub mod runtime;
 

@@ -49,6 +49,9 @@ pub struct Invocation {
     pub client_context: Option<String>,
     /// Whether the caller wants the log tail.
     pub want_tail: bool,
+    /// Its trace header (`Lambda-Runtime-Trace-Id`), lineage included; `None`:
+    /// a new one.
+    pub trace: Option<String>,
 }
 
 /// How an invocation ended.
@@ -541,7 +544,7 @@ impl Instance {
             deadline_ms: epoch_ms() + timeout.as_millis() as u64,
             invoked_arn: inv.invoked_arn,
             client_context: inv.client_context,
-            trace_id: trace_id(),
+            trace_id: inv.trace.unwrap_or_else(trace_id),
             reply: reply_tx,
         };
         let mut exited = self.exited.clone();
@@ -820,11 +823,13 @@ fn rfc3339_now() -> String {
 
 /// An X-Ray style trace header, as Lambda passes in `Lambda-Runtime-Trace-Id`.
 fn trace_id() -> String {
+    let (root, parent) = new_trace_ids();
+    format!("Root={root};Parent={parent};Sampled=0")
+}
+
+/// A new X-Ray root id (`1-<epoch seconds, hex>-<24 hex>`) and parent id.
+pub fn new_trace_ids() -> (String, String) {
     let secs = epoch_ms() / 1000;
     let r = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
-        &r[..24],
-        &r[16..32]
-    )
+    (format!("1-{secs:08x}-{}", &r[..24]), r[16..32].to_string())
 }

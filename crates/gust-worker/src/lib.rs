@@ -31,5 +31,7 @@ mod runtime_version;
 
 pub use gust_sandbox::SandboxError as SandboxErrorKind;
 pub use host::{RuntimeHost, RuntimeHostError};
-pub use instance::{Gateway, Instance, InstanceSpec, Invocation, InvokeEnd, StartError, Worker};
+pub use instance::{
+    new_trace_ids, Gateway, Instance, InstanceSpec, Invocation, InvokeEnd, StartError, Worker,
+};
 pub use logs::{FunctionLog, LogRecord};

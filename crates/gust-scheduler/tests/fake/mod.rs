@@ -273,6 +273,7 @@ pub fn invocation(payload: &str) -> gust_worker::Invocation {
         invoked_arn: "arn:aws:lambda:eu-west-1:000000000000:function:fake".into(),
         client_context: None,
         want_tail: false,
+        trace: None,
     }
 }
 

@@ -12,6 +12,7 @@ fn event(n: i64) -> NewEvent {
         payload: format!("{{\"n\":{n}}}").into_bytes(),
         accepted_ms: 1_000 + n,
         due_ms: 1_000 + n,
+        trace: None,
     }
 }
 
