@@ -16,9 +16,12 @@ MB = 1 << 20
 
 
 def fork_bomb():
-    """A shell fork bomb in the background; meanwhile this process keeps forking
-    (children that exit at once) and says when the kernel first refuses, then keeps
-    trying until it is stopped."""
+    """A shell fork bomb in the background; meanwhile this process forks children
+    that stay (so that it, too, would grow without end if nothing stopped it) and
+    says when the kernel first refuses, then keeps trying until it is stopped.
+
+    Its own children never exit, so the refusal comes after at most the limit's
+    number of forks, however the shell bomb's processes come and go meanwhile."""
     subprocess.Popen(["/bin/sh", "-c", "bomb() { bomb | bomb & }; bomb; sleep 600"],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL)
@@ -34,8 +37,8 @@ def fork_bomb():
             time.sleep(0.01)
             continue
         if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
+            while True:
+                time.sleep(600)
         forked += 1
         time.sleep(0.001)
 
