@@ -33,6 +33,18 @@ const SERVICES: &[(&str, &str)] = &[];
 /// The service of the Lambda API and of gust's own endpoints.
 pub const LAMBDA_SERVICE: &str = "lambda";
 
+/// The signing name of the Step Functions API (`POST /` with an
+/// `X-Amz-Target: AWSStepFunctions.*` header).
+pub const STATES_SERVICE: &str = "states";
+
+/// Whether a request is a Step Functions call (told apart by its target).
+pub fn is_states_call(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with(crate::states_routes::TARGET_PREFIX))
+}
+
 /// The signing name a request to `path` must be scoped to.
 pub fn signing_service(path: &str) -> &'static str {
     SERVICES
@@ -68,7 +80,11 @@ pub async fn require_signature(
     };
     let scope = Scope {
         region: &auth.region,
-        service: signing_service(parts.uri.path()),
+        service: if is_states_call(&parts.headers) {
+            STATES_SERVICE
+        } else {
+            signing_service(parts.uri.path())
+        },
     };
     let checked = match check_headers(&rp, &auth.keys, scope, SystemTime::now()) {
         Ok(c) => c,

@@ -10,7 +10,34 @@ use http::{HeaderValue, StatusCode};
 
 /// Turns a core error into AWS's status, `x-amzn-ErrorType` and `{"Type","message"}`.
 pub fn error_response(err: &CoreError, request_id: &str) -> Response {
-    let (status, error_type) = match err {
+    let (status, error_type) = classify(err);
+    let message = if status.is_server_error() {
+        // gust's own failures may name host paths (the data directory): the log
+        // keeps them, the client does not see them.
+        let full = err.to_string();
+        let shown = gust_types::without_host_paths(&full);
+        if shown != full {
+            tracing::warn!(%error_type, message = %full, "request failed (host paths hidden from the client)");
+        }
+        shown
+    } else {
+        err.to_string()
+    };
+    aws_error(
+        status,
+        error_type,
+        message,
+        match err {
+            CoreError::TooManyRequests { reason, .. } => Some((*reason).to_string()),
+            _ => None,
+        },
+        request_id,
+    )
+}
+
+/// The status and Lambda error type of a core error.
+pub fn classify(err: &CoreError) -> (StatusCode, &'static str) {
+    match err {
         CoreError::ResourceNotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
         CoreError::ProvisionedConcurrencyConfigNotFound(_) => (
             StatusCode::NOT_FOUND,
@@ -45,29 +72,7 @@ pub fn error_response(err: &CoreError, request_id: &str) -> Response {
         CoreError::RecursiveInvocation(_) => {
             (StatusCode::BAD_REQUEST, "RecursiveInvocationException")
         }
-    };
-    let message = if status.is_server_error() {
-        // gust's own failures may name host paths (the data directory): the log
-        // keeps them, the client does not see them.
-        let full = err.to_string();
-        let shown = gust_types::without_host_paths(&full);
-        if shown != full {
-            tracing::warn!(%error_type, message = %full, "request failed (host paths hidden from the client)");
-        }
-        shown
-    } else {
-        err.to_string()
-    };
-    aws_error(
-        status,
-        error_type,
-        message,
-        match err {
-            CoreError::TooManyRequests { reason, .. } => Some((*reason).to_string()),
-            _ => None,
-        },
-        request_id,
-    )
+    }
 }
 
 /// An error response in AWS's shape: status, `x-amzn-ErrorType`, and

@@ -19,6 +19,9 @@
 //! - `s3_front`: telling S3 requests apart and handing them to the object store
 //!   (`gust-buckets`); `bucket_events`: what the store asks of the platform.
 //! - `paths`: refusing paths with dot segments before anything routes them.
+//! - `states_routes`: the Step Functions API (`POST /`, `X-Amz-Target`), answered by
+//!   `gust-workflows`; `workflow_tasks` and `workflow_s3`: what its engine asks of the
+//!   platform and the object store.
 //! - [`ServeConfig`]: the validated server configuration.
 
 #![forbid(unsafe_code)]
@@ -39,12 +42,15 @@ mod s3_front;
 mod schedule_routes;
 pub mod sigv4;
 pub mod sigv4_sign;
+mod states_routes;
 mod tags_routes;
 mod url_event;
 mod url_routes;
 mod url_serve;
 mod url_style;
 mod versions_routes;
+mod workflow_s3;
+mod workflow_tasks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -115,6 +121,8 @@ pub struct Server {
     buckets: Arc<gust_buckets::Buckets>,
     /// Connections instances opened to gust's API.
     gateway: tokio::sync::mpsc::Receiver<tokio::net::TcpStream>,
+    /// State machines and their executions.
+    workflows: Arc<gust_workflows::Workflows>,
 }
 
 impl Server {
@@ -219,12 +227,20 @@ impl Server {
             .attach_events(store.clone(), config.events.clone())
             .map_err(|e| failed("opening the asynchronous invocation queue", e))?;
         let buckets = gust_buckets::Buckets::open(
-            store,
+            store.clone(),
             &data.join("buckets"),
             config.region.clone(),
             Arc::new(bucket_events::PlatformEvents::new(&platform)),
         )
         .map_err(|e| failed("opening the object store", e))?;
+        let workflows = gust_workflows::Workflows::new(
+            store,
+            Arc::new(workflow_tasks::PlatformTasks::new(
+                &platform,
+                buckets.clone(),
+            )),
+            &config.region,
+        );
         tracing::info!(%addr, data_dir = %data.display(), memory_mb = config.memory_capacity_mb, "gust is serving");
         Ok(Server {
             listener,
@@ -236,6 +252,7 @@ impl Server {
             connections: config.connections,
             buckets,
             gateway: gateway_rx,
+            workflows,
         })
     }
 
@@ -258,6 +275,7 @@ impl Server {
             connections,
             buckets,
             gateway,
+            workflows,
             ..
         } = self;
         let expiry = tokio::spawn(scheduler.clone().run_expiry());
@@ -268,7 +286,12 @@ impl Server {
                 .run_provisioning(Duration::from_millis(250)),
         );
         platform.start_events();
+        // Executions a previous run left RUNNING go on from their histories.
+        if let Err(e) = workflows.resume() {
+            tracing::error!(error = %e, "cannot resume workflow executions");
+        }
         let events = platform.clone();
+        let flows = workflows.clone();
         // Schedules stop first: a firing is recorded before it is dispatched, and one
         // refused because the scheduler is stopping is un-recorded for the next start.
         let schedules = tokio::spawn(platform.clone().run_schedules());
@@ -278,6 +301,8 @@ impl Server {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight invocations");
             schedules_stop.abort();
+            // Executions stop where they are and resume at the next start.
+            flows.shutdown();
             events.stop_dispatching_events();
             sched.shutdown();
             tokio::spawn(async move {
@@ -287,10 +312,13 @@ impl Server {
         };
         // Function URLs are served in front of the API, on the same listener.
         let api = if access_keys.is_empty() {
-            router(platform.clone()).layer(axum::Extension(buckets.clone()))
+            router(platform.clone())
+                .layer(axum::Extension(buckets.clone()))
+                .layer(axum::Extension(workflows.clone()))
         } else {
             router(platform.clone())
                 .layer(axum::Extension(buckets.clone()))
+                .layer(axum::Extension(workflows.clone()))
                 .layer(axum::middleware::from_fn_with_state(
                     Arc::new(auth::ApiAuth {
                         keys: access_keys.clone(),

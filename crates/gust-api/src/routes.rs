@@ -71,6 +71,7 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .merge(crate::events_routes::routes())
         .merge(crate::tags_routes::routes())
         .merge(crate::bucket_routes::routes())
+        .merge(crate::states_routes::routes())
         .fallback(unknown_operation)
         .layer(DefaultBodyLimit::max(MANAGEMENT_BODY_MAX))
         .layer(axum::middleware::from_fn(|req, next| {

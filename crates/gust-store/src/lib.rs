@@ -12,6 +12,8 @@
 //! - [`data_dir`]: the data directory's permissions (0700; the database 0600).
 //! - [`events`]: the asynchronous-invocation queue, event-invoke configs and the
 //!   built-in message queues ([`events::EventStore`], SQLite).
+//! - [`workflows`]: state machines, executions and their histories
+//!   ([`workflows::WorkflowStore`], SQLite), the history being the engine's record.
 //!
 //! # Call order
 //! At start-up the platform calls [`FunctionStore::list_functions`] once and serves
@@ -33,6 +35,7 @@ pub mod events;
 pub mod settings;
 pub mod sqlite;
 pub mod tags;
+pub mod workflows;
 
 pub use archive::{DirArchiveStore, Limits};
 pub use sqlite::SqliteStore;

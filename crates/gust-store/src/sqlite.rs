@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     crate::tags::MIGRATION,
     crate::buckets::MIGRATION,
     crate::events::TRACE_MIGRATION,
+    crate::workflows::MIGRATION,
 ];
 
 /// How long a statement waits for another connection's lock before failing.
