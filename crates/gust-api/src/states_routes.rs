@@ -18,7 +18,41 @@ pub(crate) const TARGET_PREFIX: &str = "AWSStepFunctions.";
 /// The route, to merge into the main router; it needs the workflows as an
 /// `Extension<Arc<Workflows>>`.
 pub fn routes() -> Router<Arc<Platform>> {
-    Router::new().route("/", post(call))
+    Router::new()
+        .route("/", post(call))
+        .route(GRAPH_PATH, axum::routing::get(graph))
+}
+
+/// Where a state machine's or an execution's picture is served (`?arn=ARN`).
+pub(crate) const GRAPH_PATH: &str = "/gust/v1/workflows/graph";
+
+#[derive(serde::Deserialize)]
+struct GraphQuery {
+    arn: String,
+}
+
+/// `GET /gust/v1/workflows/graph?arn=ARN`: the SVG, states coloured by status.
+async fn graph(
+    workflows: Option<Extension<Arc<Workflows>>>,
+    axum::extract::Query(q): axum::extract::Query<GraphQuery>,
+) -> Response {
+    let Some(Extension(workflows)) = workflows else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match workflows.graph_svg(&q.arn) {
+        Ok(svg) => {
+            let mut resp = svg.into_response();
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            );
+            resp
+        }
+        Err(e) => json_response(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            e.body(),
+        ),
+    }
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response {

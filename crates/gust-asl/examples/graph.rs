@@ -36,9 +36,12 @@ fn main() -> ExitCode {
     };
     let mut statuses = BTreeMap::new();
     for arg in args {
-        let status = arg
-            .split_once('=')
-            .and_then(|(path, key)| Some((path.to_owned(), Status::ALL.into_iter().find(|s| s.key() == key)?)));
+        let status = arg.split_once('=').and_then(|(path, key)| {
+            Some((
+                path.to_owned(),
+                Status::ALL.into_iter().find(|s| s.key() == key)?,
+            ))
+        });
         match status {
             Some((path, status)) => statuses.insert(path, status),
             None => {
@@ -47,7 +50,12 @@ fn main() -> ExitCode {
             }
         };
     }
-    let status = |path: &[&str]| statuses.get(&path.join("/")).copied().unwrap_or(Status::NotRun);
+    let status = |path: &[&str]| {
+        statuses
+            .get(&path.join("/"))
+            .copied()
+            .unwrap_or(Status::NotRun)
+    };
     println!("{}", svg(&machine, &status));
     ExitCode::SUCCESS
 }

@@ -141,7 +141,13 @@ mod tests {
     #[test]
     fn all_matches_everything_but_runtime_and_data_limit() {
         let all = names(&[ALL]);
-        for e in [TIMEOUT, TASK_FAILED, "Lambda.ServiceException", "MyError", BRANCH_FAILED] {
+        for e in [
+            TIMEOUT,
+            TASK_FAILED,
+            "Lambda.ServiceException",
+            "MyError",
+            BRANCH_FAILED,
+        ] {
             assert!(matches(&all, e), "{e}");
         }
         assert!(!matches(&all, RUNTIME));
@@ -183,7 +189,10 @@ mod tests {
         let b = retrier(5, 1.0, None, false);
         let retry = vec![a, b];
         assert_eq!(retrier_for(&retry, "A").map(|(i, _)| i), Some(0));
-        assert_eq!(retrier_for(&retry, "B").map(|(i, r)| (i, r.interval_seconds)), Some((1, 5)));
+        assert_eq!(
+            retrier_for(&retry, "B").map(|(i, r)| (i, r.interval_seconds)),
+            Some((1, 5))
+        );
         assert!(retrier_for(&retry, RUNTIME).is_none());
     }
 
@@ -202,7 +211,10 @@ mod tests {
         let r = retrier(10, 2.0, Some(30), false);
         assert_eq!(retry_delay(&r, 5, 0.5), Duration::from_secs(30));
         let r = retrier(10, 10.0, None, false);
-        assert_eq!(retry_delay(&r, u32::MAX, 0.5), Duration::from_secs(31_622_400));
+        assert_eq!(
+            retry_delay(&r, u32::MAX, 0.5),
+            Duration::from_secs(31_622_400)
+        );
     }
 
     #[test]

@@ -144,7 +144,11 @@ fn draw_flow(out: &mut String, flow: &Flow, x: f64, y: f64, status: &dyn Fn(&[&s
     for node in &flow.nodes {
         match &node.shape {
             Shape::Start | Shape::End => {
-                let text = if matches!(node.shape, Shape::Start) { "Start" } else { "End" };
+                let text = if matches!(node.shape, Shape::Start) {
+                    "Start"
+                } else {
+                    "End"
+                };
                 let (cx, cy) = (node.x + node.w / 2.0, node.y + node.h / 2.0);
                 let _ = write!(
                     out,
@@ -159,7 +163,8 @@ fn draw_flow(out: &mut String, flow: &Flow, x: f64, y: f64, status: &dyn Fn(&[&s
                 let names: Vec<&str> = path.iter().map(String::as_str).collect();
                 let st = status(&names);
                 let (fill, stroke) = st.colours();
-                let container = !inner.is_empty() || matches!(state.kind, StateKind::Parallel { .. });
+                let container =
+                    !inner.is_empty() || matches!(state.kind, StateKind::Parallel { .. });
                 let kind = kind_name(&state.kind);
                 let _ = write!(
                     out,
@@ -169,7 +174,11 @@ fn draw_flow(out: &mut String, flow: &Flow, x: f64, y: f64, status: &dyn Fn(&[&s
                     escape(&state.name),
                     st.label()
                 );
-                let dash = if container { r#" stroke-dasharray="6 4""# } else { "" };
+                let dash = if container {
+                    r#" stroke-dasharray="6 4""#
+                } else {
+                    ""
+                };
                 let _ = write!(
                     out,
                     r#"<rect x="{}" y="{}" width="{}" height="{}" rx="8" fill="{fill}" stroke="{stroke}" stroke-width="1.6"{dash}/>"#,
@@ -211,9 +220,15 @@ fn draw_flow(out: &mut String, flow: &Flow, x: f64, y: f64, status: &dyn Fn(&[&s
         }
     }
     for edge in &flow.edges {
-        let Some((text, lx, ly)) = &edge.label else { continue };
+        let Some((text, lx, ly)) = &edge.label else {
+            continue;
+        };
         let w = layout::text_width(text, 10.0) + 8.0;
-        let left = if edge.label_left_aligned { *lx } else { lx - w / 2.0 };
+        let left = if edge.label_left_aligned {
+            *lx
+        } else {
+            lx - w / 2.0
+        };
         let _ = write!(
             out,
             r##"<g class="edge-label"><rect x="{}" y="{}" width="{}" height="15" rx="3" fill="#ffffff" fill-opacity="0.92" stroke="#d5dbdb"/><text x="{}" y="{}" text-anchor="middle" font-size="10" fill="{INK}">{}</text></g>"##,
@@ -229,7 +244,12 @@ fn draw_flow(out: &mut String, flow: &Flow, x: f64, y: f64, status: &dyn Fn(&[&s
 }
 
 fn draw_legend(out: &mut String, x: f64, y: f64) {
-    let _ = write!(out, r#"<g class="legend" transform="translate({} {})">"#, f(x), f(y));
+    let _ = write!(
+        out,
+        r#"<g class="legend" transform="translate({} {})">"#,
+        f(x),
+        f(y)
+    );
     let mut at = 0.0;
     for s in Status::ALL {
         let (fill, stroke) = s.colours();

@@ -73,7 +73,7 @@
 //!   reachability, terminal state.
 //! - `state`: what every state shares: type, language, allowed fields,
 //!   `Next`/`End`, paths, `Retry`, `Catch`, `Assign`.
-//! - `kinds`: each type's own fields, and Task resources.
+//! - `kinds`: each type's own fields, and Task resources; `map`: Map's.
 
 use std::fmt;
 
@@ -85,11 +85,16 @@ mod fields;
 mod json;
 mod kinds;
 mod machine;
+mod map;
 mod state;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_invalid;
+#[cfg(test)]
+mod tests_values;
+
+pub use kinds::DEFAULT_TASK_TIMEOUT_SECONDS;
 
 /// The diagnostic codes, as AWS spells them.
 pub mod code {

@@ -227,6 +227,31 @@ impl Client {
         })
     }
 
+    /// Calls a Step Functions operation (`POST /` with `X-Amz-Target`), signed for
+    /// the `states` service as AWS's clients sign it.
+    pub fn states(
+        &self,
+        operation: &str,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let states = Client {
+            http: self.http.clone(),
+            endpoint: self.endpoint.clone(),
+            verbose: self.verbose,
+            credentials: self.credentials.clone().map(|mut c| {
+                c.service = "states".to_string();
+                c
+            }),
+        };
+        let response = states.send(
+            self.request(Method::POST, "/")
+                .header("x-amz-target", format!("AWSStepFunctions.{operation}"))
+                .header("content-type", "application/x-amz-json-1.0")
+                .body(input.to_string()),
+        )?;
+        response.json()
+    }
+
     fn transport_error(&self, what: &str, timeout: Duration, e: &reqwest::Error) -> ClientError {
         if e.is_connect() {
             ClientError::Unreachable {

@@ -31,6 +31,7 @@ mod schedule;
 mod sdk;
 mod serve;
 mod url;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -104,6 +105,8 @@ enum Command {
     Bucket(bucket::BucketArgs),
     /// The AWS SDKs functions import as on Lambda (boto3, the JavaScript SDK v3).
     Sdk(sdk::SdkArgs),
+    /// Workflows (Step Functions): state machines, executions followed live, pictures.
+    Workflow(workflow::WorkflowArgs),
     /// Check that the server is up and show its capacity.
     #[command(
         after_help = "Examples:\n  gust health\n  gust health --endpoint http://10.0.0.5:9000"
@@ -170,6 +173,7 @@ fn main() -> ExitCode {
         Command::Health => health::run(&ctx),
         Command::Sdk(args) => sdk::run(args),
         Command::Bucket(args) => bucket::run(&ctx, args),
+        Command::Workflow(args) => workflow::run(&ctx, args),
         Command::Bench(mut args) => {
             args.set_endpoint(endpoint_given.then(|| ctx.endpoint.clone()));
             gust_bench::run(args).map(|()| ExitCode::SUCCESS)

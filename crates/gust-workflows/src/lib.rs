@@ -13,6 +13,7 @@
 //! - `engine`: the interpreter (frames, steps, the journal it resumes from).
 //! - [`tasks`]: what the engine asks of the platform ([`tasks::Tasks`]).
 //! - `tokens`: tasks waiting for a task token.
+//! - [`graph`]: a machine or an execution drawn as SVG, states coloured by status.
 //! - [`arn`], [`clock`]: names and times as Step Functions shows them.
 
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ pub mod api;
 pub mod arn;
 pub mod clock;
 mod engine;
+pub mod graph;
 mod service;
 pub mod tasks;
 mod tokens;

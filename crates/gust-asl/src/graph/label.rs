@@ -40,7 +40,7 @@ fn full(rule: &Value) -> String {
     }
     for (key, joiner) in [("And", " && "), ("Or", " || ")] {
         if let Some(Value::Array(parts)) = rule.get(key) {
-            let parts: Vec<String> = parts.iter().map(|p| nested(p)).collect();
+            let parts: Vec<String> = parts.iter().map(nested).collect();
             return parts.join(joiner);
         }
     }
@@ -86,7 +86,14 @@ fn type_test(key: &str, value: &Value) -> Option<String> {
         "IsTimestamp" => ("is a timestamp", "is not a timestamp"),
         _ => return None,
     };
-    Some(if value == &Value::Bool(false) { no } else { yes }.to_owned())
+    Some(
+        if value == &Value::Bool(false) {
+            no
+        } else {
+            yes
+        }
+        .to_owned(),
+    )
 }
 
 fn comparison(key: &str) -> Option<&'static str> {
@@ -114,12 +121,32 @@ mod tests {
 
     #[test]
     fn comparisons_read_like_expressions() {
-        assert_eq!(rule(&json!({"Variable": "$.x", "NumericEquals": 1})), "$.x == 1");
-        assert_eq!(rule(&json!({"Variable": "$.s", "StringEquals": "a"})), "$.s == \"a\"");
-        assert_eq!(rule(&json!({"Variable": "$.a", "NumericLessThanPath": "$.b"})), "$.a < $.b");
-        assert_eq!(rule(&json!({"Variable": "$.t", "TimestampGreaterThanEquals": "2026-01-01T00:00:00Z"})).chars().count(), 28);
-        assert_eq!(rule(&json!({"Variable": "$.n", "IsNull": false})), "$.n is not null");
-        assert_eq!(rule(&json!({"Variable": "$.f", "StringMatches": "*.txt"})), "$.f matches \"*.txt\"");
+        assert_eq!(
+            rule(&json!({"Variable": "$.x", "NumericEquals": 1})),
+            "$.x == 1"
+        );
+        assert_eq!(
+            rule(&json!({"Variable": "$.s", "StringEquals": "a"})),
+            "$.s == \"a\""
+        );
+        assert_eq!(
+            rule(&json!({"Variable": "$.a", "NumericLessThanPath": "$.b"})),
+            "$.a < $.b"
+        );
+        assert_eq!(
+            rule(&json!({"Variable": "$.t", "TimestampGreaterThanEquals": "2026-01-01T00:00:00Z"}))
+                .chars()
+                .count(),
+            28
+        );
+        assert_eq!(
+            rule(&json!({"Variable": "$.n", "IsNull": false})),
+            "$.n is not null"
+        );
+        assert_eq!(
+            rule(&json!({"Variable": "$.f", "StringMatches": "*.txt"})),
+            "$.f matches \"*.txt\""
+        );
     }
 
     #[test]
@@ -127,6 +154,9 @@ mod tests {
         let and = json!({"And": [{"Variable": "$.v", "NumericGreaterThan": 1}, {"Not": {"Variable": "$.v", "NumericEquals": 5}}]});
         assert_eq!(rule(&and), "$.v > 1 && !$.v == 5");
         assert_eq!(rule(&json!({"Condition": "{% $x > 1 %}"})), "$x > 1");
-        assert_eq!(errors(&["States.Timeout".into(), "States.TaskFailed".into()]), "States.Timeout, States.Task…");
+        assert_eq!(
+            errors(&["States.Timeout".into(), "States.TaskFailed".into()]),
+            "States.Timeout, States.Task…"
+        );
     }
 }

@@ -92,7 +92,12 @@ struct Link {
 }
 
 /// Lays out `states` (a top-level machine when `top`: with Start and End).
-pub(super) fn flow<'a>(states: &'a BTreeMap<String, State>, start: &str, top: bool, prefix: &[String]) -> Flow<'a> {
+pub(super) fn flow<'a>(
+    states: &'a BTreeMap<String, State>,
+    start: &str,
+    top: bool,
+    prefix: &[String],
+) -> Flow<'a> {
     let mut nodes = Vec::new();
     if top {
         nodes.push(circle(Shape::Start));
@@ -107,12 +112,22 @@ pub(super) fn flow<'a>(states: &'a BTreeMap<String, State>, start: &str, top: bo
         nodes.push(circle(Shape::End));
         nodes.len() - 1
     });
-    let index = |name: &str| states.keys().position(|k| k == name).map(|i| i + first_state);
+    let index = |name: &str| {
+        states
+            .keys()
+            .position(|k| k == name)
+            .map(|i| i + first_state)
+    };
 
     let mut links = Vec::new();
     let mut link = |from, to: Option<usize>, line, label: Option<String>| {
         if let Some(to) = to {
-            links.push(Link { from, to, line, label });
+            links.push(Link {
+                from,
+                to,
+                line,
+                label,
+            });
         }
     };
     if top {
@@ -120,15 +135,35 @@ pub(super) fn flow<'a>(states: &'a BTreeMap<String, State>, start: &str, top: bo
     }
     for (i, state) in states.values().enumerate() {
         let from = i + first_state;
-        link(from, state.next.as_deref().and_then(index), Line::Solid, None);
+        link(
+            from,
+            state.next.as_deref().and_then(index),
+            Line::Solid,
+            None,
+        );
         if let StateKind::Choice { choices, default } = &state.kind {
             for c in choices {
-                link(from, index(&c.next), Line::Solid, Some(label::rule(&c.rule)));
+                link(
+                    from,
+                    index(&c.next),
+                    Line::Solid,
+                    Some(label::rule(&c.rule)),
+                );
             }
-            link(from, default.as_deref().and_then(index), Line::Solid, Some("Default".into()));
+            link(
+                from,
+                default.as_deref().and_then(index),
+                Line::Solid,
+                Some("Default".into()),
+            );
         }
         for c in &state.catch {
-            link(from, index(&c.next), Line::Dashed, Some(label::errors(&c.error_equals)));
+            link(
+                from,
+                index(&c.next),
+                Line::Dashed,
+                Some(label::errors(&c.error_equals)),
+            );
         }
         let terminal = state.next.is_none() && !matches!(state.kind, StateKind::Choice { .. });
         if terminal {
@@ -140,7 +175,11 @@ pub(super) fn flow<'a>(states: &'a BTreeMap<String, State>, start: &str, top: bo
     let (back, order) = depth_first(nodes.len(), &links, root);
     let mut rows = longest_path_rows(nodes.len(), &links, &back);
     if let Some(end) = end {
-        let last = (0..nodes.len()).filter(|&i| i != end).map(|i| rows[i]).max().unwrap_or(0);
+        let last = (0..nodes.len())
+            .filter(|&i| i != end)
+            .map(|i| rows[i])
+            .max()
+            .unwrap_or(0);
         rows[end] = last + 1;
     }
     place(nodes, links, back, order, rows)
@@ -168,20 +207,30 @@ fn state_node<'a>(state: &'a State, path: Vec<String>) -> Node<'a> {
                 inner.push(flow(&b.states, &b.start_at, false, &prefix));
             }
         }
-        StateKind::Map(map) => inner.push(flow(&map.processor.states, &map.processor.start_at, false, &path)),
+        StateKind::Map(map) => inner.push(flow(
+            &map.processor.states,
+            &map.processor.start_at,
+            false,
+            &path,
+        )),
         _ => {}
     }
     if inner.is_empty() && !matches!(state.kind, StateKind::Parallel { .. }) {
         let w = title_w.clamp(MIN_W, MAX_W);
         return Node {
-            shape: Shape::State { state, path, inner: Vec::new() },
+            shape: Shape::State {
+                state,
+                path,
+                inner: Vec::new(),
+            },
             x: 0.0,
             y: 0.0,
             w,
             h: STATE_H,
         };
     }
-    let content_w: f64 = inner.iter().map(|f| f.width).sum::<f64>() + HGAP * inner.len().saturating_sub(1) as f64;
+    let content_w: f64 =
+        inner.iter().map(|f| f.width).sum::<f64>() + HGAP * inner.len().saturating_sub(1) as f64;
     let content_h = inner.iter().map(|f| f.height).fold(0.0, f64::max);
     let w = (content_w + 2.0 * PAD).max(title_w.max(MIN_W));
     let mut x = (w - content_w) / 2.0;
@@ -192,7 +241,11 @@ fn state_node<'a>(state: &'a State, path: Vec<String>) -> Node<'a> {
         x += fw + HGAP;
     }
     Node {
-        shape: Shape::State { state, path, inner: placed },
+        shape: Shape::State {
+            state,
+            path,
+            inner: placed,
+        },
         x: 0.0,
         y: 0.0,
         w,
@@ -267,7 +320,13 @@ fn longest_path_rows(n: usize, links: &[Link], back: &[bool]) -> Vec<usize> {
     rows
 }
 
-fn place<'a>(mut nodes: Vec<Node<'a>>, links: Vec<Link>, back: Vec<bool>, order: Vec<usize>, rows: Vec<usize>) -> Flow<'a> {
+fn place<'a>(
+    mut nodes: Vec<Node<'a>>,
+    links: Vec<Link>,
+    back: Vec<bool>,
+    order: Vec<usize>,
+    rows: Vec<usize>,
+) -> Flow<'a> {
     let mut row_of = rows;
     let mut key: Vec<f64> = order.iter().map(|&o| o as f64).collect();
     // Each forward link as the chain of nodes it passes through.
@@ -277,9 +336,16 @@ fn place<'a>(mut nodes: Vec<Node<'a>>, links: Vec<Link>, back: Vec<bool>, order:
         if !back[l] {
             // The first waypoint of a labelled edge is as wide as the label,
             // so the row keeps room for it.
-            let label_w = link.label.as_ref().map_or(10.0, |t| text_width(t, 10.0) + 12.0);
+            let label_w = link
+                .label
+                .as_ref()
+                .map_or(10.0, |t| text_width(t, 10.0) + 12.0);
             for r in row_of[link.from] + 1..row_of[link.to] {
-                let w = if r == row_of[link.from] + 1 { label_w } else { 10.0 };
+                let w = if r == row_of[link.from] + 1 {
+                    label_w
+                } else {
+                    10.0
+                };
                 nodes.push(Node {
                     shape: Shape::Waypoint,
                     x: 0.0,
@@ -318,7 +384,11 @@ fn place<'a>(mut nodes: Vec<Node<'a>>, links: Vec<Link>, back: Vec<bool>, order:
                 .iter()
                 .enumerate()
                 .map(|(i, &v)| {
-                    let above: Vec<f64> = preds[v].iter().filter(|&&p| row_of[p] + 1 == r).map(|&p| place_in_row[p]).collect();
+                    let above: Vec<f64> = preds[v]
+                        .iter()
+                        .filter(|&&p| row_of[p] + 1 == r)
+                        .map(|&p| place_in_row[p])
+                        .collect();
                     if above.is_empty() {
                         (i as f64 + 0.5) / len
                     } else {
@@ -338,7 +408,9 @@ fn place<'a>(mut nodes: Vec<Node<'a>>, links: Vec<Link>, back: Vec<bool>, order:
     // Coordinates: rows centred on the widest.
     let row_widths: Vec<f64> = grid
         .iter()
-        .map(|row| row.iter().map(|&v| nodes[v].w).sum::<f64>() + HGAP * row.len().saturating_sub(1) as f64)
+        .map(|row| {
+            row.iter().map(|&v| nodes[v].w).sum::<f64>() + HGAP * row.len().saturating_sub(1) as f64
+        })
         .collect();
     let content_w = row_widths.iter().copied().fold(0.0, f64::max);
     let mut row_top = Vec::new();
@@ -360,7 +432,7 @@ fn place<'a>(mut nodes: Vec<Node<'a>>, links: Vec<Link>, back: Vec<bool>, order:
 
     let mut edges = Vec::new();
     let mut lanes = 0usize;
-    let mut widest_back_label: f64 = 0.0;
+    let mut right_edge = content_w;
     let mut seen_pairs: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     for (l, link) in links.into_iter().enumerate() {
         let repeat = seen_pairs.entry((link.from, link.to)).or_insert(0);
@@ -368,49 +440,104 @@ fn place<'a>(mut nodes: Vec<Node<'a>>, links: Vec<Link>, back: Vec<bool>, order:
         *repeat += 1;
         let (a, b) = (&nodes[link.from], &nodes[link.to]);
         if back[l] {
-            let lane_x = content_w + LANE * (lanes as f64 + 1.0);
+            // Up a lane just right of everything in the rows it spans.
+            let (low, high) = (row_of[link.to], row_of[link.from]);
+            let beside = (0..nodes.len())
+                .filter(|&v| (low..=high).contains(&row_of[v]))
+                .map(|v| nodes[v].x + nodes[v].w)
+                .fold(0.0, f64::max);
+            let lane_x = beside + LANE * (lanes % 4 + 1) as f64;
             let wobble = ((lanes % 3) as f64 - 1.0) * 6.0;
             lanes += 1;
             let (y1, y2) = (a.cy() + wobble, b.cy() - wobble);
-            let d = format!("M{} {}H{}V{}H{}", f(a.x + a.w), f(y1), f(lane_x), f(y2), f(b.x + b.w));
-            if let Some(text) = &link.label {
-                widest_back_label = widest_back_label.max(text_width(text, 10.0) + 12.0);
-            }
-            let label = link.label.map(|t| (t, lane_x + 4.0, (y1 + y2) / 2.0 + shift));
-            edges.push(Edge { d, line: link.line, label, label_left_aligned: true });
+            let d = format!(
+                "M{} {}H{}V{}H{}",
+                f(a.x + a.w),
+                f(y1),
+                f(lane_x),
+                f(y2),
+                f(b.x + b.w)
+            );
+            let label_w = link
+                .label
+                .as_ref()
+                .map_or(0.0, |t| text_width(t, 10.0) + 12.0);
+            right_edge = right_edge.max(lane_x + label_w + 4.0);
+            let label = link
+                .label
+                .map(|t| (t, lane_x + 4.0, (y1 + y2) / 2.0 + shift));
+            edges.push(Edge {
+                d,
+                line: link.line,
+                label,
+                label_left_aligned: true,
+            });
             continue;
         }
-        let mut points = vec![(a.cx(), a.y + a.h)];
+        // Straight down out of the source's row (a short box in a tall row),
+        // a curve into each row crossed and straight through it, a curve in.
+        let row_bottom = |r: usize| row_top[r] + row_h[r];
+        let mut at = (a.cx(), a.y + a.h);
+        let mut d = format!("M{} {}", f(at.0), f(at.1));
+        if at.1 < row_bottom(row_of[link.from]) {
+            at.1 = row_bottom(row_of[link.from]);
+            d.push_str(&format!("V{}", f(at.1)));
+        }
+        let mut first_curve = None;
+        let mut curve_to = |d: &mut String, from: (f64, f64), to: (f64, f64)| {
+            let my = (from.1 + to.1) / 2.0;
+            d.push_str(&format!(
+                "C{} {} {} {} {} {}",
+                f(from.0),
+                f(my),
+                f(to.0),
+                f(my),
+                f(to.0),
+                f(to.1)
+            ));
+            first_curve.get_or_insert((from, to));
+        };
         for &w in &chains[l][1..chains[l].len() - 1] {
             let (x, r) = (nodes[w].cx(), row_of[w]);
-            points.push((x, row_top[r]));
-            points.push((x, row_top[r] + row_h[r]));
+            curve_to(&mut d, at, (x, row_top[r]));
+            at = (x, row_bottom(r));
+            d.push_str(&format!("V{}", f(at.1)));
         }
-        points.push((b.cx(), b.y));
-        let mut d = format!("M{} {}", f(points[0].0), f(points[0].1));
-        for (i, pair) in points.windows(2).enumerate() {
-            let ((x1, y1), (x2, y2)) = (pair[0], pair[1]);
-            if i % 2 == 1 {
-                d.push_str(&format!("L{} {}", f(x2), f(y2)));
-            } else {
-                let my = (y1 + y2) / 2.0;
-                d.push_str(&format!("C{} {} {} {} {} {}", f(x1), f(my), f(x2), f(my), f(x2), f(y2)));
+        curve_to(&mut d, at, (b.cx(), b.y));
+        // Labels sit two thirds down the first curve, where edges leaving one
+        // state have spread apart but the arrowhead is still clear.
+        let label = match (link.label, first_curve) {
+            (Some(t), Some((from, to))) => {
+                let (lx, ly) = along_curve(from, to, 0.65);
+                Some((t, lx, ly + shift))
             }
-        }
-        // Labels sit three quarters down the first curve, where edges leaving
-        // one state have spread apart.
-        let ((x1, y1), (x2, y2)) = (points[0], points[1]);
-        let (lx, ly) = (x1 * 0.15625 + x2 * 0.84375, y1 * 0.015625 + (y1 + y2) / 2.0 * 0.5625 + y2 * 0.421875);
-        let label = link.label.map(|t| (t, lx, ly + shift));
-        edges.push(Edge { d, line: link.line, label, label_left_aligned: false });
+            _ => None,
+        };
+        edges.push(Edge {
+            d,
+            line: link.line,
+            label,
+            label_left_aligned: false,
+        });
     }
-    let lanes_w = if lanes > 0 { LANE * (lanes as f64 + 1.0) + widest_back_label } else { 0.0 };
     Flow {
         nodes,
         edges,
-        width: content_w + lanes_w,
+        width: right_edge,
         height,
     }
+}
+
+/// The point at `t` on the curve drawn from `a` down to `b` (vertical
+/// tangents at both ends, as the edges are drawn).
+fn along_curve((x1, y1): (f64, f64), (x2, y2): (f64, f64), t: f64) -> (f64, f64) {
+    let u = 1.0 - t;
+    let (w0, w1, w2, w3) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+    let my = (y1 + y2) / 2.0;
+    (
+        x1 * (w0 + w1) + x2 * (w2 + w3),
+        y1 * w0 + my * (w1 + w2) + y2 * w3,
+    )
 }
 
 /// A coordinate, rounded for a stable, short SVG.

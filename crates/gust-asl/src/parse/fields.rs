@@ -42,7 +42,13 @@ impl Ctx {
         self.error(code::SCHEMA_VALIDATION_FAILED, message, location);
     }
 
-    fn push(&mut self, severity: Severity, code: &str, message: impl Into<String>, location: impl Into<String>) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        code: &str,
+        message: impl Into<String>,
+        location: impl Into<String>,
+    ) {
         self.diags.push(Diagnostic {
             severity,
             code: code.to_owned(),
@@ -195,7 +201,10 @@ impl<'a> Obj<'a> {
         if allowed.contains(&s) {
             Some(s)
         } else {
-            let message = format!("Value should be one of the following: [{}]", allowed.join(", "));
+            let message = format!(
+                "Value should be one of the following: [{}]",
+                allowed.join(", ")
+            );
             ctx.schema(message, self.at(field));
             None
         }
@@ -203,7 +212,13 @@ impl<'a> Obj<'a> {
 }
 
 /// An integer value in `min..=max`, reported at `loc` otherwise.
-pub(crate) fn integer_value(ctx: &mut Ctx, value: &Value, loc: &str, min: u64, max: u64) -> Option<u64> {
+pub(crate) fn integer_value(
+    ctx: &mut Ctx,
+    value: &Value,
+    loc: &str,
+    min: u64,
+    max: u64,
+) -> Option<u64> {
     let below = match value.as_u64() {
         Some(n) if n > max => {
             ctx.schema(format!("Maximum value is {max}"), loc);
@@ -244,8 +259,20 @@ pub(crate) fn path_field(ctx: &mut Ctx, value: &Value, loc: &str, field: &str) -
 }
 
 /// A Reference Path field (`ResultPath`): null or a Reference Path.
-pub(crate) fn reference_path_field(ctx: &mut Ctx, value: &Value, loc: &str, field: &str) -> Option<Value> {
-    path_like(ctx, value, loc, field, "ReferencePath", eval::check_reference_path)
+pub(crate) fn reference_path_field(
+    ctx: &mut Ctx,
+    value: &Value,
+    loc: &str,
+    field: &str,
+) -> Option<Value> {
+    path_like(
+        ctx,
+        value,
+        loc,
+        field,
+        "ReferencePath",
+        eval::check_reference_path,
+    )
 }
 
 fn path_like(
@@ -261,7 +288,8 @@ fn path_like(
         Value::String(s) => match check(s) {
             Ok(()) => Some(value.clone()),
             Err(e) => {
-                let message = format!("The value for the field '{field}' must be a valid {what}: {e}");
+                let message =
+                    format!("The value for the field '{field}' must be a valid {what}: {e}");
                 ctx.schema(message, loc);
                 None
             }
@@ -279,7 +307,8 @@ pub(crate) fn reference_path_string(ctx: &mut Ctx, obj: &Obj, field: &str) -> Op
     match eval::check_reference_path(s) {
         Ok(()) => Some(s.to_owned()),
         Err(e) => {
-            let message = format!("The value for the field '{field}' must be a valid ReferencePath: {e}");
+            let message =
+                format!("The value for the field '{field}' must be a valid ReferencePath: {e}");
             ctx.schema(message, obj.at(field));
             None
         }
@@ -397,26 +426,53 @@ mod tests {
     #[test]
     fn joins_inner_locations_in_aws_form() {
         assert_eq!(join_loc("/States/A/Parameters", ""), "/States/A/Parameters");
-        assert_eq!(join_loc("/States/A/Parameters", "/a.$"), "/States/A/Parameters/a.$");
-        assert_eq!(join_loc("/States/A/Parameters", "x/y"), "/States/A/Parameters/x/y");
-        assert_eq!(join_loc("/States/A/Choices[0]", "[1]"), "/States/A/Choices[0][1]");
+        assert_eq!(
+            join_loc("/States/A/Parameters", "/a.$"),
+            "/States/A/Parameters/a.$"
+        );
+        assert_eq!(
+            join_loc("/States/A/Parameters", "x/y"),
+            "/States/A/Parameters/x/y"
+        );
+        assert_eq!(
+            join_loc("/States/A/Choices[0]", "[1]"),
+            "/States/A/Choices[0][1]"
+        );
     }
 
     #[test]
     fn jsonata_walk_reports_each_bad_expression_where_it_is() {
         let mut ctx = Ctx::new(QueryLanguage::Jsonata);
-        let value = json!({"a": "{% bad %}", "b": ["x", "{% ok %}", "{% bad %}"], "c": "{%not closed"});
-        let check = |s: &str| if s.contains("bad") { Err("Unexpected end of expression".to_owned()) } else { Ok(()) };
-        assert!(!jsonata_in_with(&mut ctx, &value, "/States/P/Output", &check));
+        let value =
+            json!({"a": "{% bad %}", "b": ["x", "{% ok %}", "{% bad %}"], "c": "{%not closed"});
+        let check = |s: &str| {
+            if s.contains("bad") {
+                Err("Unexpected end of expression".to_owned())
+            } else {
+                Ok(())
+            }
+        };
+        assert!(!jsonata_in_with(
+            &mut ctx,
+            &value,
+            "/States/P/Output",
+            &check
+        ));
         let places: Vec<&str> = ctx.diags.iter().map(|d| d.location.as_str()).collect();
         assert_eq!(places, ["/States/P/Output/a", "/States/P/Output/b[2]"]);
-        assert!(ctx.diags.iter().all(|d| d.code == code::INVALID_JSONATA_EXPRESSION));
+        assert!(ctx
+            .diags
+            .iter()
+            .all(|d| d.code == code::INVALID_JSONATA_EXPRESSION));
     }
 
     #[test]
     fn integers_report_type_and_range() {
         let mut ctx = Ctx::new(QueryLanguage::JsonPath);
-        let map = json!({"a": 5, "b": -1, "c": 1.5, "d": "5", "e": 100}).as_object().unwrap().clone();
+        let map = json!({"a": 5, "b": -1, "c": 1.5, "d": "5", "e": 100})
+            .as_object()
+            .unwrap()
+            .clone();
         let obj = Obj::new(&map, "/States/X");
         assert_eq!(obj.integer(&mut ctx, "a", 1, 10), Some(5));
         assert_eq!(obj.integer(&mut ctx, "b", 0, 10), None);
@@ -424,7 +480,11 @@ mod tests {
         assert_eq!(obj.integer(&mut ctx, "d", 0, 10), None);
         assert_eq!(obj.integer(&mut ctx, "e", 0, 10), None);
         assert_eq!(obj.integer(&mut ctx, "missing", 0, 10), None);
-        let got: Vec<(&str, &str)> = ctx.diags.iter().map(|d| (d.message.as_str(), d.location.as_str())).collect();
+        let got: Vec<(&str, &str)> = ctx
+            .diags
+            .iter()
+            .map(|d| (d.message.as_str(), d.location.as_str()))
+            .collect();
         assert_eq!(
             got,
             [

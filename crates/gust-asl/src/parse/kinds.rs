@@ -1,14 +1,14 @@
 //! Each state type's own fields: Task (and the resources gust runs), Pass,
-//! Choice, Wait, Fail, Parallel and Map.
+//! Choice, Wait, Fail and Parallel (Map has `map`).
 
 use serde_json::Value;
 
 use super::code;
 use super::fields::{self, is_jsonata, Ctx, Obj};
 use super::machine::{machine, Level, MAX_SECONDS};
-use super::state::{assign_field, jsonata_field, language_message, template_field, Reader, Type};
+use super::state::{assign_field, language_message, Reader, Type};
 use crate::definition::{
-    ChoiceRule, FailField, MapState, QueryLanguage, Resource, Seconds, StateKind, Task, WaitFor,
+    ChoiceRule, FailField, QueryLanguage, Resource, Seconds, StateKind, Task, WaitFor,
 };
 use crate::eval;
 
@@ -30,7 +30,7 @@ pub(crate) fn kind(ctx: &mut Ctx, r: &Reader) -> Option<StateKind> {
             cause: fail_field(ctx, r, "Cause", "CausePath"),
         }),
         Type::Parallel => parallel(ctx, r),
-        Type::Map => map(ctx, r).map(|m| StateKind::Map(Box::new(m))),
+        Type::Map => super::map::map(ctx, r).map(|m| StateKind::Map(Box::new(m))),
     }
 }
 
@@ -48,9 +48,13 @@ fn pass_result(ctx: &mut Ctx, r: &Reader) -> Option<Value> {
 /// A key ending in `.$` anywhere inside `value`.
 fn dollar_key(value: &Value) -> Option<&str> {
     match value {
-        Value::Object(map) => map
-            .iter()
-            .find_map(|(k, v)| if k.ends_with(".$") { Some(k.as_str()) } else { dollar_key(v) }),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.ends_with(".$") {
+                Some(k.as_str())
+            } else {
+                dollar_key(v)
+            }
+        }),
         Value::Array(items) => items.iter().find_map(dollar_key),
         _ => None,
     }
@@ -67,8 +71,22 @@ fn task(ctx: &mut Ctx, r: &Reader) -> Option<Task> {
                 None
             }
         });
-    let timeout = seconds(ctx, r, "TimeoutSeconds", "TimeoutSecondsPath", 1, MAX_SECONDS);
-    let heartbeat = seconds(ctx, r, "HeartbeatSeconds", "HeartbeatSecondsPath", 1, MAX_SECONDS);
+    let timeout = seconds(
+        ctx,
+        r,
+        "TimeoutSeconds",
+        "TimeoutSecondsPath",
+        1,
+        MAX_SECONDS,
+    );
+    let heartbeat = seconds(
+        ctx,
+        r,
+        "HeartbeatSeconds",
+        "HeartbeatSecondsPath",
+        1,
+        MAX_SECONDS,
+    );
     if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat) {
         if h >= t {
             let message = "The value of 'HeartbeatSeconds' must be smaller than the value of 'TimeoutSeconds'";
@@ -81,7 +99,10 @@ fn task(ctx: &mut Ctx, r: &Reader) -> Option<Task> {
             _ => false,
         };
         if !ok {
-            ctx.schema("The field 'RoleArn' is required but was missing", r.obj.at("Credentials"));
+            ctx.schema(
+                "The field 'RoleArn' is required but was missing",
+                r.obj.at("Credentials"),
+            );
         }
         ok.then(|| v.clone())
     });
@@ -95,7 +116,14 @@ fn task(ctx: &mut Ctx, r: &Reader) -> Option<Task> {
 
 /// A count of seconds (or of anything, `min..=max`) written as a literal, a
 /// JSONata string, or a reference path in its `...Path` twin.
-fn seconds(ctx: &mut Ctx, r: &Reader, fixed: &str, path: &str, min: u64, max: u64) -> Option<Seconds> {
+pub(crate) fn seconds(
+    ctx: &mut Ctx,
+    r: &Reader,
+    fixed: &str,
+    path: &str,
+    min: u64,
+    max: u64,
+) -> Option<Seconds> {
     r.obj.exclusive(ctx, fixed, path);
     if let Some(value) = r.usable(fixed) {
         if r.jsonata() {
@@ -146,12 +174,17 @@ pub(crate) fn resource(arn: &str) -> Result<Resource, String> {
 
 fn is_function_arn(parts: &[&str]) -> bool {
     let word = |s: &str, max: usize| {
-        !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        !s.is_empty()
+            && s.len() <= max
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     let region = parts[3];
     (7..=8).contains(&parts.len())
         && !region.is_empty()
-        && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && parts[4].len() == 12
         && parts[4].chars().all(|c| c.is_ascii_digit())
         && parts[5] == "function"
@@ -205,7 +238,9 @@ fn choice_rule(ctx: &mut Ctx, ql: QueryLanguage, rule: &Obj) -> Option<ChoiceRul
             }
             if rule.has("Condition") {
                 ctx.schema(language_message(ql, "Condition"), rule.here());
-            } else if let Err((inner, message)) = eval::check_choice_rule(&Value::Object(body.clone())) {
+            } else if let Err((inner, message)) =
+                eval::check_choice_rule(&Value::Object(body.clone()))
+            {
                 ctx.schema(message, fields::join_loc(&rule.loc, &inner));
             }
         }
@@ -259,7 +294,8 @@ fn wait(ctx: &mut Ctx, r: &Reader) -> Option<WaitFor> {
         if r.jsonata() && matches!(value, Value::String(s) if is_jsonata(s)) {
             return fields::jsonata_in(ctx, value, &at).then(|| WaitFor::Seconds(value.clone()));
         }
-        return fields::integer_value(ctx, value, &at, 0, MAX_SECONDS).map(|n| WaitFor::Seconds(Value::from(n)));
+        return fields::integer_value(ctx, value, &at, 0, MAX_SECONDS)
+            .map(|n| WaitFor::Seconds(Value::from(n)));
     }
     if let Some(value) = r.usable("Timestamp") {
         let at = r.obj.at("Timestamp");
@@ -282,7 +318,8 @@ fn wait(ctx: &mut Ctx, r: &Reader) -> Option<WaitFor> {
         return fields::reference_path_string(ctx, &r.obj, "SecondsPath").map(WaitFor::SecondsPath);
     }
     if r.usable("TimestampPath").is_some() {
-        return fields::reference_path_string(ctx, &r.obj, "TimestampPath").map(WaitFor::TimestampPath);
+        return fields::reference_path_string(ctx, &r.obj, "TimestampPath")
+            .map(WaitFor::TimestampPath);
     }
     None
 }
@@ -293,7 +330,9 @@ pub(crate) fn is_rfc3339(s: &str) -> bool {
     let b = s.as_bytes();
     let num = |from: usize, len: usize| -> Option<u32> {
         let part = b.get(from..from + len)?;
-        part.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(part).ok()?.parse().ok())?
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| std::str::from_utf8(part).ok()?.parse().ok())?
     };
     let date_time = (|| {
         let (month, day) = (num(5, 2)?, num(8, 2)?);
@@ -325,7 +364,10 @@ pub(crate) fn is_rfc3339(s: &str) -> bool {
     match b.get(i) {
         Some(b'Z') => i + 1 == b.len(),
         Some(b'+' | b'-') => {
-            b.len() == i + 6 && b[i + 3] == b':' && num(i + 1, 2).is_some_and(|h| h < 24) && num(i + 4, 2).is_some_and(|m| m < 60)
+            b.len() == i + 6
+                && b[i + 3] == b':'
+                && num(i + 1, 2).is_some_and(|h| h < 24)
+                && num(i + 4, 2).is_some_and(|m| m < 60)
         }
         _ => false,
     }
@@ -378,132 +420,6 @@ fn parallel(ctx: &mut Ctx, r: &Reader) -> Option<StateKind> {
     ok.then_some(StateKind::Parallel { branches })
 }
 
-fn map(ctx: &mut Ctx, r: &Reader) -> Option<MapState> {
-    r.obj.exclusive(ctx, "ItemProcessor", "Iterator");
-    let key = if r.obj.has("ItemProcessor") {
-        "ItemProcessor"
-    } else if r.obj.has("Iterator") {
-        "Iterator"
-    } else {
-        let message = "This object should have only one of the following fields: [ItemProcessor, Iterator]";
-        ctx.schema(message, r.obj.here());
-        return None;
-    };
-    let processor = r.obj.object(ctx, key).and_then(|p| {
-        processor_config(ctx, &p);
-        machine(ctx, &p, Level::Processor)
-    });
-
-    let items = if r.usable("ItemsPath").is_some() {
-        fields::reference_path_string(ctx, &r.obj, "ItemsPath").map(Value::String)
-    } else if let Some(value) = r.usable("Items") {
-        let at = r.obj.at("Items");
-        match value {
-            Value::Array(_) => fields::jsonata_in(ctx, value, &at).then(|| value.clone()),
-            Value::String(s) if is_jsonata(s) => fields::jsonata_in(ctx, value, &at).then(|| value.clone()),
-            _ => {
-                ctx.schema("Expected value of type [ARRAY] or a JSONata expression", at);
-                None
-            }
-        }
-    } else {
-        None
-    };
-
-    r.obj.exclusive(ctx, "ItemSelector", "Parameters");
-    let item_selector = match r.ql {
-        QueryLanguage::JsonPath => {
-            template_field(ctx, r, "ItemSelector").or_else(|| template_field(ctx, r, "Parameters"))
-        }
-        QueryLanguage::Jsonata => jsonata_field(ctx, r, "ItemSelector"),
-    };
-    let item_reader = r.usable("ItemReader").and_then(|_| item_reader(ctx, r));
-    for (field, why) in [
-        ("ItemBatcher", "its Map states hand each iteration one item"),
-        ("ResultWriter", "a Map state's results are its output"),
-    ] {
-        if r.obj.has(field) {
-            ctx.schema(format!("gust does not support the field '{field}': {why}"), r.obj.at(field));
-        }
-    }
-    let max_concurrency = seconds(ctx, r, "MaxConcurrency", "MaxConcurrencyPath", 0, u64::MAX);
-    let tolerated_failure_percentage = tolerated(ctx, r, "ToleratedFailurePercentage", true);
-    let tolerated_failure_count = tolerated(ctx, r, "ToleratedFailureCount", false);
-    if let Some(label) = r.obj.string(ctx, "Label") {
-        if label.chars().count() > 40 {
-            let message = format!("Label '{label}' exceeds the 40-character limit allowed by the service");
-            ctx.error(code::INVALID_LABEL_NAME, message, r.obj.at("Label"));
-        }
-    }
-    Some(MapState {
-        processor: processor?,
-        items,
-        item_selector,
-        item_reader,
-        max_concurrency,
-        tolerated_failure_percentage,
-        tolerated_failure_count,
-    })
-}
-
-fn processor_config(ctx: &mut Ctx, processor: &Obj) {
-    let Some(config) = processor.object(ctx, "ProcessorConfig") else {
-        return;
-    };
-    config.allow_only(ctx, &["Mode", "ExecutionType"]);
-    let mode = match config.has("Mode") {
-        true => config.one_of(ctx, "Mode", &["INLINE", "DISTRIBUTED"]),
-        false => Some("INLINE"),
-    };
-    match mode {
-        Some("DISTRIBUTED") if config.require(ctx, "ExecutionType") => {
-            config.one_of(ctx, "ExecutionType", &["STANDARD", "EXPRESS"]);
-        }
-        Some(_) if config.has("ExecutionType") => {
-            ctx.schema("Field 'ExecutionType' is not supported", config.here());
-        }
-        _ => {}
-    }
-}
-
-fn item_reader(ctx: &mut Ctx, r: &Reader) -> Option<Value> {
-    let reader = r.obj.object(ctx, "ItemReader")?;
-    let allowed = ["arn:aws:states:::s3:getObject", "arn:aws:states:::s3:listObjectsV2"];
-    match reader.required_string(ctx, "Resource") {
-        Some(resource) if allowed.contains(&resource) => Some(Value::Object(reader.map.clone())),
-        Some(_) => {
-            let message = "The field 'Resource' does not match any of the allowed values. Examples: \
-                           [arn:<partition>:states:::s3:getObject, arn:<partition>:states:::s3:listObjectsV2]";
-            ctx.schema(message, reader.at("Resource"));
-            None
-        }
-        None => None,
-    }
-}
-
-/// `ToleratedFailurePercentage` (0–100) or `ToleratedFailureCount` (≥ 0): a
-/// number, a JSONata string, or (from the `...Path` twin) a reference path.
-fn tolerated(ctx: &mut Ctx, r: &Reader, field: &str, percent: bool) -> Option<Value> {
-    let path = format!("{field}Path");
-    r.obj.exclusive(ctx, field, &path);
-    if let Some(value) = r.usable(field) {
-        let at = r.obj.at(field);
-        if r.jsonata() && matches!(value, Value::String(s) if is_jsonata(s)) {
-            return fields::jsonata_in(ctx, value, &at).then(|| value.clone());
-        }
-        let ok = if percent {
-            r.obj.number(ctx, field, 0.0, Some(100.0)).is_some()
-        } else {
-            fields::integer_value(ctx, value, &at, 0, u64::MAX).is_some()
-        };
-        ok.then(|| value.clone())
-    } else if r.usable(&path).is_some() {
-        fields::reference_path_string(ctx, &r.obj, &path).map(Value::String)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,18 +430,27 @@ mod tests {
         assert_eq!(resource(f), Ok(Resource::Function { arn: f.into() }));
         let q = "arn:aws:lambda:eu-west-3:000000000000:function:hello-world_2:$LATEST";
         assert!(matches!(resource(q), Ok(Resource::Function { .. })));
-        assert!(matches!(resource(&format!("{f}:live")), Ok(Resource::Function { .. })));
+        assert!(matches!(
+            resource(&format!("{f}:live")),
+            Ok(Resource::Function { .. })
+        ));
         assert_eq!(
             resource("arn:aws:states:::lambda:invoke"),
-            Ok(Resource::LambdaInvoke { wait_for_token: false })
+            Ok(Resource::LambdaInvoke {
+                wait_for_token: false
+            })
         );
         assert_eq!(
             resource("arn:aws:states:::lambda:invoke.waitForTaskToken"),
-            Ok(Resource::LambdaInvoke { wait_for_token: true })
+            Ok(Resource::LambdaInvoke {
+                wait_for_token: true
+            })
         );
         assert_eq!(
             resource("arn:aws:states:::aws-sdk:s3:getObject"),
-            Ok(Resource::S3 { action: "getObject".into() })
+            Ok(Resource::S3 {
+                action: "getObject".into()
+            })
         );
     }
 
@@ -539,7 +464,10 @@ mod tests {
             "arn:aws:states:::aws-sdk:s3:getObject.waitForTaskToken",
         ] {
             let message = resource(arn).unwrap_err();
-            assert!(message.contains(arn) && message.contains("gust runs Lambda functions"), "{message}");
+            assert!(
+                message.contains(arn) && message.contains("gust runs Lambda functions"),
+                "{message}"
+            );
         }
         for bad in [
             "hello",
@@ -547,13 +475,22 @@ mod tests {
             "arn:aws:lambda:us-east-1:123456789012:function:",
             "arn:aws:lambda:us-east-1:123456789012:layer:x",
         ] {
-            assert!(resource(bad).unwrap_err().starts_with("Value is not a valid resource ARN"), "{bad}");
+            assert!(
+                resource(bad)
+                    .unwrap_err()
+                    .starts_with("Value is not a valid resource ARN"),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn rfc3339_timestamps() {
-        for ok in ["2026-03-14T01:59:00Z", "2026-03-14T01:59:00.123Z", "2016-03-14T01:59:00+02:00"] {
+        for ok in [
+            "2026-03-14T01:59:00Z",
+            "2026-03-14T01:59:00.123Z",
+            "2016-03-14T01:59:00+02:00",
+        ] {
             assert!(is_rfc3339(ok), "{ok}");
         }
         for bad in [

@@ -49,7 +49,14 @@ pub(crate) fn top_level(ctx: &mut Ctx, top: &Map<String, Value>) -> Option<State
 /// Reads a machine of any level at `obj`.
 pub(crate) fn machine(ctx: &mut Ctx, obj: &Obj, level: Level) -> Option<StateMachine> {
     let allowed: &[&str] = match level {
-        Level::Top => &["Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"],
+        Level::Top => &[
+            "Comment",
+            "StartAt",
+            "States",
+            "TimeoutSeconds",
+            "Version",
+            "QueryLanguage",
+        ],
         Level::Branch => &["Comment", "StartAt", "States"],
         Level::Processor => &["Comment", "StartAt", "States", "ProcessorConfig"],
     };
@@ -92,7 +99,11 @@ pub(crate) fn machine(ctx: &mut Ctx, obj: &Obj, level: Level) -> Option<StateMac
         }
     }
     if top_has_no_end {
-        ctx.error(code::MISSING_END_STATE, "Workflow has no terminal state", "");
+        ctx.error(
+            code::MISSING_END_STATE,
+            "Workflow has no terminal state",
+            "",
+        );
     }
 
     Some(StateMachine {
@@ -142,7 +153,10 @@ fn check_targets(ctx: &mut Ctx, states: &Obj) {
 fn has_terminal_state(states: &Map<String, Value>) -> bool {
     states.values().any(|s| {
         s.get("End") == Some(&Value::Bool(true))
-            || matches!(s.get("Type").and_then(Value::as_str), Some("Succeed" | "Fail"))
+            || matches!(
+                s.get("Type").and_then(Value::as_str),
+                Some("Succeed" | "Fail")
+            )
     })
 }
 
@@ -154,7 +168,9 @@ fn report_unreachable(ctx: &mut Ctx, states: &Obj, start: &str) {
         queue.push_back(start.to_owned());
     }
     while let Some(name) = queue.pop_front() {
-        let Some(value) = states.get(&name) else { continue };
+        let Some(value) = states.get(&name) else {
+            continue;
+        };
         for (target, _) in targets(value, "") {
             if states.has(&target) && seen.insert(target.clone()) {
                 queue.push_back(target);

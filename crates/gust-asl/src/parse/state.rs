@@ -23,7 +23,9 @@ pub(crate) enum Type {
     Map,
 }
 
-const TYPE_NAMES: [&str; 8] = ["Choice", "Fail", "Map", "Parallel", "Pass", "Succeed", "Task", "Wait"];
+const TYPE_NAMES: [&str; 8] = [
+    "Choice", "Fail", "Map", "Parallel", "Pass", "Succeed", "Task", "Wait",
+];
 
 impl Type {
     fn from_name(name: &str) -> Option<Type> {
@@ -45,29 +47,99 @@ impl Type {
     fn fields(self) -> &'static [&'static str] {
         match self {
             Type::Pass => &[
-                "InputPath", "OutputPath", "Result", "ResultPath", "Parameters", "Output", "Assign", "Next", "End",
+                "InputPath",
+                "OutputPath",
+                "Result",
+                "ResultPath",
+                "Parameters",
+                "Output",
+                "Assign",
+                "Next",
+                "End",
             ],
             Type::Task => &[
-                "InputPath", "OutputPath", "ResultPath", "Parameters", "Arguments", "Output", "Assign",
-                "Resource", "Credentials", "ResultSelector", "Retry", "Catch", "TimeoutSeconds",
-                "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Next", "End",
+                "InputPath",
+                "OutputPath",
+                "ResultPath",
+                "Parameters",
+                "Arguments",
+                "Output",
+                "Assign",
+                "Resource",
+                "Credentials",
+                "ResultSelector",
+                "Retry",
+                "Catch",
+                "TimeoutSeconds",
+                "TimeoutSecondsPath",
+                "HeartbeatSeconds",
+                "HeartbeatSecondsPath",
+                "Next",
+                "End",
             ],
             Type::Wait => &[
-                "InputPath", "OutputPath", "Output", "Assign", "Seconds", "Timestamp", "SecondsPath",
-                "TimestampPath", "Next", "End",
+                "InputPath",
+                "OutputPath",
+                "Output",
+                "Assign",
+                "Seconds",
+                "Timestamp",
+                "SecondsPath",
+                "TimestampPath",
+                "Next",
+                "End",
             ],
             Type::Parallel => &[
-                "InputPath", "OutputPath", "ResultPath", "Parameters", "Arguments", "Output", "Assign",
-                "ResultSelector", "Retry", "Catch", "Branches", "Next", "End",
+                "InputPath",
+                "OutputPath",
+                "ResultPath",
+                "Parameters",
+                "Arguments",
+                "Output",
+                "Assign",
+                "ResultSelector",
+                "Retry",
+                "Catch",
+                "Branches",
+                "Next",
+                "End",
             ],
             Type::Map => &[
-                "InputPath", "OutputPath", "ResultPath", "Parameters", "Output", "Assign", "ResultSelector",
-                "Retry", "Catch", "ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector",
-                "ItemReader", "ItemBatcher", "ResultWriter", "MaxConcurrency", "MaxConcurrencyPath",
-                "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount",
-                "ToleratedFailureCountPath", "Label", "Next", "End",
+                "InputPath",
+                "OutputPath",
+                "ResultPath",
+                "Parameters",
+                "Output",
+                "Assign",
+                "ResultSelector",
+                "Retry",
+                "Catch",
+                "ItemProcessor",
+                "Iterator",
+                "ItemsPath",
+                "Items",
+                "ItemSelector",
+                "ItemReader",
+                "ItemBatcher",
+                "ResultWriter",
+                "MaxConcurrency",
+                "MaxConcurrencyPath",
+                "ToleratedFailurePercentage",
+                "ToleratedFailurePercentagePath",
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+                "Label",
+                "Next",
+                "End",
             ],
-            Type::Choice => &["InputPath", "OutputPath", "Output", "Assign", "Choices", "Default"],
+            Type::Choice => &[
+                "InputPath",
+                "OutputPath",
+                "Output",
+                "Assign",
+                "Choices",
+                "Default",
+            ],
             Type::Succeed => &["InputPath", "OutputPath", "Output"],
             Type::Fail => &["Error", "Cause", "ErrorPath", "CausePath"],
         }
@@ -81,9 +153,22 @@ impl Type {
 /// Fields only JSONPath states may have (the first ten measured on AWS; the
 /// other `*Path` fields follow the same rule by AWS's JSONata guide).
 const JSONPATH_ONLY: &[&str] = &[
-    "InputPath", "OutputPath", "ResultPath", "ResultSelector", "Parameters", "Result", "ItemsPath",
-    "MaxConcurrencyPath", "ErrorPath", "CausePath", "TimeoutSecondsPath", "HeartbeatSecondsPath",
-    "SecondsPath", "TimestampPath", "ToleratedFailurePercentagePath", "ToleratedFailureCountPath",
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "ResultSelector",
+    "Parameters",
+    "Result",
+    "ItemsPath",
+    "MaxConcurrencyPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ToleratedFailurePercentagePath",
+    "ToleratedFailureCountPath",
 ];
 
 /// Fields only JSONata states may have (`Assign` is in both).
@@ -112,7 +197,10 @@ pub(crate) fn language_of(ctx: &mut Ctx, value: &Value, loc: &str) -> QueryLangu
     match value.as_str() {
         Some("JSONPath") => return QueryLanguage::JsonPath,
         Some("JSONata") => {}
-        Some(_) => ctx.schema("Value should be one of the following: [JSONPath, JSONata]", loc),
+        Some(_) => ctx.schema(
+            "Value should be one of the following: [JSONPath, JSONata]",
+            loc,
+        ),
         None => ctx.schema("Expected value of type [STRING]", loc),
     }
     QueryLanguage::Jsonata
@@ -146,11 +234,16 @@ pub(crate) fn state(ctx: &mut Ctx, name: &str, value: &Value, loc: String) -> Op
     };
     let obj = Obj::new(map, loc);
     if name.chars().count() > 80 {
-        let message = format!("State name '{name}' exceeds the 80-character limit allowed by the service");
+        let message =
+            format!("State name '{name}' exceeds the 80-character limit allowed by the service");
         ctx.error(code::INVALID_STATE_NAME, message, obj.here());
     }
     if !ctx.names.insert(name.to_owned()) {
-        ctx.error(code::DUPLICATE_STATE_NAME, format!("Duplicate State name: {name}"), obj.here());
+        ctx.error(
+            code::DUPLICATE_STATE_NAME,
+            format!("Duplicate State name: {name}"),
+            obj.here(),
+        );
     }
     let type_name = obj.required_string(ctx, "Type")?;
     let Some(ty) = Type::from_name(type_name) else {
@@ -163,7 +256,8 @@ pub(crate) fn state(ctx: &mut Ctx, name: &str, value: &Value, loc: String) -> Op
     if let Some(declared) = obj.get("QueryLanguage") {
         downgraded = ctx.machine_ql == QueryLanguage::Jsonata && declared == "JSONPath";
         if downgraded {
-            let message = "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine";
+            let message =
+                "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine";
             ctx.schema(message, obj.here());
         }
         ql = language_of(ctx, declared, &obj.at("QueryLanguage"));
@@ -201,7 +295,9 @@ pub(crate) fn state(ctx: &mut Ctx, name: &str, value: &Value, loc: String) -> Op
     let assign = r
         .usable("Assign")
         .and_then(|v| assign_field(ctx, v, &r.obj.at("Assign"), ql));
-    let retry = r.usable("Retry").map_or_else(Vec::new, |v| retriers(ctx, v, &r.obj.at("Retry")));
+    let retry = r
+        .usable("Retry")
+        .map_or_else(Vec::new, |v| retriers(ctx, v, &r.obj.at("Retry")));
     let catch = r
         .usable("Catch")
         .map_or_else(Vec::new, |v| catchers(ctx, v, &r.obj.at("Catch"), ql));
@@ -233,7 +329,10 @@ fn next_or_end(ctx: &mut Ctx, r: &Reader) -> Option<String> {
     let end = r.obj.boolean(ctx, "End") == Some(true);
     let next = r.obj.string(ctx, "Next");
     if next.is_some() && end {
-        ctx.schema("There should only be one of the following fields: [Next, End]", r.obj.here());
+        ctx.schema(
+            "There should only be one of the following fields: [Next, End]",
+            r.obj.here(),
+        );
     } else if !r.obj.has("Next") && !end {
         let message = "This object should have only one of the following fields: [Next, End]";
         ctx.schema(message, r.obj.here());
@@ -255,7 +354,12 @@ pub(crate) fn jsonata_field(ctx: &mut Ctx, r: &Reader, field: &str) -> Option<Va
 }
 
 /// `Assign` (of a state, a Choice rule or a catcher).
-pub(crate) fn assign_field(ctx: &mut Ctx, value: &Value, loc: &str, ql: QueryLanguage) -> Option<Value> {
+pub(crate) fn assign_field(
+    ctx: &mut Ctx,
+    value: &Value,
+    loc: &str,
+    ql: QueryLanguage,
+) -> Option<Value> {
     let Value::Object(map) = value else {
         ctx.schema("Expected value of type [OBJECT]", loc);
         return None;
@@ -282,10 +386,14 @@ fn variable_name(ctx: &mut Ctx, name: &str, loc: &str) -> bool {
         return false;
     }
     let mut chars = name.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        let message = format!("Invalid variable name '{name}': the variable name contains invalid characters.");
+        let message = format!(
+            "Invalid variable name '{name}': the variable name contains invalid characters."
+        );
         ctx.error(code::INVALID_VARIABLE_NAME, message, loc);
     }
     valid
@@ -307,7 +415,7 @@ fn entries<'a>(ctx: &mut Ctx, value: &'a Value, loc: &str) -> Vec<Obj<'a>> {
     out
 }
 
-/// `ErrorEquals` of entry `i` of `count`: `States.ALL` alone, in the last one.
+/// An entry's `ErrorEquals`: `States.ALL` must be alone, in the `last` entry.
 fn error_equals(ctx: &mut Ctx, entry: &Obj, last: bool) -> Vec<String> {
     if !entry.require(ctx, "ErrorEquals") {
         return Vec::new();
@@ -339,15 +447,26 @@ fn retriers(ctx: &mut Ctx, value: &Value, loc: &str) -> Vec<Retrier> {
     for (i, r) in list.iter().enumerate() {
         r.allow_only(
             ctx,
-            &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"],
+            &[
+                "ErrorEquals",
+                "IntervalSeconds",
+                "MaxAttempts",
+                "BackoffRate",
+                "MaxDelaySeconds",
+                "JitterStrategy",
+                "Comment",
+            ],
         );
         r.string(ctx, "Comment");
         let error_equals = error_equals(ctx, r, i + 1 == count);
-        let interval_seconds = r.integer(ctx, "IntervalSeconds", 0, MAX_SECONDS).unwrap_or(1);
+        let interval_seconds = r
+            .integer(ctx, "IntervalSeconds", 0, MAX_SECONDS)
+            .unwrap_or(1);
         let max_attempts = r.integer(ctx, "MaxAttempts", 0, MAX_SECONDS).unwrap_or(3);
         let backoff_rate = r.number(ctx, "BackoffRate", 1.0, None).unwrap_or(2.0);
         let max_delay_seconds = r.integer(ctx, "MaxDelaySeconds", 1, 31_622_400);
-        let full_jitter = r.has("JitterStrategy") && r.one_of(ctx, "JitterStrategy", &["NONE", "FULL"]) == Some("FULL");
+        let full_jitter = r.has("JitterStrategy")
+            && r.one_of(ctx, "JitterStrategy", &["NONE", "FULL"]) == Some("FULL");
         out.push(Retrier {
             error_equals,
             interval_seconds,
@@ -365,7 +484,17 @@ fn catchers(ctx: &mut Ctx, value: &Value, loc: &str, ql: QueryLanguage) -> Vec<C
     let count = list.len();
     let mut out = Vec::new();
     for (i, c) in list.iter().enumerate() {
-        c.allow_only(ctx, &["ErrorEquals", "Next", "ResultPath", "Output", "Assign", "Comment"]);
+        c.allow_only(
+            ctx,
+            &[
+                "ErrorEquals",
+                "Next",
+                "ResultPath",
+                "Output",
+                "Assign",
+                "Comment",
+            ],
+        );
         c.string(ctx, "Comment");
         for field in ["ResultPath", "Output"] {
             if c.has(field) && !language_allows(ql, field) {
@@ -375,9 +504,9 @@ fn catchers(ctx: &mut Ctx, value: &Value, loc: &str, ql: QueryLanguage) -> Vec<C
         let error_equals = error_equals(ctx, c, i + 1 == count);
         let next = c.required_string(ctx, "Next");
         let result_path = match ql {
-            QueryLanguage::JsonPath => c
-                .get("ResultPath")
-                .and_then(|v| fields::reference_path_field(ctx, v, &c.at("ResultPath"), "ResultPath")),
+            QueryLanguage::JsonPath => c.get("ResultPath").and_then(|v| {
+                fields::reference_path_field(ctx, v, &c.at("ResultPath"), "ResultPath")
+            }),
             QueryLanguage::Jsonata => None,
         };
         let output = match ql {
@@ -386,7 +515,9 @@ fn catchers(ctx: &mut Ctx, value: &Value, loc: &str, ql: QueryLanguage) -> Vec<C
                 .and_then(|v| fields::jsonata_in(ctx, v, &c.at("Output")).then(|| v.clone())),
             QueryLanguage::JsonPath => None,
         };
-        let assign = c.get("Assign").and_then(|v| assign_field(ctx, v, &c.at("Assign"), ql));
+        let assign = c
+            .get("Assign")
+            .and_then(|v| assign_field(ctx, v, &c.at("Assign"), ql));
         if let Some(next) = next {
             out.push(Catcher {
                 error_equals,

@@ -25,14 +25,29 @@ fn hello_world_pass() {
         "States": {"HelloWorld": {"Type": "Pass", "Result": "Hello World!", "End": true}}
     }));
     assert_eq!(m.start_at, "HelloWorld");
-    assert_eq!(m.comment.as_deref(), Some("A Hello World example of the Amazon States Language using a Pass state"));
+    assert_eq!(
+        m.comment.as_deref(),
+        Some("A Hello World example of the Amazon States Language using a Pass state")
+    );
     assert_eq!(m.query_language, QueryLanguage::JsonPath);
     assert_eq!(m.timeout_seconds, None);
     let s = state(&m, "HelloWorld");
     assert_eq!(s.name, "HelloWorld");
     assert_eq!(s.next, None);
-    assert_eq!(s.kind, StateKind::Pass { result: Some(json!("Hello World!")) });
-    assert_eq!((s.input_path.clone(), s.result_path.clone(), s.output_path.clone()), (None, None, None));
+    assert_eq!(
+        s.kind,
+        StateKind::Pass {
+            result: Some(json!("Hello World!"))
+        }
+    );
+    assert_eq!(
+        (
+            s.input_path.clone(),
+            s.result_path.clone(),
+            s.output_path.clone()
+        ),
+        (None, None, None)
+    );
 }
 
 #[test]
@@ -66,10 +81,14 @@ fn lambda_task_with_retry_defaults_and_catch() {
     assert_eq!(s.result_path, Some(json!("$.out")));
     assert_eq!(s.output_path, Some(Value::Null));
     assert_eq!(s.result_selector, Some(json!({"v.$": "$.value"})));
-    let StateKind::Task(task) = &s.kind else { panic!("{:?}", s.kind) };
+    let StateKind::Task(task) = &s.kind else {
+        panic!("{:?}", s.kind)
+    };
     assert_eq!(
         task.resource,
-        Resource::Function { arn: "arn:aws:lambda:us-east-1:123456789012:function:HelloFunction".into() }
+        Resource::Function {
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:HelloFunction".into()
+        }
     );
     assert_eq!(task.timeout, Some(Seconds::Fixed(60)));
     assert_eq!(task.heartbeat, Some(Seconds::Fixed(10)));
@@ -84,8 +103,18 @@ fn lambda_task_with_retry_defaults_and_catch() {
             full_jitter: false,
         }
     );
-    assert_eq!((s.retry[1].interval_seconds, s.retry[1].max_attempts), (30, 2));
-    assert_eq!((s.retry[1].backoff_rate, s.retry[1].max_delay_seconds, s.retry[1].full_jitter), (1.5, Some(100), true));
+    assert_eq!(
+        (s.retry[1].interval_seconds, s.retry[1].max_attempts),
+        (30, 2)
+    );
+    assert_eq!(
+        (
+            s.retry[1].backoff_rate,
+            s.retry[1].max_delay_seconds,
+            s.retry[1].full_jitter
+        ),
+        (1.5, Some(100), true)
+    );
     assert_eq!(s.retry[2].max_attempts, 0);
     assert_eq!(
         s.catch,
@@ -99,7 +128,10 @@ fn lambda_task_with_retry_defaults_and_catch() {
     );
     assert_eq!(
         state(&m, "Failed").kind,
-        StateKind::Fail { error: Some(FailField::Literal("Boom".into())), cause: Some(FailField::Literal("It broke".into())) }
+        StateKind::Fail {
+            error: Some(FailField::Literal("Boom".into())),
+            cause: Some(FailField::Literal("It broke".into()))
+        }
     );
     assert_eq!(state(&m, "Done").kind, StateKind::Succeed);
 }
@@ -123,13 +155,34 @@ fn integrations_and_default_timeout() {
         StateKind::Task(t) => t.clone(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(task("Invoke").resource, Resource::LambdaInvoke { wait_for_token: false });
+    assert_eq!(
+        task("Invoke").resource,
+        Resource::LambdaInvoke {
+            wait_for_token: false
+        }
+    );
     assert_eq!(task("Invoke").timeout, Some(Seconds::Fixed(99_999_999)));
-    assert_eq!(state(&m, "Invoke").parameters, Some(json!({"FunctionName": "hello", "Payload.$": "$"})));
-    assert_eq!(task("Wait").resource, Resource::LambdaInvoke { wait_for_token: true });
-    assert_eq!(task("Wait").timeout, Some(Seconds::Path("$.timeout".into())));
+    assert_eq!(
+        state(&m, "Invoke").parameters,
+        Some(json!({"FunctionName": "hello", "Payload.$": "$"}))
+    );
+    assert_eq!(
+        task("Wait").resource,
+        Resource::LambdaInvoke {
+            wait_for_token: true
+        }
+    );
+    assert_eq!(
+        task("Wait").timeout,
+        Some(Seconds::Path("$.timeout".into()))
+    );
     assert_eq!(task("Wait").heartbeat, Some(Seconds::Path("$.beat".into())));
-    assert_eq!(task("Put").resource, Resource::S3 { action: "putObject".into() });
+    assert_eq!(
+        task("Put").resource,
+        Resource::S3 {
+            action: "putObject".into()
+        }
+    );
     assert!(task("Put").credentials.is_some());
 }
 
@@ -152,12 +205,20 @@ fn choice_rules_keep_the_rule_and_take_next_assign_out() {
             "Fallback": {"Type": "Fail", "ErrorPath": "$.err", "CausePath": "States.Format('bad {}', $.x)"}
         }
     }));
-    let StateKind::Choice { choices, default } = &state(&m, "Choose").kind else { panic!() };
+    let StateKind::Choice { choices, default } = &state(&m, "Choose").kind else {
+        panic!()
+    };
     assert_eq!(default.as_deref(), Some("Fallback"));
-    assert_eq!(choices[0].rule, json!({"Variable": "$.type", "StringEquals": "Private"}));
+    assert_eq!(
+        choices[0].rule,
+        json!({"Variable": "$.type", "StringEquals": "Private"})
+    );
     assert_eq!(choices[0].next, "Public");
     assert_eq!(choices[1].assign, Some(json!({"seen": true})));
-    assert_eq!(choices[1].rule["And"][1], json!({"Variable": "$.value", "NumericLessThan": 30}));
+    assert_eq!(
+        choices[1].rule["And"][1],
+        json!({"Variable": "$.value", "NumericLessThan": 30})
+    );
     assert_eq!(state(&m, "Choose").next, None);
     assert_eq!(
         state(&m, "Fallback").kind,
@@ -179,10 +240,22 @@ fn wait_in_its_four_forms() {
             "D": {"Type": "Wait", "TimestampPath": "$.until", "End": true}
         }
     }));
-    assert_eq!(state(&m, "A").kind, StateKind::Wait(WaitFor::Seconds(json!(10))));
-    assert_eq!(state(&m, "B").kind, StateKind::Wait(WaitFor::Timestamp(json!("2026-03-14T01:59:00Z"))));
-    assert_eq!(state(&m, "C").kind, StateKind::Wait(WaitFor::SecondsPath("$.wait".into())));
-    assert_eq!(state(&m, "D").kind, StateKind::Wait(WaitFor::TimestampPath("$.until".into())));
+    assert_eq!(
+        state(&m, "A").kind,
+        StateKind::Wait(WaitFor::Seconds(json!(10)))
+    );
+    assert_eq!(
+        state(&m, "B").kind,
+        StateKind::Wait(WaitFor::Timestamp(json!("2026-03-14T01:59:00Z")))
+    );
+    assert_eq!(
+        state(&m, "C").kind,
+        StateKind::Wait(WaitFor::SecondsPath("$.wait".into()))
+    );
+    assert_eq!(
+        state(&m, "D").kind,
+        StateKind::Wait(WaitFor::TimestampPath("$.until".into()))
+    );
 }
 
 #[test]
@@ -205,7 +278,9 @@ fn parallel_branches_are_machines_of_their_own() {
         }
     }));
     let s = state(&m, "LookupCustomerInfo");
-    let StateKind::Parallel { branches } = &s.kind else { panic!() };
+    let StateKind::Parallel { branches } = &s.kind else {
+        panic!()
+    };
     assert_eq!(branches.len(), 2);
     assert_eq!(branches[0].start_at, "LookupAddress");
     assert_eq!(branches[1].comment.as_deref(), Some("second"));
@@ -238,14 +313,21 @@ fn map_with_item_processor_and_legacy_iterator() {
             }
         }
     }));
-    let StateKind::Map(map) = &state(&m, "Map").kind else { panic!() };
+    let StateKind::Map(map) = &state(&m, "Map").kind else {
+        panic!()
+    };
     assert_eq!(map.processor.start_at, "Validate");
     assert_eq!(map.items, Some(json!("$.shipped")));
     assert_eq!(map.max_concurrency, Some(Seconds::Fixed(5)));
-    assert_eq!(map.item_selector.as_ref().unwrap()["index.$"], "$$.Map.Item.Index");
+    assert_eq!(
+        map.item_selector.as_ref().unwrap()["index.$"],
+        "$$.Map.Item.Index"
+    );
     assert_eq!(map.tolerated_failure_percentage, Some(json!(10)));
     assert_eq!(map.tolerated_failure_count, Some(json!("$.tolerate")));
-    let StateKind::Map(old) = &state(&m, "Old").kind else { panic!() };
+    let StateKind::Map(old) = &state(&m, "Old").kind else {
+        panic!()
+    };
     assert_eq!(old.item_selector, Some(json!({"x.$": "$$.Map.Item.Value"})));
     assert_eq!(old.max_concurrency, Some(Seconds::Path("$.limit".into())));
     assert_eq!(old.items, None);
@@ -266,8 +348,13 @@ fn distributed_map_with_item_reader() {
             "End": true
         }}
     }));
-    let StateKind::Map(map) = &state(&m, "Map").kind else { panic!() };
-    assert_eq!(map.item_reader.as_ref().unwrap()["Parameters"]["Key"], "rows.csv");
+    let StateKind::Map(map) = &state(&m, "Map").kind else {
+        panic!()
+    };
+    assert_eq!(
+        map.item_reader.as_ref().unwrap()["Parameters"]["Key"],
+        "rows.csv"
+    );
 }
 
 #[test]
@@ -303,22 +390,46 @@ fn jsonata_machine_and_its_fields() {
     assert_eq!(m.query_language, QueryLanguage::Jsonata);
     let get = state(&m, "Get");
     assert_eq!(get.query_language, QueryLanguage::Jsonata);
-    assert_eq!(get.parameters, Some(json!({"FunctionName": "f", "Payload": "{% $states.input %}"})));
+    assert_eq!(
+        get.parameters,
+        Some(json!({"FunctionName": "f", "Payload": "{% $states.input %}"}))
+    );
     assert_eq!(get.output, Some(json!("{% $states.result.Payload %}")));
-    assert_eq!(get.assign, Some(json!({"count": "{% $states.result.Payload.n %}"})));
-    let StateKind::Task(task) = &get.kind else { panic!() };
-    assert_eq!(task.timeout, Some(Seconds::Path("{% $states.input.timeout %}".into())));
-    assert_eq!(get.catch[0].output, Some(json!("{% $states.errorOutput %}")));
+    assert_eq!(
+        get.assign,
+        Some(json!({"count": "{% $states.result.Payload.n %}"}))
+    );
+    let StateKind::Task(task) = &get.kind else {
+        panic!()
+    };
+    assert_eq!(
+        task.timeout,
+        Some(Seconds::Path("{% $states.input.timeout %}".into()))
+    );
+    assert_eq!(
+        get.catch[0].output,
+        Some(json!("{% $states.errorOutput %}"))
+    );
     assert_eq!(get.catch[0].result_path, None);
-    let StateKind::Choice { choices, .. } = &state(&m, "Check").kind else { panic!() };
+    let StateKind::Choice { choices, .. } = &state(&m, "Check").kind else {
+        panic!()
+    };
     assert_eq!(choices[0].rule, json!({"Condition": "{% $count > 1 %}"}));
     assert_eq!(choices[0].output, Some(json!({"n": "{% $count %}"})));
-    assert_eq!(state(&m, "Pause").kind, StateKind::Wait(WaitFor::Seconds(json!("{% $count %}"))));
-    let StateKind::Map(map) = &state(&m, "Each").kind else { panic!() };
+    assert_eq!(
+        state(&m, "Pause").kind,
+        StateKind::Wait(WaitFor::Seconds(json!("{% $count %}")))
+    );
+    let StateKind::Map(map) = &state(&m, "Each").kind else {
+        panic!()
+    };
     assert_eq!(map.items, Some(json!("{% $states.input.list %}")));
     assert_eq!(map.max_concurrency, Some(Seconds::Path("{% 2 %}".into())));
     assert_eq!(map.processor.query_language, QueryLanguage::Jsonata);
-    assert_eq!(map.processor.states["One"].query_language, QueryLanguage::Jsonata);
+    assert_eq!(
+        map.processor.states["One"].query_language,
+        QueryLanguage::Jsonata
+    );
 }
 
 #[test]
@@ -350,11 +461,18 @@ fn warnings_do_not_stop_a_definition() {
     .to_string();
     let (machine, diags) = validate(&definition);
     assert!(machine.is_some());
-    let mut got: Vec<(&str, &str)> = diags.iter().map(|d| (d.code.as_str(), d.location.as_str())).collect();
+    let mut got: Vec<(&str, &str)> = diags
+        .iter()
+        .map(|d| (d.code.as_str(), d.location.as_str()))
+        .collect();
     got.sort();
     assert_eq!(
         got,
-        [("NO_DOLLAR", "/States/T/Parameters/Payload"), ("NO_PATH", "/States/F/Error"), ("PASS_RESULT_IS_STATIC", "/States/P/Result")]
+        [
+            ("NO_DOLLAR", "/States/T/Parameters/Payload"),
+            ("NO_PATH", "/States/F/Error"),
+            ("PASS_RESULT_IS_STATIC", "/States/P/Result")
+        ]
     );
     assert!(diags.iter().all(|d| d.severity == Severity::Warning));
     assert!(parse(&definition).is_ok());
@@ -370,5 +488,8 @@ fn severity_and_display_forms() {
         message: "Workflow has no terminal state".into(),
         location: String::new(),
     };
-    assert_eq!(d.to_string(), "MISSING_END_STATE: Workflow has no terminal state at null");
+    assert_eq!(
+        d.to_string(),
+        "MISSING_END_STATE: Workflow has no terminal state at null"
+    );
 }

@@ -11,6 +11,9 @@ use super::recorder::{Halt, NewHistory};
 use super::{Failure, Run, Visit};
 use crate::clock;
 
+/// Where an instant state leads, its output and the variables it assigns.
+type Ended = (Option<String>, Value, Map<String, Value>);
+
 impl Run {
     /// Runs a state that ends at once, pushing the events after its entry.
     pub(super) fn instant(&self, visit: &Visit<'_>, events: &mut Vec<NewHistory>) -> Outcome {
@@ -70,7 +73,7 @@ impl Run {
         visit: &Visit<'_>,
         context: &Value,
         result: Option<&Value>,
-    ) -> Result<(Option<String>, Value, Map<String, Value>), Failure> {
+    ) -> Result<Ended, Failure> {
         let work = match result {
             Some(r) => r.clone(),
             None if visit.jsonata() => visit.input.clone(),
@@ -86,7 +89,7 @@ impl Run {
         context: &Value,
         choices: &[gust_asl::definition::ChoiceRule],
         default: Option<&str>,
-    ) -> Result<(Option<String>, Value, Map<String, Value>), Failure> {
+    ) -> Result<Ended, Failure> {
         let vars = &visit.frame.vars;
         if visit.jsonata() {
             let states = States {
