@@ -48,11 +48,20 @@ async fn graph(
             );
             resp
         }
-        Err(e) => json_response(
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            e.body(),
-        ),
+        Err(e) => error_response(&e),
     }
+}
+
+/// An error in awsJson1_0's shape, its type also in `x-amzn-ErrorType` (which
+/// tells the gateway the body is already AWS's shape).
+fn error_response(e: &gust_workflows::api::ApiError) -> Response {
+    let mut resp = json_response(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        e.body(),
+    );
+    resp.headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(e.kind));
+    resp
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
@@ -86,10 +95,11 @@ async fn call(
         } else {
             format!("gust answers AWSStepFunctions.<Operation> targets on /, not {target}")
         };
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            serde_json::json!({ "__type": "UnknownOperationException", "message": message }),
-        );
+        return error_response(&gust_workflows::api::ApiError {
+            kind: "UnknownOperationException",
+            message,
+            status: 400,
+        });
     };
     let Some(Extension(workflows)) = workflows else {
         return json_response(
@@ -103,9 +113,6 @@ async fn call(
         .map(str::to_string);
     match workflows.call(operation, &body, trace).await {
         Ok(out) => json_response(StatusCode::OK, out),
-        Err(e) => json_response(
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            e.body(),
-        ),
+        Err(e) => error_response(&e),
     }
 }

@@ -42,6 +42,12 @@ impl Request {
         Request { bytes }
     }
 
+    /// A request from its bytes as sent (for headers the other constructors do not
+    /// write, such as `X-Amz-Target`).
+    pub fn raw(bytes: Vec<u8>) -> Request {
+        Request { bytes }
+    }
+
     /// A synchronous Lambda Invoke of `function` with the payload `{}`.
     pub fn invoke(addr: SocketAddr, function: &str) -> Request {
         let path = gust_wire::paths::invocations(function);

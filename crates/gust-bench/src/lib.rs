@@ -9,7 +9,7 @@
 //!
 //! # Layout
 //! - One module per protocol: [`overhead`], [`concurrency`], [`backoff`],
-//!   [`coldstart`], [`utilization`], [`freeze`].
+//!   [`coldstart`], [`utilization`], [`freeze`], [`storage`], [`workflow`].
 //! - [`session`]: a run's servers, functions, output directory and teardown;
 //!   [`servers`] starts gust and the direct baselines, [`peer`] the peers,
 //!   [`child`] owns their processes.
@@ -45,6 +45,7 @@ pub mod storage;
 pub mod table;
 pub mod units;
 pub mod utilization;
+pub mod workflow;
 
 use clap::{Args, Subcommand};
 
@@ -86,6 +87,9 @@ pub enum Protocol {
     /// The object store: 4 KB PUT/GET per second and 256 MB MB/s, with a direct
     /// file-server baseline (and moto with --peer moto).
     Storage(storage::StorageArgs),
+    /// Workflows: per-transition overhead of Pass and Lambda Task chains, Standard
+    /// and Express, against direct invokes; executions started per second.
+    Workflow(workflow::WorkflowArgs),
 }
 
 impl BenchArgs {
@@ -104,6 +108,7 @@ impl BenchArgs {
             Protocol::Utilization(a) => &mut a.common,
             Protocol::Freeze(a) => &mut a.common,
             Protocol::Storage(a) => &mut a.common,
+            Protocol::Workflow(a) => &mut a.common,
         }
     }
 }
@@ -121,5 +126,6 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<()> {
         Protocol::Utilization(a) => utilization::run(a),
         Protocol::Freeze(a) => freeze::run(a),
         Protocol::Storage(a) => storage::run(a),
+        Protocol::Workflow(a) => workflow::run(a),
     }
 }

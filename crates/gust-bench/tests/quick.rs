@@ -313,3 +313,39 @@ fn storage_quick_puts_and_gets_objects_on_gust_and_direct() {
     }
     assert_eq!(json["config"]["large_bytes"], 4 << 20);
 }
+
+#[test]
+fn workflow_quick_runs_chains_of_every_kind_and_counts_starts() {
+    let Some((json, _out)) = run_quick(
+        "workflow",
+        &["--states", "5", "--executions", "2", "--start-seconds", "1"],
+    ) else {
+        return;
+    };
+    let chains = json["results"]["chains"].as_array().unwrap();
+    let kinds: Vec<String> = chains
+        .iter()
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["chain"].as_str().unwrap(),
+                c["kind"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "pass/standard",
+            "pass/express",
+            "task/standard",
+            "task/express"
+        ]
+    );
+    for c in chains {
+        assert!(num(&c["execution_p50_us"]) > 0.0, "{c}");
+    }
+    assert!(num(&json["results"]["direct_invoke_p50_us"]) > 0.0);
+    assert!(num(&json["results"]["starts_per_second"]) > 0.0, "{json}");
+    assert_eq!(json["config"]["states"], 5);
+}

@@ -459,9 +459,9 @@ impl Workflows {
         name: &str,
         input: Value,
         trace: Option<String>,
+        id: String,
     ) -> (ExecutionInfo, i64, Ending) {
         let now = clock::now_ms();
-        let id = uuid::Uuid::new_v4().to_string();
         let info = ExecutionInfo {
             arn: arn::execution(&self.region, &machine.name, name, Some(&id)),
             name: name.to_string(),

@@ -123,11 +123,12 @@ impl Workflows {
         if machine.kind == "EXPRESS" {
             // Runs in memory; its history is not kept, as on AWS.
             let this = self.clone();
-            let arn_text = arn::execution(&self.region, &machine.name, &name, Some("pending"));
+            let id = uuid::Uuid::new_v4().to_string();
+            let arn_text = arn::execution(&self.region, &machine.name, &name, Some(&id));
             let start = clock::now_ms();
             tokio::spawn(async move {
                 let _ = this
-                    .run_express(&machine, parsed, &name, value, trace)
+                    .run_express(&machine, parsed, &name, value, trace, id)
                     .await;
             });
             return Ok(json!({ "executionArn": arn_text, "startDate": clock::api_time(start) }));
@@ -158,10 +159,20 @@ impl Workflows {
         {
             Ok(ids) => self.tasks.scheduled(&ids, clock::now_ms()),
             Err(StoreError::Conflict(_)) => {
+                // The same name and input while it runs: the same execution, as on
+                // AWS (a retried start is idempotent).
+                if let Some(existing) = self.store.execution(&record.arn)? {
+                    if existing.status == "RUNNING" && existing.input == record.input {
+                        return Ok(json!({
+                            "executionArn": existing.arn,
+                            "startDate": clock::api_time(existing.started_ms),
+                        }));
+                    }
+                }
                 return Err(ApiError::new(
                     "ExecutionAlreadyExists",
                     format!("Execution Already Exists: '{}'", record.arn),
-                ))
+                ));
             }
             Err(e) => return Err(e.into()),
         }
@@ -193,8 +204,9 @@ impl Workflows {
         let parsed = self
             .parsed(&machine.definition)
             .map_err(|m| ApiError::new("InvalidDefinition", m))?;
+        let id = uuid::Uuid::new_v4().to_string();
         let (info, start, ending) = self
-            .run_express(&machine, parsed, &name, value, trace)
+            .run_express(&machine, parsed, &name, value, trace, id)
             .await;
         let mut out = json!({
             "executionArn": info.arn,
