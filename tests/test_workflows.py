@@ -38,7 +38,10 @@ from typing import Any, Callable, Iterable
 import boto3
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 import support
@@ -1581,3 +1584,31 @@ def test_the_monitor_tag_delivers_status_changes(server, sfn, functions):
     resp = server.get(f"/gust/v1/functions/{monitor}/async", params={"limit": 1000})
     assert resp.status_code == 200, resp.text
     assert len(resp.json()["invocations"]) >= 4
+
+
+def test_with_access_keys_step_functions_calls_must_be_signed_for_states(start_server):
+    key_id, secret = "AKIDWORKFLOWS", "workflow-secret"
+    srv = start_server("--access-key", f"{key_id}:{secret}")
+
+    def client(key: str, secret_key: str):
+        return boto3.client(
+            "stepfunctions", endpoint_url=srv.url, region_name=REGION,
+            aws_access_key_id=key, aws_secret_access_key=secret_key,
+            config=Config(retries={"max_attempts": 0}, inject_host_prefix=False))
+
+    signed = client(key_id, secret)
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 7, "End": True}}}
+    arn = signed.create_state_machine(
+        name=support.unique_name("signed"), definition=json.dumps(definition),
+        roleArn=ROLE)["stateMachineArn"]
+    assert succeeded(signed, start(signed, arn)) == 7
+    with pytest.raises(ClientError) as wrong:
+        client(key_id, "not-the-secret").list_state_machines()
+    assert wrong.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # A signature scoped to another service is not a Step Functions signature.
+    raw = AWSRequest(method="POST", url=srv.url + "/", data=b"{}",
+                     headers={"X-Amz-Target": "AWSStepFunctions.ListStateMachines",
+                              "Content-Type": "application/x-amz-json-1.0"})
+    SigV4Auth(Credentials(key_id, secret), "lambda", REGION).add_auth(raw)
+    answer = requests.post(srv.url + "/", data=b"{}", headers=dict(raw.headers), timeout=30)
+    assert answer.status_code == 403, answer.text
