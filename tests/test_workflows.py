@@ -1612,3 +1612,39 @@ def test_with_access_keys_step_functions_calls_must_be_signed_for_states(start_s
     SigV4Auth(Credentials(key_id, secret), "lambda", REGION).add_auth(raw)
     answer = requests.post(srv.url + "/", data=b"{}", headers=dict(raw.headers), timeout=30)
     assert answer.status_code == 403, answer.text
+
+
+BIG_RESULT = """
+def handler(event, context):
+    return {"blob": "x" * (300 * 1024)}
+"""
+
+
+def test_a_result_over_256_kib_fails_with_data_limit_exceeded_which_states_all_does_not_catch(
+        sfn, functions):
+    big = functions(BIG_RESULT, "wf-big")
+    definition = {"StartAt": "Big", "States": {
+        "Big": {"Type": "Task", "Resource": arn_of(big), "End": True,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]},
+        "Caught": {"Type": "Succeed"}}}
+    machine = create_machine(sfn, definition, prefix="big")
+    done = finished(sfn, start(sfn, machine))
+    assert done["status"] == "FAILED", done
+    assert done["error"] == "States.DataLimitExceeded", done
+    assert "262144" in done["cause"], done["cause"]
+    # Nothing of the oversize result went into the history.
+    events = history(sfn, done["executionArn"])
+    assert "LambdaFunctionSucceeded" not in types(events)
+    assert all(len(json.dumps(e, default=str)) < 64 * 1024 for e in events)
+
+
+def test_a_definition_over_1_mib_is_refused(sfn):
+    states = {f"S{i}": {"Type": "Pass", "Comment": "c" * 1000, "Next": f"S{i + 1}"}
+              for i in range(1100)}
+    states["S1100"] = {"Type": "Succeed"}
+    definition = json.dumps({"StartAt": "S0", "States": states})
+    assert len(definition) > 1024 * 1024
+    code, status, message = refused(sfn.create_state_machine, name=support.unique_name("huge"),
+                                    definition=definition, roleArn=ROLE)
+    assert (code, status) == ("ValidationException", 400), message
+    assert "1048576" in message

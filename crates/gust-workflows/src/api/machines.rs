@@ -9,6 +9,9 @@ use serde_json::{json, Map, Value};
 use super::{optional, page, required, ApiError};
 use crate::{arn, clock, Workflows};
 
+/// The largest definition Step Functions takes (1 MiB).
+const MAX_DEFINITION_BYTES: usize = 1024 * 1024;
+
 /// The machine-level fields kept beside the definition.
 fn extra_of(m: &MachineRecord) -> Map<String, Value> {
     match serde_json::from_str(&m.extra) {
@@ -65,6 +68,17 @@ impl Workflows {
 
     /// Parses a definition, or answers InvalidDefinition with AWS's message.
     fn checked_definition(&self, definition: &str) -> Result<(), ApiError> {
+        if definition.len() > MAX_DEFINITION_BYTES {
+            return Err(ApiError::new(
+                "ValidationException",
+                format!(
+                    "1 validation error detected: Value at 'definition' failed to satisfy \
+                     constraint: Member must have length less than or equal to \
+                     {MAX_DEFINITION_BYTES} (it has {})",
+                    definition.len()
+                ),
+            ));
+        }
         self.parsed(definition)
             .map(|_| ())
             .map_err(|m| ApiError::new("InvalidDefinition", m))

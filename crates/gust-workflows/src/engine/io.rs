@@ -10,6 +10,39 @@ use serde_json::{json, Map, Value};
 
 use super::{Failure, Run, Visit};
 
+/// The largest input or output a state may pass on (Step Functions' 256 KiB).
+pub(crate) const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// Counts bytes without keeping them.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `States.DataLimitExceeded` if `v`, as JSON, is over the payload limit.
+pub(crate) fn within_limit(visit: &Visit<'_>, what: &str, v: &Value) -> Result<(), Failure> {
+    let mut counter = Counter(0);
+    let _ = serde_json::to_writer(&mut counter, v);
+    if counter.0 > MAX_PAYLOAD_BYTES {
+        return Err(Failure::new(
+            gust_asl::errors::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The state/task '{}' returned a result with a size exceeding the maximum \
+                 number of bytes service limit ({what}: {} bytes, at most {MAX_PAYLOAD_BYTES})",
+                visit.state.name, counter.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// An evaluation error as the state's failure.
 pub(crate) fn failed(visit: &Visit<'_>, e: EvalError) -> Failure {
     Failure::new(e.error, visit.runtime_cause(&e.cause))
@@ -84,6 +117,7 @@ pub(crate) fn output(
             None => result.clone(),
             Some(o) => eval::jsonata(o, &states).map_err(|e| failed(visit, e))?,
         };
+        within_limit(visit, "its output", &output)?;
         return Ok((output, assigned));
     }
     let selected = match (&state.result_selector, selects) {
@@ -121,6 +155,7 @@ pub(crate) fn output(
         },
     )
     .map_err(|e| failed(visit, e))?;
+    within_limit(visit, "its output", &output)?;
     Ok((output, assigned))
 }
 

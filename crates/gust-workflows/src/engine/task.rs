@@ -184,6 +184,10 @@ impl Run {
                     }
                 }
             };
+            let result = result.and_then(|raw| {
+                io::within_limit(visit, "the task's result", &raw)?;
+                Ok(raw)
+            });
             let failure = match result {
                 Ok(raw) => match io::output(visit, &context, raw.clone(), true) {
                     Ok((output, vars)) => {
