@@ -191,7 +191,27 @@ impl Workflows {
         let mut running = self.running.lock();
         let driven = run.clone();
         let task = tokio::spawn(async move {
-            let ending = this.drive(&driven, deadline).await;
+            use futures::FutureExt as _;
+            // A bug in the engine fails the execution rather than leaving it
+            // RUNNING with no task behind it.
+            let ending = std::panic::AssertUnwindSafe(this.drive(&driven, deadline))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    tracing::error!(execution = %driven.info.arn, panic = %what, "the workflow engine failed");
+                    Some(Ending {
+                        status: ExecutionStatus::Failed,
+                        output: None,
+                        error: Some(gust_asl::errors::RUNTIME.into()),
+                        cause: Some(format!("gust's workflow engine failed: {what}")),
+                        stopped_ms: clock::now_ms(),
+                    })
+                });
             if let Some(ending) = ending {
                 this.finish(&driven, started_ms, ending, monitor.as_deref());
             }
@@ -310,16 +330,38 @@ impl Workflows {
         }
     }
 
-    /// Stops a running execution: its task ends and ExecutionAborted is recorded.
-    /// `false` if it does not run here.
+    /// Stops a running execution: its task ends and ExecutionAborted is recorded
+    /// (also for one RUNNING in the store that no task runs, say after its engine
+    /// stopped on a store failure).
     pub(crate) fn stop(
         &self,
         execution: &str,
         error: Option<String>,
         cause: Option<String>,
-    ) -> bool {
+    ) -> Result<(), StoreError> {
         let Some(running) = self.running.lock().remove(execution) else {
-            return false;
+            let last = self.store.events(execution)?.last().map_or(0, |e| e.id);
+            let now = clock::now_ms();
+            let aborted = EventRecord {
+                id: last + 1,
+                previous: last,
+                kind: "ExecutionAborted".into(),
+                ms: now,
+                details: Some(json!({ "error": error, "cause": cause }).to_string()),
+                step: None,
+                note: None,
+            };
+            let change = ExecutionChange::Stopped {
+                status: ExecutionStatus::Aborted.as_str().into(),
+                output: None,
+                error,
+                cause,
+                stopped_ms: now,
+            };
+            return self
+                .store
+                .append(execution, &[aborted], &change, &[])
+                .map(|_| ());
         };
         running.task.abort();
         let started = running.run.info.start_time.clone();
@@ -337,7 +379,7 @@ impl Workflows {
             },
             monitor.as_deref(),
         );
-        true
+        Ok(())
     }
 
     /// The function a machine's status changes go to, from its tags.

@@ -344,6 +344,20 @@ impl Workflows {
         if input.get("reverseOrder").and_then(Value::as_bool) == Some(true) {
             events.reverse();
         }
+        if input.get("includeExecutionData").and_then(Value::as_bool) == Some(false) {
+            // The events' shape stays; the data (inputs, outputs) goes.
+            for event in &mut events {
+                for (key, details) in event.as_object_mut().into_iter().flatten() {
+                    if let (true, Some(d)) =
+                        (key.ends_with("EventDetails"), details.as_object_mut())
+                    {
+                        for field in ["input", "output", "parameters"] {
+                            d.remove(field);
+                        }
+                    }
+                }
+            }
+        }
         let (items, next) = page(input, &events)?;
         let mut out = json!({ "events": items });
         if let Some(next) = next {
@@ -361,10 +375,9 @@ impl Workflows {
                 json!({ "stopDate": clock::api_time(e.stopped_ms.unwrap_or(e.started_ms)) }),
             );
         }
-        if !self.stop(&e.arn, error, cause) {
-            return Err(ApiError::internal(
-                "the execution is RUNNING but no task of this gust runs it",
-            ));
+        match self.stop(&e.arn, error, cause) {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(other) => return Err(other.into()),
         }
         let stopped = self.store.execution(&e.arn)?.and_then(|e| e.stopped_ms);
         Ok(json!({ "stopDate": clock::api_time(stopped.unwrap_or_else(clock::now_ms)) }))
