@@ -1038,6 +1038,43 @@ def test_aws_sdk_s3_tasks_on_gusts_buckets(sfn, s3):
     assert failed["error"] == "S3.NoSuchKeyException"
 
 
+def test_map_item_reader_reads_a_json_array_a_csv_and_a_listing_from_a_bucket(sfn, s3):
+    bucket = new_bucket(s3, "items")
+    s3.put_object(Bucket=bucket, Key="in/orders.json",
+                  Body=json.dumps([{"id": 1}, {"id": 2}, {"id": 3}]).encode())
+    s3.put_object(Bucket=bucket, Key="in/orders.csv", Body=b"id,item\n7,tea\n8,cake\n")
+
+    def reader_machine(reader: dict) -> str:
+        return create_machine(sfn, {"StartAt": "M", "States": {"M": {
+            "Type": "Map", "ItemReader": reader,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+            "End": True}}}, prefix="reader")
+
+    json_reader = reader_machine({
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket.$": "$.bucket", "Key": "in/orders.json"}})
+    assert succeeded(sfn, start(sfn, json_reader, {"bucket": bucket})) == [
+        {"id": 1}, {"id": 2}, {"id": 3}]
+    csv_reader = reader_machine({
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+        "Parameters": {"Bucket.$": "$.bucket", "Key": "in/orders.csv"}})
+    assert succeeded(sfn, start(sfn, csv_reader, {"bucket": bucket})) == [
+        {"id": "7", "item": "tea"}, {"id": "8", "item": "cake"}]
+    listing = reader_machine({
+        "Resource": "arn:aws:states:::s3:listObjectsV2",
+        "Parameters": {"Bucket.$": "$.bucket", "Prefix": "in/"}})
+    keys = [o["Key"] for o in succeeded(sfn, start(sfn, listing, {"bucket": bucket}))]
+    assert keys == ["in/orders.csv", "in/orders.json"]
+    missing = reader_machine({
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket.$": "$.bucket", "Key": "in/none.json"}})
+    done = finished(sfn, start(sfn, missing, {"bucket": bucket}))
+    assert (done["status"], done["error"]) == ("FAILED", "States.ItemReaderFailed"), done
+
+
 # ================================================================ task tokens
 
 

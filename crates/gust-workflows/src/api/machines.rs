@@ -255,6 +255,10 @@ impl Workflows {
 
     pub(super) fn validate_definition(&self, input: &Value) -> Result<Value, ApiError> {
         let definition = required(input, "definition")?;
+        if definition.len() > MAX_DEFINITION_BYTES {
+            // The same refusal as CreateStateMachine's.
+            return self.checked_definition(definition).map(|_| json!({}));
+        }
         match gust_asl::parse::parse(definition) {
             Ok(_) => Ok(json!({ "result": "OK", "diagnostics": [], "truncated": false })),
             Err(diagnostics) => {
