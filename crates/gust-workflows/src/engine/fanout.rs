@@ -5,8 +5,6 @@
 //! restart replays the attempt under way. A Map iteration's end is recorded with
 //! its output, so a restart (or a redrive) does not run finished items again.
 
-use std::time::Duration;
-
 use futures::stream::{FuturesUnordered, StreamExt};
 use gust_asl::definition::{MapState, Seconds, StateMachine};
 use gust_asl::eval::{self, Scope, States};
@@ -15,8 +13,8 @@ use serde_json::{json, Value};
 use super::io;
 use super::journal::{Note, Outcome};
 use super::recorder::{Halt, NewHistory};
+use super::retry::{sleep_until, Retries};
 use super::{Failure, Frame, Run, Visit};
-use crate::clock;
 
 /// How many iterations of an inline Map run at once when MaxConcurrency is 0
 /// (Step Functions' own bound for inline maps is 40).
@@ -45,7 +43,7 @@ const MAP: Kind = Kind {
 /// A fan-out visit under way: its retries so far and its unwritten events.
 struct Attempts {
     kind: Kind,
-    retries: Vec<u64>,
+    retries: Retries,
     /// Started events recorded so far (one per attempt begun).
     started: u64,
     pending: Vec<NewHistory>,
@@ -54,27 +52,16 @@ struct Attempts {
 impl Attempts {
     /// Reads the step's record; sleeps out a retry that was due.
     async fn resume(run: &Run, visit: &Visit<'_>, entered: bool, kind: Kind) -> Attempts {
-        let mut retries = vec![0; visit.state.retry.len()];
-        let mut due = None;
-        let mut started = 0;
-        if let Some(step) = run.journal.step(&visit.step) {
-            for (k, note) in &step.events {
-                if let Some(i) = note.retrier {
-                    if let Some(n) = retries.get_mut(i) {
-                        *n += 1;
-                    }
-                    due = note.until_ms;
-                }
-                if k == kind.started {
-                    started += 1;
-                }
-            }
-        }
+        let retries = Retries::recorded(run, visit);
+        let started = run
+            .journal
+            .step(&visit.step)
+            .map_or(0, |step| step.notes(kind.started).count() as u64);
         let mut pending = Vec::new();
         if !entered {
             pending.push(visit.entered_event());
         }
-        if let Some(due) = due {
+        if let Some(due) = retries.due {
             sleep_until(due).await;
         }
         Attempts {
@@ -86,7 +73,7 @@ impl Attempts {
     }
 
     fn attempt(&self) -> u64 {
-        self.retries.iter().sum()
+        self.retries.total()
     }
 
     /// Records the attempt's start (with the entry, if still pending) unless a
@@ -137,21 +124,13 @@ impl Attempts {
             Err(failure) => failure,
         };
         let failed = NewHistory::new(self.kind.failed, None, &visit.step);
-        if let Some((i, r)) = gust_asl::errors::retrier_for(&visit.state.retry, &failure.error) {
-            if self.retries[i] < r.max_attempts {
-                let delay = gust_asl::errors::retry_delay(r, self.retries[i] as u32, random01());
-                let due = clock::now_ms() + delay.as_millis() as i64;
-                self.retries[i] += 1;
-                self.pending.push(failed.noted(Note {
-                    retrier: Some(i),
-                    until_ms: Some(due),
-                    ..Note::default()
-                }));
-                run.recorder
-                    .append(prev, std::mem::take(&mut self.pending))?;
-                sleep_until(due).await;
-                return Ok(None);
-            }
+        if let Some(note) = self.retries.next(visit, &failure) {
+            let due = note.until_ms.unwrap_or_default();
+            self.pending.push(failed.noted(note));
+            run.recorder
+                .append(prev, std::mem::take(&mut self.pending))?;
+            sleep_until(due).await;
+            return Ok(None);
         }
         self.pending.push(failed);
         let (outcome, exited) = run.catch(visit, &failure);
@@ -586,17 +565,5 @@ fn kind_of(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
-    }
-}
-
-/// A uniform random number in [0, 1), for full jitter.
-pub(super) fn random01() -> f64 {
-    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
-}
-
-pub(super) async fn sleep_until(due_ms: i64) {
-    let left = due_ms - clock::now_ms();
-    if left > 0 {
-        tokio::time::sleep(Duration::from_millis(left as u64)).await;
     }
 }

@@ -6,7 +6,8 @@
 //! - [`recorder`]: appending events in order, one commit per transition.
 //! - `io`: a state's input and output processing (JSONPath and JSONata).
 //! - `states`: Pass, Choice, Wait, Succeed and Fail.
-//! - `task`: Task states: invoking, retrying, timing out, task tokens.
+//! - `task`: Task states: invoking, timing out, task tokens.
+//! - `retry`: Retry's counts and delays, read back after a restart.
 //! - `fanout`: Parallel and Map.
 //!
 //! A frame (the machine, a Parallel branch, a Map iteration) runs its states in
@@ -19,6 +20,7 @@ pub(crate) mod recorder;
 
 mod fanout;
 mod io;
+mod retry;
 mod states;
 mod task;
 

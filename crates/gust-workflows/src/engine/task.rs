@@ -12,10 +12,10 @@ use bytes::Bytes;
 use gust_asl::definition::{Resource, Seconds, Task};
 use serde_json::{json, Value};
 
-use super::fanout::{random01, sleep_until};
 use super::io;
 use super::journal::{Note, Outcome};
 use super::recorder::{Halt, NewHistory};
+use super::retry::{sleep_until, Retries};
 use super::{Failure, Run, Visit};
 use crate::clock;
 use crate::tokens::TokenMessage;
@@ -104,17 +104,12 @@ impl Run {
             step: &visit.step,
         };
         // What earlier attempts (before a restart) came to.
-        let recorded = self.journal.step(&visit.step);
-        let mut retries: Vec<u64> = vec![0; visit.state.retry.len()];
-        let mut retry_due = None;
+        let mut retries = Retries::recorded(self, visit);
         let mut token = None;
-        if let Some(step) = recorded {
+        if let Some(step) = self.journal.step(&visit.step) {
             for (_, note) in &step.events {
-                if let Some(i) = note.retrier {
-                    if let Some(n) = retries.get_mut(i) {
-                        *n += 1;
-                    }
-                    retry_due = note.until_ms;
+                if note.retrier.is_some() {
+                    // A retried attempt's token is spent.
                     token = None;
                 }
                 if note.token.is_some() {
@@ -126,11 +121,11 @@ impl Run {
         if !entered {
             pending.push(visit.entered_event());
         }
-        if let Some(due) = retry_due {
+        if let Some(due) = retries.due {
             sleep_until(due).await;
         }
         loop {
-            let retry_count: u64 = retries.iter().sum();
+            let retry_count = retries.total();
             let wait_for_token = matches!(
                 task.resource,
                 Resource::LambdaInvoke {
@@ -212,21 +207,12 @@ impl Run {
                 },
                 Err(failure) => failure,
             };
-            let retrier = gust_asl::errors::retrier_for(&visit.state.retry, &failure.error);
-            if let Some((i, r)) = retrier {
-                if retries[i] < r.max_attempts {
-                    let delay = gust_asl::errors::retry_delay(r, retries[i] as u32, random01());
-                    let due = clock::now_ms() + delay.as_millis() as i64;
-                    retries[i] += 1;
-                    pending.push(ends.failed(&failure).noted(Note {
-                        retrier: Some(i),
-                        until_ms: Some(due),
-                        ..Note::default()
-                    }));
-                    self.recorder.append(prev, std::mem::take(&mut pending))?;
-                    sleep_until(due).await;
-                    continue;
-                }
+            if let Some(note) = retries.next(visit, &failure) {
+                let due = note.until_ms.unwrap_or_default();
+                pending.push(ends.failed(&failure).noted(note));
+                self.recorder.append(prev, std::mem::take(&mut pending))?;
+                sleep_until(due).await;
+                continue;
             }
             pending.push(ends.failed(&failure));
             let (outcome, exited) = self.catch(visit, &failure);
