@@ -1090,6 +1090,31 @@ def test_listed_keys_come_back_decoded_through_boto3(s3, bucket):
     assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["dir with space/", "uni/"]
 
 
+def test_listing_edge_cases_answer_as_s3_does(s3, bucket):
+    put_many(s3, bucket, ["dir with space/file", "top"])
+    # MaxKeys=0: an empty page that is not truncated.
+    for listing in (s3.list_objects(Bucket=bucket, MaxKeys=0),
+                    s3.list_objects_v2(Bucket=bucket, MaxKeys=0)):
+        assert listing["IsTruncated"] is False, listing
+        assert "Contents" not in listing or listing["Contents"] == [], listing
+    # An empty Delimiter is no delimiter, and it is not echoed.
+    for listing in (s3.list_objects(Bucket=bucket, Delimiter=""),
+                    s3.list_objects_v2(Bucket=bucket, Delimiter="")):
+        assert "Delimiter" not in listing, listing
+        assert [o["Key"] for o in listing["Contents"]] == ["dir with space/file", "top"]
+    # ListObjects (v1) gives its Prefix back as sent: botocore does not decode it.
+    v1 = s3.list_objects(Bucket=bucket, Prefix="dir with space/")
+    assert v1["Prefix"] == "dir with space/", v1["Prefix"]
+    assert [o["Key"] for o in v1["Contents"]] == ["dir with space/file"]
+
+
+def test_bucket_names_with_a_hyphen_next_to_a_period_are_invalid(s3):
+    for name in ["foo.-bar", "foo-.bar", "foo..bar"]:
+        with pytest.raises(ClientError) as refused:
+            s3.create_bucket(Bucket=name)
+        assert refused.value.response["Error"]["Code"] == "InvalidBucketName", name
+
+
 def test_encoding_type_url_returns_url_encoded_keys(s3, bucket):
     put_many(s3, bucket, ODD_LISTING_KEYS)
     # Asked for explicitly, boto3 leaves the decoding to the caller.

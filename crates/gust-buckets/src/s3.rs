@@ -1028,20 +1028,24 @@ impl S3 for Handle {
             &input.bucket,
             &prefix,
             &marker,
-            input.delimiter.as_deref(),
+            input.delimiter.as_deref().filter(|d| !d.is_empty()),
             max,
         )?;
-        let next_marker = if input.delimiter.is_some() {
+        // An empty Delimiter is no delimiter, and S3 does not echo it.
+        let delimiter = input.delimiter.filter(|d| !d.is_empty());
+        let next_marker = if delimiter.is_some() {
             page.next.clone().map(|n| url_encoded(encode, n))
         } else {
             None
         };
         Ok(S3Response::new(dto::ListObjectsOutput {
             name: Some(input.bucket),
-            prefix: Some(url_encoded(encode, prefix)),
+            // ListObjects (v1) returns its Prefix as given, encoded or not (botocore
+            // decodes only Delimiter, Marker and NextMarker there).
+            prefix: Some(prefix),
             marker: Some(url_encoded(encode, marker)),
             max_keys: Some(i32::try_from(max).unwrap_or(1000)),
-            is_truncated: Some(page.truncated),
+            is_truncated: Some(page.truncated && max > 0),
             contents: Some(
                 page.objects
                     .into_iter()
@@ -1056,7 +1060,7 @@ impl S3 for Handle {
                     })
                     .collect(),
             ),
-            delimiter: input.delimiter.map(|d| url_encoded(encode, d)),
+            delimiter: delimiter.map(|d| url_encoded(encode, d)),
             next_marker,
             encoding_type: input.encoding_type,
             request_charged: None,
@@ -1080,7 +1084,7 @@ impl S3 for Handle {
             &input.bucket,
             &prefix,
             &after,
-            input.delimiter.as_deref(),
+            input.delimiter.as_deref().filter(|d| !d.is_empty()),
             max,
         )?;
         let key_count = page.objects.len() + page.prefixes.len();
@@ -1091,7 +1095,7 @@ impl S3 for Handle {
             max_keys: Some(i32::try_from(max).unwrap_or(1000)),
             key_count: Some(i32::try_from(key_count).unwrap_or(i32::MAX)),
             continuation_token: input.continuation_token,
-            is_truncated: Some(page.truncated),
+            is_truncated: Some(page.truncated && max > 0),
             next_continuation_token: page
                 .next
                 .as_deref()
@@ -1117,7 +1121,10 @@ impl S3 for Handle {
                     })
                     .collect(),
             ),
-            delimiter: input.delimiter.map(|d| url_encoded(encode, d)),
+            delimiter: input
+                .delimiter
+                .filter(|d| !d.is_empty())
+                .map(|d| url_encoded(encode, d)),
             encoding_type: input.encoding_type,
             start_after: input.start_after.map(|s| url_encoded(encode, s)),
             request_charged: None,
@@ -1591,6 +1598,18 @@ fn check_bucket_name(name: &str) -> S3Result<()> {
         return Err(s3_error!(
             InvalidBucketName,
             "The bucket name gust is reserved: gust's own API lives at /gust/ on this address"
+        ));
+    }
+    // Each dot-separated label must start and end with a letter or digit (as DNS
+    // names do): `foo.-bar`, `foo-.bar` and `a..b` are refused.
+    if name
+        .split('.')
+        .any(|label| label.is_empty() || label.starts_with('-') || label.ends_with('-'))
+    {
+        return Err(s3_error!(
+            InvalidBucketName,
+            "The specified bucket is not valid: {name} has a label that is empty or starts \
+             or ends with a hyphen next to a period"
         ));
     }
     if PREFIXES.iter().any(|p| name.starts_with(p)) || SUFFIXES.iter().any(|s| name.ends_with(s)) {
