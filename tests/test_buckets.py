@@ -595,6 +595,18 @@ def test_a_malformed_range_is_ignored(s3, bucket):
     assert got["Body"].read() == DIGITS
 
 
+def test_a_304_carries_the_validators_a_cache_revalidates_with(server, s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"cached")["ETag"]
+    modified = s3.head_object(Bucket=bucket, Key="k")["ResponseMetadata"]["HTTPHeaders"][
+        "last-modified"]
+    for method in ("GET", "HEAD"):
+        status, headers, body = raw_request(server, method, f"/{bucket}/k",
+                                            headers={"If-None-Match": etag})
+        assert status == 304, body
+        assert headers.get("etag") == etag, headers
+        assert headers.get("last-modified") == modified, headers
+
+
 def test_if_match_and_if_none_match_on_get(s3, bucket):
     etag = s3.put_object(Bucket=bucket, Key="k", Body=b"tagged")["ETag"]
     other = etag_of(b"not this")

@@ -1661,10 +1661,32 @@ fn check_conditions(
         _ => {}
     }
     match (if_none_match, if_modified_since) {
-        (Some(m), _) if etag_matches(m, &object.etag) => Err(s3_error!(NotModified)),
-        (None, Some(t)) if modified <= secs(ms_of(t)) => Err(s3_error!(NotModified)),
+        (Some(m), _) if etag_matches(m, &object.etag) => Err(not_modified(object)),
+        (None, Some(t)) if modified <= secs(ms_of(t)) => Err(not_modified(object)),
         _ => Ok(()),
     }
+}
+
+/// 304 Not Modified, with the ETag and Last-Modified a cache revalidates with
+/// (RFC 9110 §15.4.5: a 304 carries the validators the 200 would have).
+fn not_modified(object: &ObjectRecord) -> s3s::S3Error {
+    let mut e = s3_error!(NotModified);
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&object.etag) {
+        headers.insert(http::header::ETAG, v);
+    }
+    let modified = time::OffsetDateTime::from_unix_timestamp(object.modified_ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+        })
+        .map(|t| t.replace("+0000", "GMT"));
+    if let Some(v) = modified.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
+        headers.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(headers);
+    e
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
