@@ -1899,3 +1899,18 @@ def test_cli_with_a_wrong_secret_is_refused(aws_cli, secured, secured_bucket, tm
     proc = cli.run("s3", "ls", f"s3://{secured_bucket}/", check=False)
     assert proc.returncode != 0
     assert b"SignatureDoesNotMatch" in proc.stderr, proc.stderr
+
+
+def test_error_documents_name_the_request_as_their_header_does(server, s3, bucket):
+    status, headers, body = raw_request(server, "GET", f"/{bucket}/no-such-key")
+    assert status == 404, body
+    text = body.decode()
+    assert "<Code>NoSuchKey</Code>" in text, text
+    assert f"<RequestId>{headers['x-amz-request-id']}</RequestId>" in text, (headers, text)
+    try:
+        s3.get_object(Bucket=bucket, Key="no-such-key")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "NoSuchKey"
+        assert e.response["ResponseMetadata"]["RequestId"], e.response
+    else:
+        raise AssertionError("a missing key was found")

@@ -41,13 +41,50 @@ async fn dispatch(State(s): State<Arc<S3State>>, req: Request, next: Next) -> Re
         return next.run(req).await;
     }
     let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
-    let mut resp = answer(&s, req, &id).await;
+    let resp = answer(&s, req, &id).await;
+    let mut resp = with_request_id_in_error(resp, &id).await;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
         h.insert("x-amz-request-id", v.clone());
         h.insert("x-amz-id-2", v);
     }
     resp
+}
+
+/// The largest error body gust rewrites to name its request id.
+const ERROR_BODY_MAX: usize = 64 * 1024;
+
+/// S3's error documents name the request (`<RequestId>`), as its header does.
+async fn with_request_id_in_error(resp: Response, id: &str) -> Response {
+    let xml = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("xml"));
+    if resp.status().as_u16() < 400 || !xml {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_MAX).await else {
+        return s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        );
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    match text.rfind("</Error>") {
+        Some(end) if !text.contains("<RequestId>") => {
+            let body = format!(
+                "{}<RequestId>{id}</RequestId>{}",
+                &text[..end],
+                &text[end..]
+            );
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(body))
+        }
+        _ => Response::from_parts(parts, Body::from(bytes)),
+    }
 }
 
 async fn answer(s: &S3State, mut req: Request, id: &str) -> Response {
