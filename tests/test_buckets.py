@@ -1914,3 +1914,27 @@ def test_error_documents_name_the_request_as_their_header_does(server, s3, bucke
         assert e.response["ResponseMetadata"]["RequestId"], e.response
     else:
         raise AssertionError("a missing key was found")
+
+
+def test_upload_part_copy_assembles_ranges_of_a_source_and_refuses_ranges_outside_it(s3, bucket):
+    mib = 1024 * 1024
+    source = bytes(range(256)) * (6 * mib // 256)
+    s3.put_object(Bucket=bucket, Key="source", Body=source)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="copy")["UploadId"]
+    parts = []
+    for number, (first, last) in enumerate([(0, 5 * mib - 1), (5 * mib, len(source) - 1)], 1):
+        out = s3.upload_part_copy(Bucket=bucket, Key="copy", UploadId=upload, PartNumber=number,
+                                  CopySource={"Bucket": bucket, "Key": "source"},
+                                  CopySourceRange=f"bytes={first}-{last}")
+        parts.append({"PartNumber": number, "ETag": out["CopyPartResult"]["ETag"]})
+    for bad in [f"bytes=0-{len(source)}", f"bytes={len(source)}-{len(source) + 10}", "bytes=10-5"]:
+        with pytest.raises(ClientError) as refused:
+            s3.upload_part_copy(Bucket=bucket, Key="copy", UploadId=upload, PartNumber=3,
+                                CopySource={"Bucket": bucket, "Key": "source"},
+                                CopySourceRange=bad)
+        assert refused.value.response["Error"]["Code"] == "InvalidArgument", bad
+        if bad != "bytes=10-5":  # not a range at all: the message says the form
+            assert str(len(source)) in refused.value.response["Error"]["Message"], bad
+    s3.complete_multipart_upload(Bucket=bucket, Key="copy", UploadId=upload,
+                                 MultipartUpload={"Parts": parts})
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == source

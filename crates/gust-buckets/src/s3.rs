@@ -1256,6 +1256,18 @@ impl S3 for Handle {
                 )
             })?),
         };
+        // The range must lie within the source, first to last, both given.
+        let size = source.size;
+        if let Some(r) = &range {
+            let within = matches!(r, dto::Range::Int { first, last: Some(last) }
+                if first <= last && *last < size);
+            if !within {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "Range specified is not valid for source object of size: {size}"
+                ));
+            }
+        }
         let (_, _, body) = self
             .open_object(&src_bucket, &src_key, source, range.as_ref())
             .await?;
