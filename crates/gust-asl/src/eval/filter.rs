@@ -236,7 +236,8 @@ fn parse_literal(c: &mut Cursor) -> Result<Value, String> {
             Ok(Value::Object(members))
         }
         _ => {
-            let word = c.take_while(|ch| ch.is_alphanumeric() || matches!(ch, '-' | '+' | '.'));
+            let word =
+                c.take_while(|ch| ch.is_alphanumeric() || matches!(ch, '-' | '+' | '.' | '_'));
             match word.as_str() {
                 "true" => Ok(Value::Bool(true)),
                 "false" => Ok(Value::Bool(false)),

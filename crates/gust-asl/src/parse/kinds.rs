@@ -158,7 +158,10 @@ pub(crate) fn resource(arn: &str) -> Result<Resource, String> {
         "lambda" => Err(format!(
             "Value is not a valid resource ARN: a Lambda function ARN is arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], not {arn}"
         )),
-        "states" if parts[3].is_empty() && parts[4].is_empty() => match parts[5..].join(":").as_str() {
+        // Service integrations are written without region and account; definitions
+        // exported from a console carry them (`arn:aws:states:us-east-1:123...:...`),
+        // which names the same integration.
+        "states" if parts[3].is_empty() == parts[4].is_empty() => match parts[5..].join(":").as_str() {
             "lambda:invoke" => Ok(Resource::LambdaInvoke { wait_for_token: false }),
             "lambda:invoke.waitForTaskToken" => Ok(Resource::LambdaInvoke { wait_for_token: true }),
             rest => match rest.strip_prefix("aws-sdk:s3:") {
@@ -426,6 +429,12 @@ mod tests {
 
     #[test]
     fn resources_gust_runs() {
+        assert_eq!(
+            resource("arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject"),
+            Ok(Resource::S3 {
+                action: "getObject".into()
+            })
+        );
         let f = "arn:aws:lambda:us-east-1:123456789012:function:hello";
         assert_eq!(resource(f), Ok(Resource::Function { arn: f.into() }));
         let q = "arn:aws:lambda:eu-west-3:000000000000:function:hello-world_2:$LATEST";
