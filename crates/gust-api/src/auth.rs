@@ -71,6 +71,9 @@ pub async fn require_signature(
     if crate::presign::is_presigned_download(&req) {
         return next.run(req).await;
     }
+    if req.uri().path() == METRICS_PATH && scraper_credentials(req.headers(), &auth.keys) {
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
     let rp = RequestParts {
         method: parts.method.as_str(),
@@ -102,6 +105,35 @@ pub async fn require_signature(
         }
         Err(e) => refuse(&e, parts.uri.path()),
     }
+}
+
+/// Where Prometheus scrapes gust.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// Whether a scrape of `/metrics` carries an operator key's secret, as Prometheus
+/// sends it: `Authorization: Bearer SECRET` (its `authorization` setting) or
+/// `Basic base64(AKID:SECRET)` (its `basic_auth`). A SigV4 signature works too.
+fn scraper_credentials(headers: &http::HeaderMap, keys: &AccessKeys) -> bool {
+    use base64::Engine as _;
+    let Some(value) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return keys.is_operator_secret(None, token.trim());
+    }
+    if let Some(encoded) = value.strip_prefix("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        if let Some((id, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+            return keys.is_operator_secret(Some(id), secret);
+        }
+    }
+    false
 }
 
 /// AWS's 403 for a signature that does not verify. The message names at most the

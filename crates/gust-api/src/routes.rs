@@ -60,6 +60,8 @@ pub fn router(platform: Arc<Platform>) -> Router {
             post(invoke).layer(DefaultBodyLimit::disable()),
         )
         .route("/gust/v1/health", get(health))
+        .route(crate::auth::METRICS_PATH, get(metrics))
+        .route("/gust/v1/usage", get(usage))
         .route("/gust/v1/functions/{name}/logs", get(logs))
         .route(
             "/gust/v1/functions/{name}/network",
@@ -296,6 +298,37 @@ fn set_header(resp: &mut Response, name: &'static str, value: &str) {
 
 async fn health(State(p): App) -> Response {
     reply(StatusCode::OK, Ok::<_, CoreError>(p.health()))
+}
+
+/// `GET /metrics`: Prometheus' text format (OpenMetrics).
+async fn metrics(State(p): App) -> Response {
+    let mut resp = p.metrics().encode(&p).into_response();
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    resp
+}
+
+/// `GET /gust/v1/usage`: invocations, billed duration and GB-seconds per function.
+async fn usage(State(p): App) -> Response {
+    let functions = p
+        .metrics()
+        .usage()
+        .into_iter()
+        .map(|(name, u)| gust_wire::gust::FunctionUsage {
+            name,
+            invocations: u.invocations,
+            billed_ms: u.billed_ms,
+            gb_seconds: u.gb_seconds,
+        })
+        .collect();
+    reply(
+        StatusCode::OK,
+        Ok::<_, CoreError>(gust_wire::gust::UsageList { functions }),
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -364,6 +364,14 @@ fn is_s3(req: &Request) -> bool {
     if req.headers().contains_key("x-amz-target") {
         return false;
     }
+    // A scrape: `GET /metrics` without a query, as Prometheus sends it (an S3
+    // listing of a bucket named `metrics` always carries one from the SDKs).
+    if path == crate::auth::METRICS_PATH
+        && req.method() == http::Method::GET
+        && req.uri().query().is_none()
+    {
+        return false;
+    }
     !other_api_path(req.uri().path())
 }
 

@@ -95,6 +95,20 @@ impl AccessKeys {
         self
     }
 
+    /// Whether `secret` is the secret of one of the operator's keys (a function's
+    /// temporary keys never count), and of the key `id` when one is given: what a
+    /// scraper that cannot sign (Prometheus) sends as a bearer token or basic auth.
+    pub fn is_operator_secret(&self, id: Option<&str>, secret: &str) -> bool {
+        self.0.iter().fold(false, |found, (key, s)| {
+            let same = s.len() == secret.len()
+                && s.bytes()
+                    .zip(secret.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0;
+            found | (same && id.is_none_or(|i| i == key))
+        })
+    }
+
     /// The secret of key `id`, given or issued.
     pub fn secret(&self, id: &str) -> Option<String> {
         self.0

@@ -31,6 +31,7 @@ mod schedule;
 mod sdk;
 mod serve;
 mod url;
+mod usage;
 mod workflow;
 
 use std::process::ExitCode;
@@ -107,6 +108,9 @@ enum Command {
     Sdk(sdk::SdkArgs),
     /// Workflows (Step Functions): state machines, executions followed live, pictures.
     Workflow(workflow::WorkflowArgs),
+    /// What each function used since the server started: invocations, billed
+    /// seconds and GB-seconds (Billed Duration × memory, as Lambda bills).
+    Usage,
     /// Check that the server is up and show its capacity.
     #[command(
         after_help = "Examples:\n  gust health\n  gust health --endpoint http://10.0.0.5:9000"
@@ -171,6 +175,7 @@ fn main() -> ExitCode {
         Command::Network(args) => network::run(&ctx, args),
         Command::Async(args) => async_cmd::run(&ctx, args),
         Command::Health => health::run(&ctx),
+        Command::Usage => usage::run(&ctx),
         Command::Sdk(args) => sdk::run(args),
         Command::Bucket(args) => bucket::run(&ctx, args),
         Command::Workflow(args) => workflow::run(&ctx, args),

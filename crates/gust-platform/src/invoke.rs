@@ -103,6 +103,11 @@ impl Platform {
                 // destination, as on Lambda.
                 self.accept_event(&request_id, &req.function, payload, req.trace.as_deref())
                     .await?;
+                self.metrics
+                    .async_received(&crate::metrics::FunctionLabels::of(
+                        &entry.config.name,
+                        req.function.qualifier.as_deref(),
+                    ));
                 return Ok(None);
             }
             InvocationType::RequestResponse => {}
@@ -131,12 +136,26 @@ impl Platform {
             want_tail: req.log_tail,
             trace: Some(trace),
         };
-        let _permit = self.acquire(&function)?;
+        let labels = crate::metrics::FunctionLabels::of(
+            &entry.config.name,
+            req.function.qualifier.as_deref(),
+        );
+        let _permit = self.acquire(&function).inspect_err(|e| {
+            if matches!(e, CoreError::TooManyRequests { .. }) {
+                self.metrics.throttled(&labels);
+            }
+        })?;
+        let _in_flight = self.metrics.started(&labels);
         let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
         let end = self
             .scheduler
             .invoke(&entry.pool, inv, deadline)
             .await
+            .inspect_err(|e| {
+                if matches!(e, ScheduleError::Throttled(_)) {
+                    self.metrics.throttled(&labels);
+                }
+            })
             .map_err(|e| match e {
                 ScheduleError::Throttled(message) => CoreError::TooManyRequests {
                     reason: "ConcurrentInvocationLimitExceeded",
@@ -148,6 +167,7 @@ impl Platform {
                 }
                 ScheduleError::Start(e) => CoreError::ServiceUnavailable(e.to_string()),
             })?;
+        self.metrics.ended(&labels, &end.report, end.function_error);
         Ok(Some(InvokeOutcome {
             payload: end.payload,
             function_error: end.function_error.then_some("Unhandled"),

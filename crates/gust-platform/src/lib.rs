@@ -25,6 +25,7 @@ mod convert;
 mod events;
 mod invoke;
 mod manage;
+pub mod metrics;
 mod network;
 mod payload;
 mod registry;
@@ -92,6 +93,8 @@ pub struct Platform {
     pub(crate) url_ids: RwLock<urls::UrlIndex>,
     /// Schedule rules (see `schedules`).
     pub(crate) schedules: schedules::Schedules,
+    /// What `/metrics` and `gust usage` report (see `metrics`).
+    pub(crate) metrics: metrics::Metrics,
 }
 
 impl Platform {
@@ -115,6 +118,7 @@ impl Platform {
             events: std::sync::OnceLock::new(),
             url_ids: RwLock::default(),
             schedules: schedules::Schedules::default(),
+            metrics: metrics::Metrics::default(),
         };
         platform.load()?;
         platform.index_urls();
@@ -247,6 +251,11 @@ impl Platform {
             value,
         })?;
         Ok(())
+    }
+
+    /// What gust counts, for `/metrics` and `gust usage`.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     /// The API's base URL (`http://HOST:PORT`), for links to gust itself when a

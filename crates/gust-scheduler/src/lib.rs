@@ -164,6 +164,7 @@ impl Scheduler {
                             function_error: true,
                             log_tail,
                             reusable: false,
+                            report: Default::default(),
                         })
                     }
                     Err(e) if e.is_exhausted() => {

@@ -20,6 +20,28 @@ pub struct Health {
     pub capacity_memory_mb: u64,
 }
 
+/// `GET /gust/v1/usage`: what each function used since gust started.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageList {
+    /// By name.
+    pub functions: Vec<FunctionUsage>,
+}
+
+/// One function's usage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionUsage {
+    /// The function.
+    pub name: String,
+    /// Invocations that ran.
+    pub invocations: u64,
+    /// Billed Duration summed, ms.
+    pub billed_ms: u64,
+    /// Billed Duration × memory, GB-seconds (Lambda's unit).
+    pub gb_seconds: f64,
+}
+
 /// One log record: a line of output or a platform line (START/END/REPORT).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

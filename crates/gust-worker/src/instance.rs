@@ -65,6 +65,23 @@ pub struct InvokeEnd {
     pub log_tail: Option<Vec<u8>>,
     /// Whether the instance may serve another invocation.
     pub reusable: bool,
+    /// The figures of its REPORT line, for metrics and billing.
+    pub report: Report,
+}
+
+/// What an invocation's REPORT line says, as numbers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// How long it ran.
+    pub duration: Duration,
+    /// Billed Duration, ms (the duration rounded up to the millisecond, as Lambda).
+    pub billed_ms: u64,
+    /// The function's memory size, MB.
+    pub memory_mb: u32,
+    /// Max Memory Used, MB.
+    pub max_memory_mb: u64,
+    /// Init Duration, when the invocation started its instance (a cold start).
+    pub init: Option<Duration>,
 }
 
 /// Why an instance could not be started.
@@ -624,12 +641,20 @@ impl Instance {
             elapsed_ms.ceil() as u64,
             config.memory_mb,
         );
-        if let Some(init) = self.init_duration.take() {
+        let init = self.init_duration.take();
+        if let Some(init) = init {
             report.push_str(&format!(
                 "\tInit Duration: {:.2} ms",
                 init.as_secs_f64() * 1000.0
             ));
         }
+        let figures = Report {
+            duration: started.elapsed(),
+            billed_ms: elapsed_ms.ceil() as u64,
+            memory_mb: config.memory_mb,
+            max_memory_mb: max_mb,
+            init,
+        };
         if let (Some(t), false) = (&status, reusable) {
             report.push_str(&format!("\tStatus: error\tError Type: {t}"));
         }
@@ -642,6 +667,7 @@ impl Instance {
             function_error,
             log_tail,
             reusable: reusable && self.is_alive(),
+            report: figures,
         }
     }
 

@@ -32,6 +32,7 @@ mod runtime_version;
 pub use gust_sandbox::SandboxError as SandboxErrorKind;
 pub use host::{RuntimeHost, RuntimeHostError};
 pub use instance::{
-    new_trace_ids, Gateway, Instance, InstanceSpec, Invocation, InvokeEnd, StartError, Worker,
+    new_trace_ids, Gateway, Instance, InstanceSpec, Invocation, InvokeEnd, Report, StartError,
+    Worker,
 };
 pub use logs::{FunctionLog, LogRecord};

@@ -1,0 +1,185 @@
+"""`GET /metrics` (Prometheus' text format) and `gust usage`: Lambda's metrics per
+function and qualifier, the GB-seconds billed, the platform's gauges, how a scraper
+authenticates when gust has access keys, and a real Prometheus server scraping gust.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+import support
+
+APP = """
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"ok": True}
+"""
+
+KEY_ID, SECRET = "AKIDMETRICS", "metrics-secret"
+
+
+def scrape(srv, **kwargs) -> str:
+    answer = requests.get(srv.url + "/metrics", timeout=30, **kwargs)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/openmetrics-text")
+    return answer.text
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample (`name{labels} value`), or None."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return None
+
+
+def billed_ms(log: str) -> int:
+    found = re.search(r"Billed Duration: (\d+) ms", log)
+    assert found, log
+    return int(found.group(1))
+
+
+def test_invocations_errors_throttles_cold_starts_and_gb_seconds(start_server):
+    srv = start_server()
+    lam = srv.new_lambda_client()
+    name = support.unique_name("metrics")
+    srv.create_function(name, support.make_zip({"app.py": APP}), MemorySize=256)
+    billed = 0
+    for payload in [{}, {}, {"fail": True}]:
+        billed += billed_ms(support.invoke(lam, name, payload, tail=True).log or "")
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    labels = {"function_name": name, "resource": name}
+    # The Event invocation runs too: wait until it is counted.
+    support.wait_until(
+        lambda: sample(scrape(srv), "gust_lambda_invocations_total", **labels) == 4, 60,
+        message="the event's invocation to be counted")
+    text = scrape(srv)
+    assert sample(text, "gust_lambda_errors_total", **labels) == 1
+    assert sample(text, "gust_lambda_async_events_received_total", **labels) == 1
+    assert sample(text, "gust_lambda_cold_starts_total", **labels) >= 1
+    assert sample(text, "gust_lambda_duration_seconds_count", **labels) == 4
+    assert sample(text, "gust_lambda_init_duration_seconds_count", **labels) >= 1
+    assert sample(text, "gust_lambda_concurrent_executions", **labels) == 0
+    assert sample(text, "gust_functions") == 1
+    assert sample(text, "gust_memory_capacity_bytes") > 0
+    # An invocation through a qualifier is its own resource.
+    lam.publish_version(FunctionName=name)
+    assert support.invoke(lam, name, {}, Qualifier="1").ok() == {"ok": True}
+    assert sample(scrape(srv), "gust_lambda_invocations_total", function_name=name,
+                  resource=f"{name}:1") == 1
+
+    # Throttles: no concurrency left for the function.
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(lam.exceptions.TooManyRequestsException):
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    assert sample(scrape(srv), "gust_lambda_throttles_total", **labels) == 1
+
+    # GB-seconds: Billed Duration × memory, as the REPORT lines say.
+    usage = requests.get(srv.url + "/gust/v1/usage", timeout=30).json()["functions"]
+    mine = next(f for f in usage if f["name"] == name)
+    assert mine["invocations"] == 5
+    assert mine["billedMs"] >= billed
+    assert mine["gbSeconds"] == pytest.approx(mine["billedMs"] / 1000 * 256 / 1024)
+    gb = sample(scrape(srv), "gust_lambda_billed_gb_seconds_total", **labels)
+    assert gb is not None and 0 < gb <= mine["gbSeconds"]
+    table = srv.cli("usage")
+    assert table.returncode == 0, table.stderr
+    assert name in table.stdout and "GB-SECONDS" in table.stdout, table.stdout
+
+
+def test_with_access_keys_a_scraper_sends_a_bearer_token_or_basic_auth(start_server):
+    srv = start_server("--access-key", f"{KEY_ID}:{SECRET}")
+    refused = requests.get(srv.url + "/metrics", timeout=30)
+    assert refused.status_code == 403, refused.text
+    assert requests.get(srv.url + "/metrics", timeout=30,
+                        headers={"Authorization": "Bearer wrong"}).status_code == 403
+    scrape(srv, headers={"Authorization": f"Bearer {SECRET}"})
+    basic = base64.b64encode(f"{KEY_ID}:{SECRET}".encode()).decode()
+    scrape(srv, headers={"Authorization": f"Basic {basic}"})
+    wrong_id = base64.b64encode(f"OTHER:{SECRET}".encode()).decode()
+    assert requests.get(srv.url + "/metrics", timeout=30,
+                        headers={"Authorization": f"Basic {wrong_id}"}).status_code == 403
+    # The token opens /metrics only.
+    assert requests.get(srv.url + "/2015-03-31/functions", timeout=30,
+                        headers={"Authorization": f"Bearer {SECRET}"}).status_code == 403
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None,
+                    reason="Debian's prometheus is not installed (./scripts/test installs it)")
+def test_a_real_prometheus_scrapes_gust_with_a_bearer_token(start_server, tmp_path: Path):
+    srv = start_server("--access-key", f"{KEY_ID}:{SECRET}")
+    lam = boto3.client("lambda", endpoint_url=srv.url, region_name=support.REGION,
+                       aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
+                       config=Config(retries={"max_attempts": 0}))
+    name = support.unique_name("scraped")
+    lam.create_function(FunctionName=name, Runtime=support.PYTHON, Handler="app.handler",
+                        Role=f"arn:aws:iam::{support.ACCOUNT}:role/r",
+                        Code={"ZipFile": support.make_zip({"app.py": APP})})
+    for _ in range(3):
+        assert support.invoke(lam, name, {}).ok() == {"ok": True}
+    target = urllib.parse.urlsplit(srv.url).netloc
+    config = tmp_path / "prometheus.yml"
+    config.write_text(json.dumps({
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [{
+            "job_name": "gust",
+            "metrics_path": "/metrics",
+            "authorization": {"type": "Bearer", "credentials": SECRET},
+            "static_configs": [{"targets": [target]}],
+        }],
+    }))
+    port = free_port()
+    prom = subprocess.Popen(
+        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("w"))
+    try:
+        api = f"http://127.0.0.1:{port}/api/v1"
+
+        def scraped_value():
+            try:
+                r = requests.get(f"{api}/query", timeout=5, params={
+                    "query": f'gust_lambda_invocations_total{{function_name="{name}"}}'})
+            except requests.ConnectionError:
+                return None
+            result = r.json().get("data", {}).get("result", [])
+            return float(result[0]["value"][1]) if result else None
+
+        value = support.wait_until(scraped_value, 90,
+                                   message="Prometheus to have scraped gust's invocations")
+        assert value == 3
+        targets = requests.get(f"{api}/targets", timeout=5).json()["data"]["activeTargets"]
+        assert [t["health"] for t in targets] == ["up"], targets
+    finally:
+        prom.terminate()
+        try:
+            prom.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            prom.kill()
+            prom.wait()
