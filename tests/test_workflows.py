@@ -1685,3 +1685,37 @@ def test_a_definition_over_1_mib_is_refused(sfn):
                                     definition=definition, roleArn=ROLE)
     assert (code, status) == ("ValidationException", 400), message
     assert "1048576" in message
+
+
+def test_the_gust_workflow_cli_creates_starts_follows_and_draws(server, tmp_path):
+    name = support.unique_name("cli-flow")
+    definition = tmp_path / "flow.asl.json"
+    definition.write_text(json.dumps({"StartAt": "Hello", "States": {
+        "Hello": {"Type": "Pass", "Result": {"greeting": "hi"}, "Next": "Done"},
+        "Done": {"Type": "Succeed"}}}))
+    created = server.cli("workflow", "create", name, str(definition))
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip() == machine_arn(name)
+    followed = server.cli("workflow", "start", name, "--input", '{"x": 1}',
+                          "--execution", "first", "--follow")
+    assert followed.returncode == 0, followed.stderr
+    assert "PassStateEntered name=Hello" in followed.stdout, followed.stdout
+    assert "ExecutionSucceeded" in followed.stdout, followed.stdout
+    assert json.loads(followed.stdout.strip().splitlines()[-1]) == {"greeting": "hi"}
+    history = server.cli("workflow", "history", f"{name}/first")
+    assert history.returncode == 0, history.stderr
+    assert history.stdout.splitlines()[0].split()[2] == "ExecutionStarted", history.stdout
+    picture = tmp_path / "run.svg"
+    drawn = server.cli("workflow", "graph", f"{name}/first", "--out", str(picture))
+    assert drawn.returncode == 0, drawn.stderr
+    svg = picture.read_text()
+    assert svg.startswith("<svg") and "Hello" in svg and "Done" in svg, svg[:200]
+    # Updating keeps the name and the ARN; a bad file is refused with AWS's message.
+    again = server.cli("workflow", "create", name, str(definition))
+    assert again.returncode == 0 and "updated" in again.stderr, again.stderr
+    broken = tmp_path / "broken.asl.json"
+    broken.write_text(json.dumps({"StartAt": "Nowhere", "States": {
+        "Hello": {"Type": "Pass", "End": True}}}))
+    refused = server.cli("workflow", "create", support.unique_name("cli-bad"), str(broken))
+    assert refused.returncode != 0
+    assert "InvalidDefinition" in refused.stderr and "Nowhere" in refused.stderr, refused.stderr
