@@ -145,7 +145,7 @@ impl Platform {
                 self.metrics.throttled(&labels);
             }
         })?;
-        let _in_flight = self.metrics.started(&labels);
+        let in_flight = self.metrics.started(&labels);
         let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
         let end = self
             .scheduler
@@ -167,6 +167,9 @@ impl Platform {
                 }
                 ScheduleError::Start(e) => CoreError::ServiceUnavailable(e.to_string()),
             })?;
+        // Out of ConcurrentExecutions before it counts as ended: a scrape that sees
+        // it counted never sees it running.
+        drop(in_flight);
         self.metrics.ended(&labels, &end.report, end.function_error);
         Ok(Some(InvokeOutcome {
             payload: end.payload,
