@@ -183,3 +183,28 @@ def test_a_real_prometheus_scrapes_gust_with_a_bearer_token(start_server, tmp_pa
         except subprocess.TimeoutExpired:
             prom.kill()
             prom.wait()
+
+
+def test_async_metrics_count_age_drops_and_records_that_cannot_be_delivered(start_server):
+    srv = start_server()
+    lam = srv.new_lambda_client()
+    name = support.unique_name("async-metrics")
+    sink = support.unique_name("async-sink")
+    srv.create_function(name, support.make_zip({"app.py": APP}))
+    srv.create_function(sink, support.make_zip({"app.py": APP}))
+    lam.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": support.function_arn(sink)}})
+    # The destination goes away: the failure's record cannot reach it.
+    lam.delete_function(FunctionName=sink)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"fail": true}')
+    labels = {"function_name": name, "resource": name}
+    support.wait_until(
+        lambda: sample(scrape(srv), "gust_lambda_destination_delivery_failures_total",
+                       **labels) == 1, 60,
+        message="the undeliverable record to be counted")
+    text = scrape(srv)
+    assert sample(text, "gust_lambda_async_events_dropped_total", **labels) == 1
+    assert sample(text, "gust_lambda_async_event_age_seconds_count", **labels) == 1
+    assert sample(text, "gust_lambda_dead_letter_errors_total", **labels) is None
+    assert sample(text, "gust_lambda_errors_total", **labels) == 1

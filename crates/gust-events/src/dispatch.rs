@@ -68,6 +68,26 @@ pub trait Executor: Send + Sync + 'static {
     fn dead_letter_target(&self, function: &str, qualifier: Option<&str>) -> Option<String>;
     /// Whether a function (version, alias) exists, to deliver records to it.
     fn function_exists(&self, function: &FunctionRef) -> bool;
+    /// What became of an event, for metrics; the default ignores it.
+    fn observe(&self, _event: &StoredEvent, _what: Observed) {}
+}
+
+/// What the dispatcher tells an [`Executor`] about an event, for Lambda's
+/// asynchronous-invocation metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// An attempt starts, this long after the event was accepted (AsyncEventAge).
+    Attempt {
+        /// Milliseconds since it was accepted.
+        age_ms: i64,
+    },
+    /// The event ended without a successful run (AsyncEventsDropped), whether or
+    /// not its record then reached a destination or dead-letter queue.
+    Dropped,
+    /// Its record could not reach its dead-letter queue (DeadLetterErrors).
+    DeadLetterError,
+    /// Its record could not reach its destination (DestinationDeliveryFailures).
+    DestinationFailure,
 }
 
 /// Runs until `stop` turns true, then waits for the attempts under way.
@@ -155,6 +175,12 @@ async fn run_one<E: Executor>(
     }
 
     let attempt = event.attempts + 1;
+    exec.observe(
+        &event,
+        Observed::Attempt {
+            age_ms: sh.clock.now_ms() - event.accepted_ms,
+        },
+    );
     sh.writer.send(vec![EventWrite::Start {
         id: event.id,
         attempts: attempt,
@@ -317,6 +343,39 @@ async fn finish<E: Executor>(
             None => None,
         },
     };
+    if !matches!(outcome, Final::Succeeded) {
+        exec.observe(&event, Observed::Dropped);
+    }
+    let undeliverable = queue_arn(&sh.region, UNDELIVERABLE_QUEUE);
+    let failed_delivery =
+        |d: &&str| d.starts_with(&undeliverable) && d.contains(" (could not deliver to ");
+    if let Some(d) = destination.as_deref().filter(failed_delivery) {
+        let to_dead_letters = !matches!(
+            (&outcome, config),
+            (
+                Final::Succeeded,
+                InvokeConfig {
+                    on_success: Some(_),
+                    ..
+                }
+            ) | (
+                Final::Exhausted | Final::Expired | Final::Rejected(_),
+                InvokeConfig {
+                    on_failure: Some(_),
+                    ..
+                }
+            )
+        );
+        tracing::debug!(destination = %d, to_dead_letters, "an event's record was not delivered");
+        exec.observe(
+            &event,
+            if to_dead_letters {
+                Observed::DeadLetterError
+            } else {
+                Observed::DestinationFailure
+            },
+        );
+    }
     match &outcome {
         Final::Succeeded => {}
         Final::Rejected(why) => tracing::warn!(

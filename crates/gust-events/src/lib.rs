@@ -53,7 +53,7 @@ use gust_wire::events::{
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-pub use dispatch::{Execution, Executor};
+pub use dispatch::{Execution, Executor, Observed};
 pub use writer::WriterStats;
 
 use crate::clock::{iso8601, Clock};

@@ -230,6 +230,14 @@ impl PlatformExecutor {
 }
 
 impl Executor for PlatformExecutor {
+    fn observe(&self, event: &StoredEvent, what: gust_events::Observed) {
+        if let Some(platform) = self.0.upgrade() {
+            let labels =
+                crate::metrics::FunctionLabels::of(&event.function, event.qualifier.as_deref());
+            platform.metrics.async_observed(&labels, what);
+        }
+    }
+
     async fn execute(&self, event: &StoredEvent) -> Execution {
         let Some(platform) = self.0.upgrade() else {
             return Execution::ShuttingDown;

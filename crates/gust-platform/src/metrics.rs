@@ -82,6 +82,10 @@ pub struct Metrics {
     init_duration: Family<FunctionLabels, Histogram, fn() -> Histogram>,
     billed_gb_seconds: Family<FunctionLabels, F64Counter>,
     async_received: Family<FunctionLabels, Counter>,
+    async_age: Family<FunctionLabels, Histogram, fn() -> Histogram>,
+    async_dropped: Family<FunctionLabels, Counter>,
+    dead_letter_errors: Family<FunctionLabels, Counter>,
+    destination_failures: Family<FunctionLabels, Counter>,
     usage: Mutex<BTreeMap<String, Usage>>,
 }
 
@@ -97,6 +101,10 @@ impl Default for Metrics {
             init_duration: Family::new_with_constructor(histogram as fn() -> Histogram),
             billed_gb_seconds: Family::default(),
             async_received: Family::default(),
+            async_age: Family::new_with_constructor(histogram as fn() -> Histogram),
+            async_dropped: Family::default(),
+            dead_letter_errors: Family::default(),
+            destination_failures: Family::default(),
             usage: Mutex::new(BTreeMap::new()),
         }
     }
@@ -160,6 +168,23 @@ impl Metrics {
         self.async_received.get_or_create(labels).inc();
     }
 
+    /// What the asynchronous dispatcher saw of an event.
+    pub fn async_observed(&self, labels: &FunctionLabels, what: gust_events::Observed) {
+        use gust_events::Observed;
+        let counter = match what {
+            Observed::Attempt { age_ms } => {
+                self.async_age
+                    .get_or_create(labels)
+                    .observe(age_ms.max(0) as f64 / 1000.0);
+                return;
+            }
+            Observed::Dropped => &self.async_dropped,
+            Observed::DeadLetterError => &self.dead_letter_errors,
+            Observed::DestinationFailure => &self.destination_failures,
+        };
+        counter.get_or_create(labels).inc();
+    }
+
     /// Each function's usage since gust started, by name.
     pub fn usage(&self) -> BTreeMap<String, Usage> {
         self.usage.lock().clone()
@@ -215,6 +240,27 @@ impl Metrics {
             "async_events_received",
             "Event invocations accepted into the queue (Lambda's AsyncEventsReceived)",
             self.async_received.clone(),
+        );
+        lambda.register_with_unit(
+            "async_event_age",
+            "Time from an Event invocation's acceptance to each of its attempts (Lambda's AsyncEventAge)",
+            Unit::Seconds,
+            self.async_age.clone(),
+        );
+        lambda.register(
+            "async_events_dropped",
+            "Event invocations that ended without a successful run (Lambda's AsyncEventsDropped)",
+            self.async_dropped.clone(),
+        );
+        lambda.register(
+            "dead_letter_errors",
+            "Event records that could not reach their dead-letter queue (Lambda's DeadLetterErrors)",
+            self.dead_letter_errors.clone(),
+        );
+        lambda.register(
+            "destination_delivery_failures",
+            "Event records that could not reach their destination (Lambda's DestinationDeliveryFailures)",
+            self.destination_failures.clone(),
         );
         let health = platform.health();
         let instances: Gauge = Gauge::default();
