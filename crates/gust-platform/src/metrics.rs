@@ -152,7 +152,13 @@ impl Metrics {
             .get_or_create(labels)
             .inc_by(gb_seconds);
         let mut usage = self.usage.lock();
-        let u = usage.entry(labels.function_name.clone()).or_default();
+        // The name is cloned only the first time a function is seen.
+        if !usage.contains_key(&labels.function_name) {
+            usage.insert(labels.function_name.clone(), Usage::default());
+        }
+        let Some(u) = usage.get_mut(&labels.function_name) else {
+            return;
+        };
         u.invocations += 1;
         u.billed_ms += report.billed_ms;
         u.gb_seconds += gb_seconds;

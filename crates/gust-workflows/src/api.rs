@@ -156,6 +156,14 @@ pub(crate) enum TaskCall {
     Heartbeat,
 }
 
+/// AWS's answer to an ARN of the wrong kind (or another region's).
+pub(crate) fn invalid_arn(arn: &str) -> ApiError {
+    ApiError::new(
+        "InvalidArn",
+        format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
+    )
+}
+
 /// A required string field.
 pub(crate) fn required<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
     match input.get(field) {

@@ -93,10 +93,7 @@ fn name_of(input: &Value) -> Result<String, ApiError> {
 impl Workflows {
     fn execution_named(&self, arn_text: &str) -> Result<ExecutionRecord, ApiError> {
         if arn::execution_names(&self.region, arn_text).is_none() {
-            return Err(ApiError::new(
-                "InvalidArn",
-                format!("Invalid Arn: 'Resource type not valid in this context: {arn_text}'"),
-            ));
+            return Err(super::invalid_arn(arn_text));
         }
         self.store.execution(arn_text)?.ok_or_else(|| {
             ApiError::new(
@@ -218,7 +215,6 @@ impl Workflows {
             "input": text,
             "inputDetails": { "included": true },
             "billingDetails": {
-                "billedMemoryUsedInMB": 64,
                 "billedDurationInMilliseconds": ((ending.stopped_ms - start).max(0) + 99) / 100 * 100,
             },
         });

@@ -53,10 +53,7 @@ impl Workflows {
     /// The machine an ARN names, or `StateMachineDoesNotExist`.
     pub(crate) fn machine_named(&self, arn_text: &str) -> Result<MachineRecord, ApiError> {
         if arn::machine_name(&self.region, arn_text).is_none() {
-            return Err(ApiError::new(
-                "InvalidArn",
-                format!("Invalid Arn: 'Resource type not valid in this context: {arn_text}'"),
-            ));
+            return Err(super::invalid_arn(arn_text));
         }
         self.store.machine(arn_text)?.ok_or_else(|| {
             ApiError::new(
@@ -242,10 +239,7 @@ impl Workflows {
     pub(super) fn delete_machine(&self, input: &Value) -> Result<Value, ApiError> {
         let arn_text = required(input, "stateMachineArn")?;
         if arn::machine_name(&self.region, arn_text).is_none() {
-            return Err(ApiError::new(
-                "InvalidArn",
-                format!("Invalid Arn: 'Resource type not valid in this context: {arn_text}'"),
-            ));
+            return Err(super::invalid_arn(arn_text));
         }
         // AWS answers a delete of a missing machine with success; running
         // executions go on with the definition they started with.
