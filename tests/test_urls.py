@@ -292,9 +292,9 @@ def test_url_configs_refuse_what_aws_refuses(lam, make_function):
     name = make_function("url-bad", support.make_zip({"app.py": ECHO_APP}))
     code, status, message = support.client_error(pytest.raises(
         Exception, lam.create_function_url_config, FunctionName=name, AuthType="NONE",
-        InvokeMode="RESPONSE_STREAM"))
+        InvokeMode="STREAM"))
     assert (code, status) == ("InvalidParameterValueException", 400)
-    assert "RESPONSE_STREAM" in message
+    assert "BUFFERED, RESPONSE_STREAM" in message
     code, _, _ = support.client_error(pytest.raises(
         Exception, lam.create_function_url_config, FunctionName=name, AuthType="OPEN"))
     assert code == "InvalidParameterValueException"

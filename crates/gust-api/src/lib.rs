@@ -10,7 +10,9 @@
 //! - `error`: the one mapping from core errors to Lambda error responses.
 //! - `url_routes`, `schedule_routes`: function URL configurations and schedules.
 //! - `tags_routes`: TagResource, UntagResource and ListTags.
-//! - `url_serve`, `url_event`: serving function URLs as payload format 2.0 events.
+//! - `url_serve`, `url_event`: serving function URLs as payload format 2.0 events;
+//!   `url_stream`: those in `RESPONSE_STREAM` mode.
+//! - `stream_invoke`, `event_stream`: InvokeWithResponseStream and its framing.
 //! - [`sigv4`]: verifying AWS Signature Version 4; `auth`: requiring it of API
 //!   requests, before their bodies are read.
 //! - [`presign`]: presigned `Code.Location` URLs, fetched without credentials.
@@ -32,6 +34,7 @@ mod bucket_events;
 mod bucket_routes;
 mod config;
 mod error;
+mod event_stream;
 mod events_routes;
 mod extract;
 mod listener;
@@ -43,10 +46,12 @@ mod schedule_routes;
 pub mod sigv4;
 pub mod sigv4_sign;
 mod states_routes;
+mod stream_invoke;
 mod tags_routes;
 mod url_event;
 mod url_routes;
 mod url_serve;
+mod url_stream;
 mod url_style;
 mod versions_routes;
 mod workflow_s3;

@@ -59,6 +59,11 @@ pub fn router(platform: Arc<Platform>) -> Router {
             &format!("{functions}/{{name}}/invocations"),
             post(invoke).layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            crate::stream_invoke::PATH,
+            post(crate::stream_invoke::invoke_with_response_stream)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route("/gust/v1/health", get(health))
         .route(crate::auth::METRICS_PATH, get(metrics))
         .route("/gust/v1/usage", get(usage))
@@ -210,7 +215,7 @@ async fn delete_function(State(p): App, QualifiedFunction(f): QualifiedFunction)
 
 /// Reads an invoke body up to the sync limit. Oversize bodies are read on (up to
 /// [`DISCARD_MAX`]) and dropped, so the client gets its 413.
-async fn read_invoke_body(body: Body) -> Result<Bytes, CoreError> {
+pub(crate) async fn read_invoke_body(body: Body) -> Result<Bytes, CoreError> {
     let mut body = body;
     let mut buf = bytes::BytesMut::new();
     let mut seen = 0usize;

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use bytes::Bytes;
 use gust_platform::{InvocationType, InvokeRequest, Platform, ResolvedUrl, UrlAuth};
-use gust_types::{limits, name::ACCOUNT_ID, CoreError};
+use gust_types::{limits, name::ACCOUNT_ID, CoreError, InvokeOutcome};
 use gust_wire::urls::Cors;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
@@ -173,35 +173,26 @@ async fn handle(
         client_context: None,
         trace: None,
     };
-    let mut resp = match s.platform.invoke(Arc::from(request_id), invoke).await {
+    let mut resp = if url.streaming {
+        crate::url_stream::respond(s.platform.clone(), Arc::from(request_id), invoke).await
+    } else {
+        whole_response(s.platform.invoke(Arc::from(request_id), invoke).await)
+    };
+    if let (Some(cors), Some(origin)) = (&url.cors, origin.as_deref()) {
+        add_cors(cors, origin, resp.headers_mut());
+    }
+    resp
+}
+
+/// The HTTP response for a function's whole answer (`map_response`), or for why
+/// there is none.
+pub(crate) fn whole_response(result: Result<Option<InvokeOutcome>, CoreError>) -> Response {
+    match result {
         Ok(Some(out)) if out.function_error.is_some() => {
             message(StatusCode::BAD_GATEWAY, "Internal Server Error")
         }
         Ok(Some(out)) => match map_response(&out.payload) {
-            Ok(r) => {
-                let mut resp = (
-                    StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY),
-                    r.body,
-                )
-                    .into_response();
-                let h = resp.headers_mut();
-                // The function's headers alone say what the body is.
-                h.remove(http::header::CONTENT_TYPE);
-                for (k, v) in r.headers {
-                    if let (Ok(k), Ok(v)) = (
-                        HeaderName::from_bytes(k.as_bytes()),
-                        HeaderValue::from_str(&v),
-                    ) {
-                        h.append(k, v);
-                    }
-                }
-                for c in r.cookies {
-                    if let Ok(v) = HeaderValue::from_str(&c) {
-                        h.append(http::header::SET_COOKIE, v);
-                    }
-                }
-                resp
-            }
+            Ok(r) => response_with(r.status, Body::from(r.body), r.headers, r.cookies),
             Err(e) => {
                 tracing::debug!(error = %e, "function URL result is not a response");
                 message(StatusCode::BAD_GATEWAY, "Internal Server Error")
@@ -209,9 +200,36 @@ async fn handle(
         },
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => core_error(&e),
-    };
-    if let (Some(cors), Some(origin)) = (&url.cors, origin.as_deref()) {
-        add_cors(cors, origin, resp.headers_mut());
+    }
+}
+
+/// A response with the status, headers and cookies a function chose; its headers
+/// alone say what the body is.
+pub(crate) fn response_with(
+    status: u16,
+    body: Body,
+    headers: Vec<(String, String)>,
+    cookies: Vec<String>,
+) -> Response {
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+        body,
+    )
+        .into_response();
+    let h = resp.headers_mut();
+    h.remove(http::header::CONTENT_TYPE);
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            h.append(k, v);
+        }
+    }
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(http::header::SET_COOKIE, v);
+        }
     }
     resp
 }
@@ -290,7 +308,7 @@ fn core_error(e: &CoreError) -> Response {
 }
 
 /// `{"Message": ...}`, the body of errors function URLs answer themselves.
-fn message(status: StatusCode, text: &str) -> Response {
+pub(crate) fn message(status: StatusCode, text: &str) -> Response {
     let body = serde_json::json!({ "Message": text }).to_string();
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert(

@@ -63,6 +63,36 @@ impl Platform {
         request_id: Arc<str>,
         req: InvokeRequest,
     ) -> Result<Option<InvokeOutcome>, CoreError> {
+        self.invoke_to(request_id, req, None).await
+    }
+
+    /// Invoke, with the response streamed to `stream` as the runtime sends it
+    /// (InvokeWithResponseStream, streaming function URLs). A runtime that answers
+    /// whole sends nothing to `stream`: its answer is the outcome's payload, as from
+    /// [`Platform::invoke`]. An Event invocation cannot stream.
+    pub async fn invoke_streaming(
+        &self,
+        request_id: Arc<str>,
+        req: InvokeRequest,
+        stream: gust_worker::streaming::StreamSink,
+    ) -> Result<Option<InvokeOutcome>, CoreError> {
+        self.invoke_to(request_id, req, Some(stream)).await
+    }
+
+    /// The version an invocation of `function` runs (what `X-Amz-Executed-Version`
+    /// says), without invoking it.
+    pub fn executed_version(&self, function: &FunctionRef) -> Result<String, CoreError> {
+        let f = self.function(function)?;
+        let entry = f.entry_for_invoke(function.qualifier.as_deref(), &self.config.region)?;
+        Ok(entry.config.version.clone())
+    }
+
+    async fn invoke_to(
+        &self,
+        request_id: Arc<str>,
+        req: InvokeRequest,
+        stream: Option<gust_worker::streaming::StreamSink>,
+    ) -> Result<Option<InvokeOutcome>, CoreError> {
         if req.invocation_type == InvocationType::Event
             && req.payload.len() > limits::ASYNC_PAYLOAD_MAX
         {
@@ -135,6 +165,7 @@ impl Platform {
             client_context,
             want_tail: req.log_tail,
             trace: Some(trace),
+            stream,
         };
         let labels = crate::metrics::FunctionLabels::of(
             &entry.config.name,

@@ -93,6 +93,9 @@ pub struct ResolvedUrl {
     pub auth: UrlAuth,
     /// CORS settings, when any.
     pub cors: Option<Cors>,
+    /// `InvokeMode: RESPONSE_STREAM`: the response reaches the caller as the
+    /// function sends it.
+    pub streaming: bool,
 }
 
 /// url-id → (function name, qualifier key).
@@ -126,6 +129,7 @@ impl Platform {
                 qualifier: (!key.is_empty()).then_some(key),
             },
             url_id: url.url_id.clone(),
+            streaming: url.invoke_mode == INVOKE_STREAM,
             auth: if url.auth_type == AUTH_IAM {
                 UrlAuth::Iam
             } else {
@@ -347,11 +351,7 @@ fn check_auth_type(a: &str) -> Result<(), CoreError> {
 fn check_invoke_mode(m: Option<&str>) -> Result<String, CoreError> {
     match m {
         None | Some(INVOKE_BUFFERED) => Ok(INVOKE_BUFFERED.into()),
-        Some(INVOKE_STREAM) => Err(CoreError::Unsupported(
-            "gust does not support InvokeMode RESPONSE_STREAM: function URLs return the \
-             whole response (BUFFERED)"
-                .into(),
-        )),
+        Some(INVOKE_STREAM) => Ok(INVOKE_STREAM.into()),
         Some(other) => Err(CoreError::InvalidParameterValue(format!(
             "1 validation error detected: Value '{other}' at 'invokeMode' failed to satisfy \
              constraint: Member must satisfy enum value set: [BUFFERED, RESPONSE_STREAM]"
@@ -441,10 +441,10 @@ mod tests {
     #[test]
     fn invoke_modes() {
         assert_eq!(check_invoke_mode(None).unwrap(), "BUFFERED");
-        assert!(matches!(
-            check_invoke_mode(Some("RESPONSE_STREAM")),
-            Err(CoreError::Unsupported(_))
-        ));
+        assert_eq!(
+            check_invoke_mode(Some("RESPONSE_STREAM")).unwrap(),
+            "RESPONSE_STREAM"
+        );
         assert!(matches!(
             check_invoke_mode(Some("STREAM")),
             Err(CoreError::InvalidParameterValue(_))

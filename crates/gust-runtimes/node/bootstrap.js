@@ -834,6 +834,168 @@ function buildCallbackContext(id) {
   return [once(callback), context, onEmptyLoop];
 }
 
+// ---------------------------------------------------------------------------
+// Response streaming, as AWS's Node.js runtime offers it: a handler wrapped in
+// `awslambda.streamifyResponse` gets a writable `responseStream` as its second
+// argument, and what it writes is posted to the Runtime API as it is written
+// (`Lambda-Runtime-Function-Response-Mode: streaming`, chunked), with an error
+// that happens midway reported in the trailers.
+
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HIGH_WATER_MARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+
+class HttpResponseStream {
+  /** Makes `stream` start with an HTTP prelude (status, headers, cookies) for a
+   * function URL: the prelude's JSON and eight zero bytes go before the body. */
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION);
+    const metadata = JSON.stringify(prelude);
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(8));
+    };
+    return underlyingStream;
+  }
+}
+
+global.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = 'response';
+    if (options && Number.isInteger(options.highWaterMark)) {
+      handler[HIGH_WATER_MARK] = options.highWaterMark;
+    }
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+/** The writable a streaming handler writes its response to. The post to the
+ * Runtime API starts with the first write (or the end), so that
+ * `setContentType` can come first. */
+function createResponseStream(id, highWaterMark) {
+  const http = require('http');
+  const { Writable } = require('stream');
+  let contentType = 'application/octet-stream';
+  let request = null;
+  let acknowledged = null;
+  const open = () => {
+    if (request !== null) return request;
+    const colon = apiAddress.lastIndexOf(':');
+    let host = apiAddress.slice(0, colon);
+    if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+    request = http.request({
+      host,
+      port: Number(apiAddress.slice(colon + 1)),
+      method: 'POST',
+      path: `/2018-06-01/runtime/invocation/${encodeURIComponent(id)}/response`,
+      agent: false,
+      headers: {
+        'Content-Type': contentType,
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        'Transfer-Encoding': 'chunked',
+        Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+      },
+    });
+    request.setNoDelay(true);
+    acknowledged = new Promise((resolve) => {
+      request.on('response', (res) => {
+        if (res.statusCode >= 300) {
+          stderr.write(`gust runtime: streamed response answered ${res.statusCode}\n`);
+        }
+        res.resume();
+        res.on('end', resolve);
+        res.on('error', resolve);
+      });
+      request.on('error', (err) => fatalRuntimeApiError(err));
+    });
+    return request;
+  };
+  const beforeFirstWrite = (req) => {
+    const hook = stream._onBeforeFirstWrite;
+    if (typeof hook === 'function') {
+      stream._onBeforeFirstWrite = null;
+      hook((bytes) => req.write(bytes));
+    }
+  };
+  const stream = new Writable({
+    highWaterMark,
+    write(chunk, _encoding, done) {
+      const req = open();
+      beforeFirstWrite(req);
+      req.write(chunk, done);
+    },
+    final(done) {
+      const req = open();
+      beforeFirstWrite(req);
+      afterOutputFlushed(() => req.end(done));
+    },
+  });
+  stream.setContentType = (type) => {
+    if (request !== null) throw new Error('The content type must be set before the first write');
+    contentType = String(type);
+  };
+  /** Whether any of the response has gone out. */
+  stream.started = () => request !== null;
+  /** Ends the response with `error` in its trailers. */
+  stream.failWith = (error, done) => {
+    const req = open();
+    const doc = toRapidResponse(error);
+    req.addTrailers({
+      'Lambda-Runtime-Function-Error-Type': headerValue(doc.errorType),
+      'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(doc)).toString('base64'),
+    });
+    afterOutputFlushed(() => req.end(done));
+  };
+  /** Resolves once the Runtime API has acknowledged the whole response. */
+  stream.acknowledged = () => acknowledged || Promise.resolve();
+  return stream;
+}
+
+/** Runs a streaming handler: the invocation ends when its response stream has
+ * ended (a handler that resolves without ending it has it ended for it). */
+function runStreaming(id, event, context) {
+  const stream = createResponseStream(id, handler[HIGH_WATER_MARK]);
+  let finished = false;
+  const next = () => {
+    pendingId = null;
+    handleOnce();
+  };
+  const succeed = () => {
+    if (finished) return;
+    finished = true;
+    beforeExit = NO_OP;
+    const ended = () => stream.acknowledged().then(next);
+    if (stream.writableFinished) ended();
+    else {
+      stream.once('finish', ended);
+      if (!stream.writableEnded) stream.end();
+    }
+  };
+  const fail = (err) => {
+    if (finished) return;
+    finished = true;
+    beforeExit = NO_OP;
+    logError('Invoke Error', err);
+    if (!stream.started() && !stream.writableEnded) {
+      pendingId = null;
+      postInvocationError(id, err, true);
+      return;
+    }
+    stream.failWith(err, () => stream.acknowledged().then(next));
+  };
+  stream.on('error', (err) => fail(err));
+  beforeExit = () => fail(new NodeJsExit());
+  let result;
+  try {
+    result = handler(event, stream, context);
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  Promise.resolve(result).then(succeed, fail);
+}
+
 async function handleOnce() {
   let res;
   try {
@@ -864,6 +1026,10 @@ async function handleOnce() {
       tenantId: headers['lambda-runtime-aws-tenant-id'],
       getRemainingTimeInMillis: () => deadline - Date.now(),
     });
+    if (handler[STREAMING] === 'response') {
+      runStreaming(id, JSON.parse(res.body), context);
+      return;
+    }
     const result = handler(JSON.parse(res.body), context, callback);
     if (result && typeof result.then === 'function') {
       result.then(context.succeed, context.fail).catch(context.fail);

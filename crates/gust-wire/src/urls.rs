@@ -9,7 +9,7 @@ pub const AUTH_NONE: &str = "NONE";
 pub const AUTH_IAM: &str = "AWS_IAM";
 /// `InvokeMode`: the response is returned whole.
 pub const INVOKE_BUFFERED: &str = "BUFFERED";
-/// `InvokeMode`: the response is streamed (not supported by gust).
+/// `InvokeMode`: the response reaches the caller as the function sends it.
 pub const INVOKE_STREAM: &str = "RESPONSE_STREAM";
 
 /// Cross-origin resource sharing settings of a URL.

@@ -52,6 +52,9 @@ pub struct Invocation {
     /// Its trace header (`Lambda-Runtime-Trace-Id`), lineage included; `None`:
     /// a new one.
     pub trace: Option<String>,
+    /// Where the response goes, piece by piece, when the caller wants it streamed
+    /// (InvokeWithResponseStream, a streaming function URL); `None`: returned whole.
+    pub stream: Option<crate::streaming::StreamSink>,
 }
 
 /// How an invocation ended.
@@ -563,6 +566,7 @@ impl Instance {
             client_context: inv.client_context,
             trace_id: inv.trace.unwrap_or_else(trace_id),
             reply: reply_tx,
+            stream: inv.stream,
         };
         let mut exited = self.exited.clone();
         let sent = self.jobs.try_send(job).is_ok();
@@ -583,6 +587,11 @@ impl Instance {
         };
         let (payload, function_error, reusable, status) = match ended {
             Ended::Reply(Reply::Response(body)) => (body, false, true, None),
+            Ended::Reply(Reply::Streamed { error: None }) => (Bytes::new(), false, true, None),
+            Ended::Reply(Reply::Streamed { error: Some(body) }) => {
+                let t = error_type_of(&body);
+                (body, true, true, Some(t))
+            }
             Ended::Reply(Reply::Error(body)) => {
                 let t = error_type_of(&body);
                 (body, true, true, Some(t))

@@ -9,6 +9,7 @@
 //! - `runtime_api`: the per-instance Runtime API server (`/2018-06-01/runtime/...`).
 //! - [`credentials`]: each function's own credentials, for the AWS SDKs it runs.
 //! - [`Gateway`]: how instances reach gust's API (`AWS_ENDPOINT_URL`).
+//! - [`streaming`]: streamed responses (`Lambda-Runtime-Function-Response-Mode: streaming`).
 //! - `connections`: how many connections an instance may hold to it, and for how long.
 //! - `output`: the pipe reader that turns stdout/stderr into log lines.
 //! - [`FunctionLog`]: the bounded, followable log of one function.
@@ -28,6 +29,7 @@ pub mod logs;
 mod output;
 mod runtime_api;
 mod runtime_version;
+pub mod streaming;
 
 pub use gust_sandbox::SandboxError as SandboxErrorKind;
 pub use host::{RuntimeHost, RuntimeHostError};

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::connections::{Connections, Slot, IDLE_TIMEOUT, MAX_CONNECTIONS};
 use crate::output::OutputCapture;
+use crate::streaming::{self, StreamSink};
 
 /// Largest response or error body a runtime may post.
 pub const MAX_RESPONSE: usize = gust_types::limits::SYNC_PAYLOAD_MAX;
@@ -35,6 +36,8 @@ pub struct Job {
     pub client_context: Option<String>,
     pub trace_id: String,
     pub reply: oneshot::Sender<Reply>,
+    /// Where a streamed response goes as it arrives, when the caller wants one.
+    pub stream: Option<StreamSink>,
 }
 
 /// What the runtime answered.
@@ -45,6 +48,9 @@ pub enum Reply {
     Error(Bytes),
     /// The response was over [`MAX_RESPONSE`].
     TooLarge,
+    /// A streamed response has ended; its bytes went to the invocation's sink.
+    /// `error`: the error JSON its trailers reported (or the size limit's).
+    Streamed { error: Option<Bytes> },
 }
 
 /// State shared by the instance and its Runtime API handlers.
@@ -55,10 +61,17 @@ pub struct Shared {
     pub output: Arc<OutputCapture>,
 }
 
+/// The invocation in progress: its id, where its answer goes, and its stream.
+pub struct Current {
+    pub id: Arc<str>,
+    pub reply: oneshot::Sender<Reply>,
+    pub stream: Option<StreamSink>,
+}
+
 #[derive(Default)]
 pub struct RtState {
     /// The invocation the runtime is working on.
-    pub current: Option<(Arc<str>, oneshot::Sender<Reply>)>,
+    pub current: Option<Current>,
     /// Fired by the first `next`: the runtime finished initialising.
     pub ready: Option<oneshot::Sender<Instant>>,
     /// What the runtime posted to `init/error`.
@@ -218,7 +231,11 @@ async fn next(shared: &Shared) -> Response<Full<Bytes>> {
         {
             h.insert("lambda-runtime-client-context", cc);
         }
-        shared.state.lock().current = Some((job.request_id, job.reply));
+        shared.state.lock().current = Some(Current {
+            id: job.request_id,
+            reply: job.reply,
+            stream: job.stream,
+        });
         return resp;
     }
 }
@@ -233,8 +250,40 @@ async fn read_body(req: Request<Incoming>) -> Option<Bytes> {
 }
 
 async fn respond(req: Request<Incoming>, shared: &Shared, id: &str) -> Response<Full<Bytes>> {
+    if streaming::is_streaming(req.headers()) {
+        return respond_streaming(req, shared, id).await;
+    }
     let body = read_body(req).await;
     complete(shared, id, body.map_or(Reply::TooLarge, Reply::Response))
+}
+
+/// A streamed response: the invocation is claimed when the post starts (a second
+/// post for it is refused) and answered when the body has ended.
+async fn respond_streaming(
+    req: Request<Incoming>,
+    shared: &Shared,
+    id: &str,
+) -> Response<Full<Bytes>> {
+    let current = match claim(shared, id) {
+        Ok(c) => c,
+        Err(refused) => return refused.response(),
+    };
+    let (reply, too_large) = match streaming::read(req, current.stream).await {
+        streaming::StreamEnd::Done(reply) => (reply, false),
+        streaming::StreamEnd::TooLarge(reply) => (reply, true),
+        // Dropping the answer's sender ends the invocation as a runtime failure.
+        streaming::StreamEnd::Broken => return accepted(),
+    };
+    shared.output.drain();
+    let _ = current.reply.send(reply);
+    if too_large {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "Exceeded maximum allowed payload size.",
+        );
+    }
+    accepted()
 }
 
 async fn invocation_error(
@@ -251,28 +300,47 @@ async fn invocation_error(
     complete(shared, id, reply)
 }
 
+/// Why a post for an invocation was refused.
+enum Refused {
+    /// It names another invocation than the one in progress.
+    OtherId,
+    /// No invocation is in progress.
+    NoneInProgress,
+}
+
+impl Refused {
+    fn response(self) -> Response<Full<Bytes>> {
+        match self {
+            Refused::OtherId => invalid_request_id(),
+            Refused::NoneInProgress => error(
+                StatusCode::FORBIDDEN,
+                "InvalidStateTransition",
+                "State transition from Ready to InvocationResponse failed for runtime: no invocation in progress",
+            ),
+        }
+    }
+}
+
+/// Takes the invocation `id` from the runtime's state.
+fn claim(shared: &Shared, id: &str) -> Result<Current, Refused> {
+    let mut st = shared.state.lock();
+    match &st.current {
+        Some(cur) if &*cur.id == id => Ok(st.current.take().expect("checked above")),
+        Some(_) => Err(Refused::OtherId),
+        None => Err(Refused::NoneInProgress),
+    }
+}
+
 fn complete(shared: &Shared, id: &str, reply: Reply) -> Response<Full<Bytes>> {
     let too_large = matches!(reply, Reply::TooLarge);
-    let sender = {
-        let mut st = shared.state.lock();
-        match &st.current {
-            Some((cur, _)) if &**cur == id => st.current.take().map(|(_, tx)| tx),
-            Some(_) => return invalid_request_id(),
-            None => {
-                return error(
-                    StatusCode::FORBIDDEN,
-                    "InvalidStateTransition",
-                    "State transition from Ready to InvocationResponse failed for runtime: no invocation in progress",
-                )
-            }
-        }
+    let current = match claim(shared, id) {
+        Ok(c) => c,
+        Err(refused) => return refused.response(),
     };
     // Everything the runtime printed before posting is in the pipe now: attribute it
     // to this invocation before the caller sees the result.
     shared.output.drain();
-    if let Some(tx) = sender {
-        let _ = tx.send(reply);
-    }
+    let _ = current.reply.send(reply);
     if too_large {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -300,7 +368,7 @@ fn error_type_header(req: &Request<Incoming>) -> Option<String> {
 
 /// Returns the runtime's error body when it is a JSON object, else wraps it in AWS's
 /// `{"errorType","errorMessage"}` shape using the error-type header.
-fn normalise_error(body: Bytes, error_type: Option<&str>) -> Bytes {
+pub(crate) fn normalise_error(body: Bytes, error_type: Option<&str>) -> Bytes {
     if let Ok(serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(&body) {
         return body;
     }
@@ -465,6 +533,7 @@ mod tests {
             client_context: None,
             trace_id: String::new(),
             reply,
+            stream: None,
         })
         .await
         .unwrap();

@@ -274,6 +274,7 @@ pub fn invocation(payload: &str) -> gust_worker::Invocation {
         client_context: None,
         want_tail: false,
         trace: None,
+        stream: None,
     }
 }
 
