@@ -30,11 +30,18 @@ pub struct Entry {
     pub size: u64,
 }
 
-/// Lists what zipping `dir` will include, in archive order.
+/// Lists what zipping `dir` will include, in archive order, warning on stderr of
+/// what it skips (broken symlinks, loops, special files).
 pub fn collect_dir(dir: &Path) -> Result<Vec<Entry>> {
+    collect_dir_with(dir, &mut |warning| eprintln!("warning: {warning}"))
+}
+
+/// [`collect_dir`], telling `warn` of what it skips (`gust dev` rescans every
+/// fraction of a second and says it once, on deploy).
+pub fn collect_dir_with(dir: &Path, warn: &mut dyn FnMut(String)) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     let root = canonical(dir)?;
-    walk(dir, "", &mut entries, &mut vec![root])?;
+    walk(dir, "", &mut entries, &mut vec![root], warn)?;
     Ok(entries)
 }
 
@@ -50,6 +57,7 @@ fn walk(
     prefix: &str,
     out: &mut Vec<Entry>,
     ancestors: &mut Vec<PathBuf>,
+    warn: &mut dyn FnMut(String),
 ) -> Result<()> {
     let mut children: Vec<_> = fs::read_dir(dir)
         .with_context(|| format!("reading directory {}", dir.display()))?
@@ -68,7 +76,7 @@ fn walk(
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                eprintln!("warning: skipping {}: broken symlink", path.display());
+                warn(format!("skipping {}: broken symlink", path.display()));
                 continue;
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -85,7 +93,7 @@ fn walk(
             }
             let real = canonical(&path)?;
             if ancestors.contains(&real) {
-                eprintln!("warning: skipping {}: symlink loop", path.display());
+                warn(format!("skipping {}: symlink loop", path.display()));
                 continue;
             }
             out.push(Entry {
@@ -96,7 +104,7 @@ fn walk(
                 size: 0,
             });
             ancestors.push(real);
-            walk(&path, &name, out, ancestors)?;
+            walk(&path, &name, out, ancestors, warn)?;
             ancestors.pop();
         } else if meta.is_file() {
             out.push(Entry {
@@ -107,10 +115,10 @@ fn walk(
                 size: meta.len(),
             });
         } else {
-            eprintln!(
-                "warning: skipping {}: not a regular file or directory",
+            warn(format!(
+                "skipping {}: not a regular file or directory",
                 path.display()
-            );
+            ));
         }
     }
     Ok(())

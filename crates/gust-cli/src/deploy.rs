@@ -51,7 +51,7 @@ pub struct DeployArgs {
     /// A .zip archive (sent as is), one source file, or a directory (zipped
     /// recursively, skipping __pycache__, .git and node_modules/.cache).
     #[arg(value_name = "PATH")]
-    path: PathBuf,
+    pub(crate) path: PathBuf,
 
     /// Function name [default: the file stem or directory name].
     #[arg(long)]
@@ -129,20 +129,31 @@ fn parse_env_pair(raw: &str) -> Result<(String, String), String> {
 /// The code to upload and what inference needs to know about it.
 struct Code {
     kind: SourceKind,
-    /// PATH made absolute, so `.` has a name.
-    path: PathBuf,
     zip: Vec<u8>,
     top_level: Vec<String>,
 }
 
 /// Runs `gust deploy`.
 pub fn run(ctx: &Ctx, args: DeployArgs) -> Result<ExitCode> {
+    deploy(ctx, &args, Pass::Full)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How much of a deploy to do and say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// `gust deploy`, and `gust dev`'s first deploy: print the summary, then give
+    /// the function what --outbound, --url and --bucket ask for.
+    Full,
+    /// `gust dev`'s redeploys: send the code (and configuration flags) silently.
+    Redeploy,
+}
+
+/// Deploys `args.path` once; returns the function's configuration.
+pub(crate) fn deploy(ctx: &Ctx, args: &DeployArgs, pass: Pass) -> Result<FunctionConfiguration> {
     let code = load_code(&args.path)?;
     warn_unreadable(&code, &args.path);
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => infer::default_name(&code.path, code.kind).map_err(|e| anyhow!(e))?,
-    };
+    let name = function_name(args)?;
     let shown = args.path.display().to_string();
     let client = ctx.client()?;
 
@@ -158,16 +169,19 @@ pub fn run(ctx: &Ctx, args: DeployArgs) -> Result<ExitCode> {
     };
 
     let (response, verb) = match existing {
-        None => (create(&client, &args, &name, &code, &shown)?, "created"),
+        None => (create(&client, args, &name, &code, &shown)?, "created"),
         Some(current) => {
-            warn_runtime_mismatch(&args, &current, &code, &shown);
-            (update(&client, &args, &name, &code)?, "updated")
+            warn_runtime_mismatch(args, &current, &code, &shown);
+            (update(&client, args, &name, &code)?, "updated")
         }
     };
-
+    let config = response.json::<FunctionConfiguration>()?;
+    if pass == Pass::Redeploy {
+        return Ok(config);
+    }
     match ctx.output {
         Output::Json => output::print_raw(&response.body)?,
-        Output::Table => print_summary(&response.json::<FunctionConfiguration>()?, verb),
+        Output::Table => print_summary(&config, verb),
     }
     if let Some(outbound) = args.outbound {
         crate::network::after_deploy(&client, &name, outbound, ctx.output)?;
@@ -181,7 +195,38 @@ pub fn run(ctx: &Ctx, args: DeployArgs) -> Result<ExitCode> {
         };
         crate::bucket::after_deploy(&client, &name, bucket, &filter, ctx.output)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(config)
+}
+
+/// The function's name: --name, or the one inferred from PATH.
+pub(crate) fn function_name(args: &DeployArgs) -> Result<String> {
+    if let Some(name) = &args.name {
+        return Ok(name.clone());
+    }
+    let kind = source_kind(&args.path)?;
+    let absolute = fs::canonicalize(&args.path)
+        .with_context(|| format!("resolving {}", args.path.display()))?;
+    infer::default_name(&absolute, kind).map_err(|e| anyhow!(e))
+}
+
+/// What PATH is, as `load_code` tells it.
+fn source_kind(path: &Path) -> Result<SourceKind> {
+    let meta = fs::metadata(path).with_context(|| {
+        format!(
+            "cannot read {}; pass a .zip archive, a source file or a directory",
+            path.display()
+        )
+    })?;
+    let is_zip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    Ok(if meta.is_file() && is_zip {
+        SourceKind::Zip
+    } else if meta.is_dir() {
+        SourceKind::Dir
+    } else {
+        SourceKind::File
+    })
 }
 
 fn load_code(path: &Path) -> Result<Code> {
@@ -191,8 +236,6 @@ fn load_code(path: &Path) -> Result<Code> {
             path.display()
         )
     })?;
-    let absolute =
-        fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))?;
     let is_zip = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
@@ -201,7 +244,6 @@ fn load_code(path: &Path) -> Result<Code> {
         let top_level = archive::zip_top_level(&zip, path)?;
         return Ok(Code {
             kind: SourceKind::Zip,
-            path: absolute,
             zip,
             top_level,
         });
@@ -224,7 +266,6 @@ fn load_code(path: &Path) -> Result<Code> {
     bar.finish_and_clear();
     Ok(Code {
         kind,
-        path: absolute,
         zip,
         top_level: archive::entries_top_level(&entries),
     })

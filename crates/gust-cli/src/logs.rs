@@ -22,6 +22,8 @@ const PAGE: usize = 1000;
 const WAIT_SECS: u64 = 20;
 /// Client-side limit on one long poll: the server's wait plus slack.
 const POLL_TIMEOUT: Duration = Duration::from_secs(WAIT_SECS + 30);
+/// Pause before asking again after a failed request while following for `gust dev`.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
 
 /// Arguments of `gust logs`.
 #[derive(Debug, Args)]
@@ -81,6 +83,42 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the records a function writes from now on, until the process ends
+/// (`gust dev` runs this on a thread of its own). Unlike `--follow`, it outlives
+/// errors: the function may not exist yet (its first deploy failed) or the server
+/// may restart, and the developer still wants the logs once it is back.
+pub(crate) fn follow_from_now(client: &Client, name: &str, mode: Output) {
+    let path = paths::logs(&segment(name));
+    let mut after: Option<u64> = None;
+    loop {
+        let result = match after {
+            // First skip what is already stored: only new records are news.
+            None => skip_to_end(client, &path).map(Some),
+            Some(seq) => fetch(client, &path, Some(seq), Some(WAIT_SECS)).and_then(|page| {
+                print_events(mode, page.events.iter())?;
+                Ok(Some(page.next_seq))
+            }),
+        };
+        match result {
+            Ok(next) => after = next,
+            Err(_) => std::thread::sleep(RETRY_AFTER),
+        }
+    }
+}
+
+/// The sequence number after the last stored record.
+fn skip_to_end(client: &Client, path: &str) -> Result<u64> {
+    let mut after: Option<u64> = None;
+    loop {
+        let page = fetch(client, path, after, None)?;
+        let advanced = after.is_none_or(|a| page.next_seq > a);
+        if page.events.is_empty() || !advanced {
+            return Ok(page.next_seq);
+        }
+        after = Some(page.next_seq);
+    }
 }
 
 fn fetch(

@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - `main.rs`: the hidden sandbox entry point, flags shared by all commands, dispatch.
-//! - One module per command: [`serve`], [`deploy`], [`invoke`], [`list`], [`get`],
+//! - One module per command: [`serve`], [`deploy`], [`dev`], [`invoke`], [`list`], [`get`],
 //!   [`delete`], [`logs`], [`url`], [`schedule`], [`network`], [`async_cmd`],
 //!   [`health`].
 //! - [`client`]: the blocking HTTP client and its error messages.
@@ -18,6 +18,7 @@ mod bucket;
 mod client;
 mod delete;
 mod deploy;
+mod dev;
 mod env;
 mod get;
 mod health;
@@ -84,6 +85,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Create or update a function from a .zip, a source file or a directory.
     Deploy(deploy::DeployArgs),
+    /// Deploy, then redeploy on every saved change while printing the logs.
+    Dev(dev::DevArgs),
     /// Invoke a function and print its result.
     Invoke(invoke::InvokeArgs),
     /// List functions.
@@ -165,6 +168,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Deploy(args) => deploy::run(&ctx, args),
+        Command::Dev(args) => dev::run(&ctx, args),
         Command::Invoke(args) => invoke::run(&ctx, args),
         Command::List(args) => list::run(&ctx, args),
         Command::Get(args) => get::run(&ctx, args),
