@@ -52,6 +52,28 @@ pub struct ServeConfig {
     /// Where `gust sdk install` put the AWS SDKs the managed runtimes provide
     /// (boto3, the JavaScript SDK v3); `None`: `<data_dir>/sdk`.
     pub sdk_dir: Option<std::path::PathBuf>,
+    /// How the Linux sandbox holds instances to their CPU share.
+    pub cpu: CpuShare,
+}
+
+/// `gust serve --cpu-period` and `--cpu-burst`: the CFS bandwidth limit that holds
+/// each instance to its CPU share (one vCPU per 1,769 MB, as on Lambda).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuShare {
+    /// The shortest quota period; each memory size gets the shortest period from
+    /// this one in which its share is at least the kernel's 1 ms least quota.
+    pub min_period: Duration,
+    /// Whether an instance may carry over one quota it left unused.
+    pub burst: bool,
+}
+
+impl Default for CpuShare {
+    fn default() -> CpuShare {
+        CpuShare {
+            min_period: Duration::from_millis(10),
+            burst: true,
+        }
+    }
 }
 
 /// Bounds on the API listener's connections, so that slow, silent or merely numerous

@@ -70,7 +70,7 @@ use gust_types::Region;
 use gust_worker::{RuntimeHost, Worker};
 
 pub use config::{
-    ConnectionLimits, Isolation, ServeConfig, UrlStyleChoice, DEFAULT_ACCOUNT_CONCURRENCY,
+    ConnectionLimits, CpuShare, Isolation, ServeConfig, UrlStyleChoice, DEFAULT_ACCOUNT_CONCURRENCY,
 };
 pub use gust_events::EventsConfig;
 pub use routes::router;
@@ -190,7 +190,7 @@ impl Server {
             .map_err(|e| failed("reading the listen address", e))?;
         // Instances reach gust's API at the address clients outside use: the
         // sandbox listens on the same port inside each instance's loopback.
-        let sandbox = pick_sandbox(config.isolation, data, addr.port(), sdk.clone())?;
+        let sandbox = pick_sandbox(config.isolation, data, addr.port(), sdk.clone(), config.cpu)?;
         let worker = Arc::new(Worker::new(sandbox, host, config.region.clone()));
         let (gateway_tx, gateway_rx) = tokio::sync::mpsc::channel(64);
         worker.set_gateway(gust_worker::Gateway {
@@ -383,6 +383,7 @@ fn pick_sandbox(
     data: &Path,
     gateway_port: u16,
     sdk_dir: Option<std::path::PathBuf>,
+    cpu: CpuShare,
 ) -> Result<Arc<dyn Sandbox>, ServeError> {
     let none = || -> Arc<dyn Sandbox> {
         tracing::warn!(
@@ -397,6 +398,11 @@ fn pick_sandbox(
             scratch_dir: Some(data.join("scratch")),
             gateway_port: Some(gateway_port),
             sdk_dir,
+            cpu: gust_sandbox::linux::CpuPolicy {
+                min_period_us: cpu.min_period.as_micros() as u64,
+                burst: cpu.burst,
+                ..Default::default()
+            },
             ..Default::default()
         };
         gust_sandbox::linux::LinuxSandbox::probe_with(config).map(|s| {

@@ -63,6 +63,7 @@ async fn start_server() -> TestServer {
         connections: gust_api::ConnectionLimits::default(),
         url_style: gust_api::UrlStyleChoice::Auto,
         sdk_dir: None,
+        cpu: Default::default(),
     })
     .await
     .unwrap();

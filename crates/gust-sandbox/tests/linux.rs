@@ -726,14 +726,24 @@ fn finish_init_lowers_the_cpu_quota_to_the_memory_share() {
     let f = Fixture::new();
     f.bootstrap("#!/bin/sh\nsleep 600\n");
     let spec = f.spec("cpu");
-    let quota = std::path::Path::new("/sys/fs/cgroup/cpu/gust")
-        .join(&spec.instance_id)
-        .join("cpu.cfs_quota_us");
+    let dir = std::path::Path::new("/sys/fs/cgroup/cpu/gust").join(&spec.instance_id);
     let launched = sb.launch(&spec).unwrap();
-    let read = || std::fs::read_to_string(&quota).unwrap().trim().to_string();
-    assert_eq!(read(), "100000"); // one vCPU while initialising
+    let read = |file: &str| {
+        std::fs::read_to_string(dir.join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    // 128 MB of 1769 MB per vCPU is 7.2 %: 1 ms (the kernel's least quota) every
+    // 13.8 ms, so an instance over its share waits under 13 ms, not 93.
+    assert_eq!(read("cpu.cfs_period_us"), "13821");
+    assert_eq!(read("cpu.cfs_quota_us"), "13821"); // one vCPU while initialising
     launched.process.finish_init();
-    assert_eq!(read(), "7235"); // 128 MB of 1769 MB per vCPU
+    assert_eq!(read("cpu.cfs_quota_us"), "1000");
+    assert_eq!(read("cpu.cfs_period_us"), "13821");
+    if dir.join("cpu.cfs_burst_us").exists() {
+        assert_eq!(read("cpu.cfs_burst_us"), "1000"); // a saved quota's worth
+    }
 }
 
 #[test]
@@ -757,9 +767,9 @@ fn the_init_boost_ends_by_itself_when_nobody_calls_finish_init() {
         .join("cpu.cfs_quota_us");
     let _launched = sb.launch(&spec).unwrap();
     let read = || std::fs::read_to_string(&quota).unwrap().trim().to_string();
-    assert_eq!(read(), "100000");
+    assert_eq!(read(), "13821");
     assert!(
-        wait_for(Duration::from_secs(15), || read() == "7235"),
+        wait_for(Duration::from_secs(15), || read() == "1000"),
         "quota still {}",
         read()
     );

@@ -12,14 +12,13 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use super::cgroup::CgroupManager;
+use super::cgroup::{CgroupManager, CpuQuota};
 
 /// A quota to set at a given time, if the instance still exists then.
 struct Due {
     at: Instant,
     cgroup: Weak<dyn CgroupManager>,
-    quota_us: u64,
-    period_us: u64,
+    quota: CpuQuota,
 }
 
 impl PartialEq for Due {
@@ -40,13 +39,8 @@ impl Ord for Due {
     }
 }
 
-/// Lowers `cgroup`'s CPU quota to `quota_us` per `period_us` after `after`.
-pub(crate) fn end_after(
-    after: Duration,
-    cgroup: Weak<dyn CgroupManager>,
-    quota_us: u64,
-    period_us: u64,
-) {
+/// Lowers `cgroup`'s CPU limit to `quota` after `after`.
+pub(crate) fn end_after(after: Duration, cgroup: Weak<dyn CgroupManager>, quota: CpuQuota) {
     static TIMER: OnceLock<Mutex<Sender<Due>>> = OnceLock::new();
     let timer = TIMER.get_or_init(|| {
         let (tx, rx) = mpsc::channel();
@@ -59,8 +53,7 @@ pub(crate) fn end_after(
     let due = Due {
         at: Instant::now() + after,
         cgroup,
-        quota_us,
-        period_us,
+        quota,
     };
     let _ = timer.lock().unwrap_or_else(|p| p.into_inner()).send(due);
 }
@@ -82,7 +75,7 @@ fn run(rx: Receiver<Due>) {
             let due = heap.pop().expect("peeked");
             if let Some(cgroup) = due.cgroup.upgrade() {
                 // An instance gone meanwhile shows as a missing file: nothing to do.
-                let _ = cgroup.set_cpu_quota(due.quota_us, due.period_us);
+                let _ = cgroup.set_cpu_quota(due.quota);
             }
         }
     }

@@ -768,20 +768,18 @@ impl LinuxSandbox {
         }
         timings.push(("total".to_string(), start.elapsed().as_micros() as u64));
         let cpu = &self.shared.config.cpu;
-        let steady_quota_us = cpu.steady_quota_us(spec.memory_mb);
-        if limits.cpu_quota_us != steady_quota_us {
+        let steady_cpu = cpu.steady(spec.memory_mb);
+        if limits.cpu != steady_cpu {
             boost::end_after(
                 cpu.init_boost_max,
                 Arc::downgrade(&prepared.instance.cgroup),
-                steady_quota_us,
-                cpu.period_us,
+                steady_cpu,
             );
         }
         let process = LinuxProcess {
             instance: prepared.instance,
             exit: Mutex::new(None),
-            steady_quota_us,
-            period_us: cpu.period_us,
+            steady_cpu,
             peak_file: std::sync::OnceLock::new(),
             _network: network,
             _scratch: prepared.scratch,

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::cgroup::CgroupManager;
+use super::cgroup::{CgroupManager, CpuQuota};
 use super::proto::{self, FromInit};
 use super::syscall::{self as sys, WaitStatus};
 use crate::{ExitReport, InstanceProcess};
@@ -54,9 +54,8 @@ pub(crate) struct LinuxProcess {
     pub instance: Instance,
     /// The exit, once reaped (so `try_wait` can be asked again).
     pub exit: Mutex<Option<ExitReport>>,
-    /// CPU quota after the init boost, and its period.
-    pub steady_quota_us: u64,
-    pub period_us: u64,
+    /// CPU limit after the init boost.
+    pub steady_cpu: CpuQuota,
     /// The cgroup's memory-peak file, opened on first use and re-read with `pread`
     /// for every invocation's REPORT line.
     pub peak_file: std::sync::OnceLock<Option<std::fs::File>>,
@@ -160,11 +159,7 @@ impl InstanceProcess for LinuxProcess {
     }
 
     fn finish_init(&self) {
-        if let Err(e) = self
-            .instance
-            .cgroup
-            .set_cpu_quota(self.steady_quota_us, self.period_us)
-        {
+        if let Err(e) = self.instance.cgroup.set_cpu_quota(self.steady_cpu) {
             tracing::warn!(error = %e, "could not end an instance's CPU init boost");
         }
     }

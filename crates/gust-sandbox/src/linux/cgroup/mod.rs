@@ -28,23 +28,45 @@ pub(crate) struct Limits {
     pub memory_bytes: u64,
     /// Relative CPU weight in cgroup v1 `cpu.shares` units (1024 = one vCPU).
     pub cpu_shares: u64,
-    /// CPU time the instance may use per period, in microseconds.
-    pub cpu_quota_us: u64,
-    /// The CPU accounting period, in microseconds.
-    pub cpu_period_us: u64,
+    /// The CPU bandwidth limit.
+    pub cpu: CpuQuota,
     /// Most processes and threads the instance may have at once.
     pub pids_max: u64,
 }
 
+/// A CFS bandwidth limit: `quota_us` of CPU time per `period_us`, plus up to
+/// `burst_us` saved from earlier periods the instance left unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CpuQuota {
+    /// CPU time per period, in microseconds.
+    pub quota_us: u64,
+    /// The accounting period, in microseconds.
+    pub period_us: u64,
+    /// Unused quota that may be carried over, in microseconds (at most `quota_us`,
+    /// as the kernel requires; 0 for none). Ignored where the kernel has no burst
+    /// (before Linux 5.14).
+    pub burst_us: u64,
+}
+
 /// How CPU follows memory. Lambda gives one vCPU at 1,769 MB and proportionally less
 /// (or more) elsewhere; the quota enforces the share even when the host is idle.
+///
+/// An instance that wants more than its share runs for its quota and then waits for
+/// the rest of the period: with a 100 ms period a 128 MB instance (7.2 % of a CPU)
+/// that overruns waits up to 93 ms, a stall a caller sees in full. So each size gets
+/// the shortest period, not under [`min_period_us`](Self::min_period_us), in which
+/// its exact share is at least the kernel's smallest quota (1 ms): 13.8 ms at 128 MB,
+/// `min_period_us` from 177 MB up. The share is unchanged; the stall is at most a
+/// period less the quota. The burst lets an instance that was idle spend what it
+/// saved at once, so a single short invoke over its slice is not cut at all.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CpuPolicy {
     /// Memory size that buys one vCPU.
     pub mb_per_vcpu: u32,
-    /// The quota's period in microseconds. Shorter periods throttle in smaller
-    /// slices, which keeps latency of small instances smoother.
-    pub period_us: u64,
+    /// The shortest quota period in microseconds (at least the kernel's 1 ms).
+    pub min_period_us: u64,
+    /// Whether unused quota carries over (one quota's worth, the kernel's maximum).
+    pub burst: bool,
     /// vCPUs allowed while the runtime initialises (until
     /// [`crate::InstanceProcess::finish_init`]), if more than its steady share; `None`
     /// applies the steady share from the start.
@@ -58,28 +80,50 @@ impl Default for CpuPolicy {
     fn default() -> Self {
         CpuPolicy {
             mb_per_vcpu: 1769,
-            period_us: 100_000,
+            min_period_us: 10_000,
+            burst: true,
             init_boost_vcpus: Some(1.0),
             init_boost_max: std::time::Duration::from_secs(10),
         }
     }
 }
 
-/// Smallest quota the kernel accepts.
+/// Smallest quota the kernel accepts (and smallest period).
 const MIN_QUOTA_US: u64 = 1000;
+/// Longest period the kernel accepts.
+const MAX_PERIOD_US: u64 = 1_000_000;
 
 impl CpuPolicy {
-    /// The steady quota for an instance of `memory_mb`.
-    pub(crate) fn steady_quota_us(&self, memory_mb: u32) -> u64 {
-        let quota = self.period_us * memory_mb as u64 / self.mb_per_vcpu.max(1) as u64;
-        quota.max(MIN_QUOTA_US)
+    /// The quota period for an instance of `memory_mb`: the shortest, from
+    /// `min_period_us`, whose share is at least [`MIN_QUOTA_US`].
+    pub(crate) fn period_us(&self, memory_mb: u32) -> u64 {
+        let exact =
+            (MIN_QUOTA_US * self.mb_per_vcpu.max(1) as u64).div_ceil(memory_mb.max(1) as u64);
+        exact.clamp(self.min_period_us.max(MIN_QUOTA_US), MAX_PERIOD_US)
     }
 
-    /// The quota while the runtime initialises: the boost if it is larger.
-    pub(crate) fn init_quota_us(&self, memory_mb: u32) -> u64 {
-        let steady = self.steady_quota_us(memory_mb);
+    /// The steady limit for an instance of `memory_mb`.
+    pub(crate) fn steady(&self, memory_mb: u32) -> CpuQuota {
+        let period_us = self.period_us(memory_mb);
+        let quota_us =
+            (period_us * memory_mb as u64 / self.mb_per_vcpu.max(1) as u64).max(MIN_QUOTA_US);
+        CpuQuota {
+            quota_us,
+            period_us,
+            burst_us: if self.burst { quota_us } else { 0 },
+        }
+    }
+
+    /// The limit while the runtime initialises: the boost if it is larger, without
+    /// burst (the boost is generous enough).
+    pub(crate) fn init(&self, memory_mb: u32) -> CpuQuota {
+        let steady = self.steady(memory_mb);
         match self.init_boost_vcpus {
-            Some(v) => steady.max((v * self.period_us as f64) as u64),
+            Some(v) => CpuQuota {
+                quota_us: steady.quota_us.max((v * steady.period_us as f64) as u64),
+                burst_us: 0,
+                ..steady
+            },
             None => steady,
         }
     }
@@ -96,8 +140,7 @@ impl Limits {
         Limits {
             memory_bytes: memory_mb as u64 * 1024 * 1024,
             cpu_shares: cpu.shares(memory_mb),
-            cpu_quota_us: cpu.init_quota_us(memory_mb),
-            cpu_period_us: cpu.period_us,
+            cpu: cpu.init(memory_mb),
             pids_max,
         }
     }
@@ -142,8 +185,8 @@ pub(crate) trait CgroupManager: Send + Sync + Debug {
     fn apply_pids(&self, pids_max: u64) -> io::Result<()>;
     /// Sets every limit.
     fn apply(&self, limits: &Limits) -> io::Result<()>;
-    /// Changes the CPU quota only (end of the init boost).
-    fn set_cpu_quota(&self, quota_us: u64, period_us: u64) -> io::Result<()>;
+    /// Changes the CPU bandwidth limit only (end of the init boost).
+    fn set_cpu_quota(&self, quota: CpuQuota) -> io::Result<()>;
     /// Renames the cgroup (a pre-created one taken from the pool gets its instance's
     /// name).
     fn rename(&mut self, new_name: &str) -> io::Result<()>;
@@ -496,7 +539,7 @@ impl CgroupManager for StubCgroup {
     fn apply(&self, _limits: &Limits) -> io::Result<()> {
         Ok(())
     }
-    fn set_cpu_quota(&self, _quota_us: u64, _period_us: u64) -> io::Result<()> {
+    fn set_cpu_quota(&self, _quota: CpuQuota) -> io::Result<()> {
         Ok(())
     }
     fn rename(&mut self, new_name: &str) -> io::Result<()> {
@@ -539,24 +582,74 @@ mod tests {
         assert_eq!(own_v2_cgroup("4:memory:/x\n"), None);
     }
 
+    /// The share a quota gives, in vCPUs.
+    fn vcpus(q: CpuQuota) -> f64 {
+        q.quota_us as f64 / q.period_us as f64
+    }
+
     #[test]
     fn cpu_follows_memory_like_lambda() {
         let p = CpuPolicy::default();
-        assert_eq!(p.steady_quota_us(1769), 100_000);
-        assert_eq!(p.steady_quota_us(3538), 200_000);
-        assert_eq!(p.steady_quota_us(128), 7_235);
-        assert_eq!(p.steady_quota_us(1), MIN_QUOTA_US);
+        let q = |mb| p.steady(mb);
+        assert_eq!((q(1769).quota_us, q(1769).period_us), (10_000, 10_000));
+        assert_eq!((q(3538).quota_us, q(3538).period_us), (20_000, 10_000));
+        // 128 MB: the shortest period whose 7.2 % is the kernel's 1 ms minimum.
+        assert_eq!((q(128).quota_us, q(128).period_us), (1_000, 13_821));
+        for mb in [128, 129, 176, 177, 256, 512, 1000, 1769, 3008, 10_240] {
+            let share = vcpus(q(mb));
+            let want = mb as f64 / 1769.0;
+            assert!(
+                (share - want).abs() / want < 0.01,
+                "{mb} MB: {share} vs {want}"
+            );
+            assert!(q(mb).period_us >= 10_000 && q(mb).quota_us >= MIN_QUOTA_US);
+            // The stall of an instance over its share is at most a period less
+            // its quota: under 14 ms at every size.
+            assert!(q(mb).period_us - q(mb).quota_us.min(q(mb).period_us) < 14_000);
+            // Burst carries over one quota, the kernel's maximum.
+            assert_eq!(q(mb).burst_us, q(mb).quota_us);
+        }
+        // Below what any period can give exactly, the minimum quota at the
+        // longest period.
+        assert_eq!(
+            (q(1).quota_us, q(1).period_us),
+            (MIN_QUOTA_US, MAX_PERIOD_US)
+        );
         assert_eq!(p.shares(1769), 1024);
         assert_eq!(p.shares(128), 74);
         assert_eq!(p.shares(1), 2);
-        // The init boost lifts small instances to one vCPU, never lowers big ones.
-        assert_eq!(p.init_quota_us(128), 100_000);
-        assert_eq!(p.init_quota_us(3538), 200_000);
+        // The init boost lifts small instances to one vCPU, never lowers big ones,
+        // and needs no burst.
+        assert_eq!(p.init(128).quota_us, p.init(128).period_us);
+        assert_eq!(p.init(128).burst_us, 0);
+        assert_eq!(
+            p.init(3538),
+            CpuQuota {
+                burst_us: 0,
+                ..q(3538)
+            }
+        );
         let no_boost = CpuPolicy {
             init_boost_vcpus: None,
+            burst: false,
             ..p
         };
-        assert_eq!(no_boost.init_quota_us(128), 7_235);
+        assert_eq!(
+            no_boost.init(128),
+            CpuQuota {
+                burst_us: 0,
+                ..q(128)
+            }
+        );
+        // A longer floor keeps the share and lengthens the period.
+        let long = CpuPolicy {
+            min_period_us: 100_000,
+            ..p
+        };
+        assert_eq!(
+            (long.steady(128).quota_us, long.steady(128).period_us),
+            (7_235, 100_000)
+        );
     }
 
     #[test]
@@ -564,7 +657,7 @@ mod tests {
         let l = Limits::for_instance(256, 1024, &CpuPolicy::default());
         assert_eq!(l.memory_bytes, 256 << 20);
         assert_eq!(l.pids_max, 1024);
-        assert_eq!(l.cpu_period_us, 100_000);
+        assert_eq!(l.cpu.period_us, 10_000);
         assert_eq!(l.cpu_shares, 148);
     }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     check_name, kill_listed, read_keyed, read_u64, rmdir_retrying, write_value, CgroupManager,
-    Entry, Limits,
+    CpuQuota, Entry, Limits,
 };
 
 /// The controllers the sandbox uses.
@@ -259,17 +259,34 @@ impl CgroupManager for V1Cgroup {
         self.set_memory(limits.memory_bytes)?;
         let cpu = self.dir(Controller::Cpu);
         write_value(&cpu.join("cpu.shares"), &limits.cpu_shares.to_string())?;
-        self.set_cpu_quota(limits.cpu_quota_us, limits.cpu_period_us)?;
+        self.set_cpu_quota(limits.cpu)?;
         self.apply_pids(limits.pids_max)
     }
 
-    fn set_cpu_quota(&self, quota_us: u64, period_us: u64) -> io::Result<()> {
+    fn set_cpu_quota(&self, q: CpuQuota) -> io::Result<()> {
         let cpu = self.dir(Controller::Cpu);
         let period_file = cpu.join("cpu.cfs_period_us");
-        if read_u64(&period_file) != Some(period_us) {
-            write_value(&period_file, &period_us.to_string())?;
+        let quota_file = cpu.join("cpu.cfs_quota_us");
+        let burst_file = cpu.join("cpu.cfs_burst_us");
+        // The kernel refuses a quota under the current burst: lower the burst
+        // first when that is what stands in the way.
+        let set_quota = || -> io::Result<()> {
+            if read_u64(&period_file) != Some(q.period_us) {
+                write_value(&period_file, &q.period_us.to_string())?;
+            }
+            write_value(&quota_file, &q.quota_us.to_string())
+        };
+        if let Err(e) = set_quota() {
+            if !burst_file.exists() {
+                return Err(e);
+            }
+            write_value(&burst_file, "0")?;
+            set_quota()?;
         }
-        write_value(&cpu.join("cpu.cfs_quota_us"), &quota_us.to_string())
+        if q.burst_us > 0 && burst_file.exists() {
+            write_value(&burst_file, &q.burst_us.to_string())?;
+        }
+        Ok(())
     }
 
     fn rename(&mut self, new_name: &str) -> io::Result<()> {
@@ -397,8 +414,11 @@ mod tests {
         let limits = Limits {
             memory_bytes: 128 << 20,
             cpu_shares: 74,
-            cpu_quota_us: 7_235,
-            cpu_period_us: 100_000,
+            cpu: CpuQuota {
+                quota_us: 1_000,
+                period_us: 13_821,
+                burst_us: 1_000,
+            },
             pids_max: 1024,
         };
         cg.apply(&limits).unwrap();
@@ -406,12 +426,22 @@ mod tests {
         assert_eq!(read(mem.join("memory.memsw.limit_in_bytes")), "134217728");
         let cpu = tmp.path().join("cpu,cpuacct/gust/fn-1");
         assert_eq!(read(cpu.join("cpu.shares")), "74");
-        assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
-        assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "7235");
+        assert_eq!(read(cpu.join("cpu.cfs_period_us")), "13821");
+        assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "1000");
         assert_eq!(read(tmp.path().join("pids/gust/fn-1/pids.max")), "1024");
 
-        cg.set_cpu_quota(100_000, 100_000).unwrap();
-        assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "100000");
+        // Burst only where the kernel has it.
+        assert!(!cpu.join("cpu.cfs_burst_us").exists());
+        std::fs::write(cpu.join("cpu.cfs_burst_us"), "0").unwrap();
+        cg.set_cpu_quota(CpuQuota {
+            quota_us: 10_000,
+            period_us: 10_000,
+            burst_us: 10_000,
+        })
+        .unwrap();
+        assert_eq!(read(cpu.join("cpu.cfs_period_us")), "10000");
+        assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "10000");
+        assert_eq!(read(cpu.join("cpu.cfs_burst_us")), "10000");
 
         cg.add_task(42).unwrap();
         for c in ["memory", "cpu,cpuacct", "pids"] {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     check_name, kill_listed, read_keyed, read_u64, rmdir_retrying, shares_to_weight, write_value,
-    CgroupManager, Entry, Limits,
+    CgroupManager, CpuQuota, Entry, Limits,
 };
 
 const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
@@ -207,7 +207,7 @@ impl CgroupManager for V2Cgroup {
             &self.file("cpu.weight"),
             &shares_to_weight(limits.cpu_shares).to_string(),
         )?;
-        self.set_cpu_quota(limits.cpu_quota_us, limits.cpu_period_us)?;
+        self.set_cpu_quota(limits.cpu)?;
         self.apply_pids(limits.pids_max)
     }
 
@@ -215,8 +215,23 @@ impl CgroupManager for V2Cgroup {
         write_value(&self.file("pids.max"), &pids_max.to_string())
     }
 
-    fn set_cpu_quota(&self, quota_us: u64, period_us: u64) -> io::Result<()> {
-        write_value(&self.file("cpu.max"), &format!("{quota_us} {period_us}"))
+    fn set_cpu_quota(&self, q: CpuQuota) -> io::Result<()> {
+        let max = self.file("cpu.max");
+        let limit = format!("{} {}", q.quota_us, q.period_us);
+        // The kernel refuses a quota under the current burst: lower the burst
+        // first when that is what stands in the way.
+        if let Err(e) = write_value(&max, &limit) {
+            let burst = self.file("cpu.max.burst");
+            if !burst.exists() {
+                return Err(e);
+            }
+            write_value(&burst, "0")?;
+            write_value(&max, &limit)?;
+        }
+        if q.burst_us > 0 {
+            self.write_if_present("cpu.max.burst", &q.burst_us.to_string())?;
+        }
+        Ok(())
     }
 
     fn rename(&mut self, new_name: &str) -> io::Result<()> {
@@ -317,8 +332,11 @@ mod tests {
         cg.apply(&Limits {
             memory_bytes: 256 << 20,
             cpu_shares: 148,
-            cpu_quota_us: 14_471,
-            cpu_period_us: 100_000,
+            cpu: CpuQuota {
+                quota_us: 1_447,
+                period_us: 10_000,
+                burst_us: 1_447,
+            },
             pids_max: 1024,
         })
         .unwrap();
@@ -326,7 +344,9 @@ mod tests {
         assert_eq!(read(dir.join("memory.swap.max")), "0");
         assert_eq!(read(dir.join("memory.oom.group")), "1");
         assert_eq!(read(dir.join("cpu.weight")), "14");
-        assert_eq!(read(dir.join("cpu.max")), "14471 100000");
+        assert_eq!(read(dir.join("cpu.max")), "1447 10000");
+        // No burst file (a kernel before 5.14): the limit alone.
+        assert!(!dir.join("cpu.max.burst").exists());
         assert_eq!(read(dir.join("pids.max")), "1024");
 
         std::fs::write(dir.join("memory.peak"), "5000\n").unwrap();
