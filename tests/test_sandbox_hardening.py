@@ -111,3 +111,38 @@ def test_frozen_instances_of_a_killed_gust_are_ended_by_the_next_one(start_serve
         assert invoke(second.lambda_, name, {"value": 1000}).ok()["now"] == "1000"
     finally:
         _thaw_and_kill(_still_running(runtime))
+
+
+NOFILE = '''
+import resource
+
+def handler(event, context):
+    return list(resource.getrlimit(resource.RLIMIT_NOFILE))
+'''
+
+
+def open_files_limit(pid: int) -> tuple[int, int]:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no 'Max open files' in /proc/PID/limits")
+
+
+def test_gust_raises_its_own_open_files_limit_but_not_its_instances(gust_bin, tmp_path):
+    """gust holds about ten descriptors per warm instance, so a soft limit of 1,024
+    (the usual default) would cap a host near a hundred instances: gust lifts its
+    soft limit to the hard one, and its Linux-sandboxed instances keep their own."""
+    from conftest import GustServer
+    srv = GustServer(gust_bin, tmp_path, [])
+    srv.args = ["prlimit", "--nofile=1024:8192", "--", *srv.args]
+    srv.start()
+    try:
+        assert open_files_limit(srv.proc.pid) == (8192, 8192)
+        name = support.unique_name("nofile")
+        srv.create_function(name, support.make_zip({"app.py": NOFILE}))
+        soft, _ = invoke(srv.lambda_, name).ok()
+        if srv.health()["isolation"] == "linux":
+            assert soft == 1024
+    finally:
+        srv.stop()

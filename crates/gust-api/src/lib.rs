@@ -133,6 +133,19 @@ pub struct Server {
 impl Server {
     /// Opens the data directory, picks the sandbox, loads every function and binds.
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
+        #[cfg(target_os = "linux")]
+        match gust_sandbox::linux::raise_open_files_limit() {
+            Ok((before, after)) if after > before => {
+                tracing::debug!(before, after, "raised the open-files limit")
+            }
+            Ok((limit, _)) if limit < 16_384 => tracing::warn!(
+                limit,
+                "gust may open only {limit} files (RLIMIT_NOFILE) and holds about ten per warm \
+                 instance; raise the hard limit (ulimit -Hn, LimitNOFILE=) for more instances"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read or raise the open-files limit"),
+        }
         let data = &config.data_dir;
         if let Some(warning) = gust_store::data_dir::prepare(data)
             .map_err(|e| failed("preparing the data directory", e))?

@@ -9,7 +9,7 @@
 //!
 //! # Layout
 //! - One module per protocol: [`overhead`], [`concurrency`], [`backoff`],
-//!   [`coldstart`], [`utilization`], [`freeze`], [`storage`], [`workflow`].
+//!   [`coldstart`], [`utilization`], [`freeze`], [`density`], [`storage`], [`workflow`].
 //! - [`session`]: a run's servers, functions, output directory and teardown;
 //!   [`servers`] starts gust and the direct baselines, [`peer`] the peers,
 //!   [`child`] owns their processes.
@@ -28,6 +28,7 @@ pub mod backoff;
 pub mod child;
 pub mod coldstart;
 pub mod concurrency;
+pub mod density;
 pub mod freeze;
 pub mod http;
 pub mod lambda;
@@ -84,6 +85,9 @@ pub enum Protocol {
     Utilization(utilization::UtilizationArgs),
     /// Freezing idle instances: warm-path cost, idle CPU saved, freezer cost (§6).
     Freeze(freeze::FreezeArgs),
+    /// 1,000 distinct functions held warm on one host: PSS per function, a
+    /// round-robin sweep's latency, cold starts while full.
+    Density(density::DensityArgs),
     /// The object store: 4 KB PUT/GET per second and 256 MB MB/s, with a direct
     /// file-server baseline (and moto with --peer moto).
     Storage(storage::StorageArgs),
@@ -107,6 +111,7 @@ impl BenchArgs {
             Protocol::Coldstart(a) => &mut a.common,
             Protocol::Utilization(a) => &mut a.common,
             Protocol::Freeze(a) => &mut a.common,
+            Protocol::Density(a) => &mut a.common,
             Protocol::Storage(a) => &mut a.common,
             Protocol::Workflow(a) => &mut a.common,
         }
@@ -125,6 +130,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<()> {
         Protocol::Coldstart(a) => coldstart::run(a),
         Protocol::Utilization(a) => utilization::run(a),
         Protocol::Freeze(a) => freeze::run(a),
+        Protocol::Density(a) => density::run(a),
         Protocol::Storage(a) => storage::run(a),
         Protocol::Workflow(a) => workflow::run(a),
     }

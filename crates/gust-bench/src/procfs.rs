@@ -85,6 +85,17 @@ pub fn pss_mb(pid: u32) -> Option<f64> {
     Some(meminfo_kb(&text, "Pss:")? as f64 / 1024.0)
 }
 
+/// Threads of `pid`.
+pub fn threads(pid: u32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    meminfo_kb(&text, "Threads:")
+}
+
+/// Open file descriptors of `pid`.
+pub fn open_fds(pid: u32) -> Option<usize> {
+    Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
 /// Every process below `root` (children, grandchildren, ...), not `root` itself.
 pub fn descendants(root: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();

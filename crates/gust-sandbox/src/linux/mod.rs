@@ -99,6 +99,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use cgroup::CpuPolicy;
+
+/// Lets this process open as many files as its hard limit allows (up to a million).
+/// The server holds about ten descriptors per warm instance (its Runtime API and
+/// gateway sockets, output pipes, process and cgroup handles), so the usual soft
+/// limit of 1,024 would stop it near a hundred instances; the instances themselves
+/// get their own limit ([`LinuxSandboxConfig::nofile`]). Returns the soft limit
+/// before and after.
+pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
+    syscall::raise_nofile(1 << 20)
+}
 pub use init::init_main;
 pub use rootless::{not_enforced, Privilege};
 

@@ -126,6 +126,25 @@ pub(crate) fn setrlimit(resource: libc::__rlimit_resource_t, value: u64) -> io::
     cvt(unsafe { libc::setrlimit(resource, &lim) }).map(drop)
 }
 
+/// Raises the soft `RLIMIT_NOFILE` of this process to its hard limit (at most
+/// `cap`); returns the soft limit before and after.
+pub(crate) fn raise_nofile(cap: u64) -> io::Result<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid rlimit struct to fill.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    let before = lim.rlim_cur;
+    let want = lim.rlim_max.min(cap);
+    if want > before {
+        lim.rlim_cur = want;
+        // SAFETY: a valid rlimit struct, soft limit within the hard one.
+        cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    }
+    Ok((before, want.max(before)))
+}
+
 /// Sets the nice value of the thread `tid`, 0 for the calling one (Linux's
 /// `setpriority(PRIO_PROCESS)` applies to one thread; children inherit it).
 pub(crate) fn set_nice(tid: libc::pid_t, nice: i32) -> io::Result<()> {
