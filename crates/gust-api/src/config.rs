@@ -54,6 +54,9 @@ pub struct ServeConfig {
     pub sdk_dir: Option<std::path::PathBuf>,
     /// How the Linux sandbox holds instances to their CPU share.
     pub cpu: CpuShare,
+    /// What all instances' disk-backed `/tmp` together may be promised, in MB;
+    /// `None`: the free space of the data directory's filesystem.
+    pub tmp_disk_mb: Option<u64>,
 }
 
 /// `gust serve --cpu-period` and `--cpu-burst`: the CFS bandwidth limit that holds

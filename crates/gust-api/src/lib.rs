@@ -203,7 +203,14 @@ impl Server {
             .map_err(|e| failed("reading the listen address", e))?;
         // Instances reach gust's API at the address clients outside use: the
         // sandbox listens on the same port inside each instance's loopback.
-        let sandbox = pick_sandbox(config.isolation, data, addr.port(), sdk.clone(), config.cpu)?;
+        let sandbox = pick_sandbox(
+            config.isolation,
+            data,
+            addr.port(),
+            sdk.clone(),
+            config.cpu,
+            config.tmp_disk_mb,
+        )?;
         let worker = Arc::new(Worker::new(sandbox, host, config.region.clone()));
         let (gateway_tx, gateway_rx) = tokio::sync::mpsc::channel(64);
         worker.set_gateway(gust_worker::Gateway {
@@ -397,6 +404,7 @@ fn pick_sandbox(
     gateway_port: u16,
     sdk_dir: Option<std::path::PathBuf>,
     cpu: CpuShare,
+    tmp_disk_mb: Option<u64>,
 ) -> Result<Arc<dyn Sandbox>, ServeError> {
     let none = || -> Arc<dyn Sandbox> {
         tracing::warn!(
@@ -409,6 +417,7 @@ fn pick_sandbox(
         let config = gust_sandbox::linux::LinuxSandboxConfig {
             // Each instance's /tmp, a filesystem image of its own (with root).
             scratch_dir: Some(data.join("scratch")),
+            scratch_capacity_mb: tmp_disk_mb,
             gateway_port: Some(gateway_port),
             sdk_dir,
             cpu: gust_sandbox::linux::CpuPolicy {

@@ -64,6 +64,7 @@ async fn start_server() -> TestServer {
         url_style: gust_api::UrlStyleChoice::Auto,
         sdk_dir: None,
         cpu: Default::default(),
+        tmp_disk_mb: None,
     })
     .await
     .unwrap();

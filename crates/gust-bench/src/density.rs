@@ -121,9 +121,18 @@ pub fn run(args: DensityArgs) -> Result<()> {
         .first()
         .expect("a runtime");
     let total = functions + cold;
+    // Each warm instance's /tmp is a sparse 512 MB image, and gust promises no
+    // more of them than the disk has free unless told to overcommit, as with
+    // memory; a noop writes nothing there.
+    let mut common = args.common.clone();
+    if !common.gust_args.iter().any(|a| a.starts_with("--tmp-disk")) {
+        common
+            .gust_args
+            .push(format!("--tmp-disk={}", (total as u64 + 8) * 512));
+    }
     let mut s = Session::open(
         "density",
-        &args.common,
+        &common,
         GustDefaults {
             // Nothing may expire during the run: the point is to hold them all.
             idle_ttl: Duration::from_secs(3600),

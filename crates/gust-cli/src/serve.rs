@@ -94,6 +94,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MB")]
     memory: Option<u64>,
 
+    /// Disk all instances' /tmp together may be promised, in MB (each gets its
+    /// function's EphemeralStorage, 512 MB by default, as a sparse image under the
+    /// data directory) [default: the free space of the data directory's
+    /// filesystem]. More than is free overcommits, as --memory can: images take only
+    /// what functions write, and should they write it all, /tmp writes fail with
+    /// ENOSPC.
+    #[arg(long, value_name = "MB")]
+    tmp_disk: Option<u64>,
+
     /// How long an idle instance stays warm (e.g. 30s, 10m, 1h).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     idle_ttl: Duration,
@@ -258,6 +267,13 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
         url_style: args.url_style.into(),
         sdk_dir: args.sdk_dir.clone(),
         cpu: cpu_share(args)?,
+        tmp_disk_mb: match args.tmp_disk {
+            Some(mb) if mb < 512 => bail!(
+                "--tmp-disk {mb} is below 512 MB, one default /tmp; give the disk all \
+                 instances' /tmp together may be promised, in MB"
+            ),
+            other => other,
+        },
     })
 }
 

@@ -178,6 +178,10 @@ pub struct LinuxSandboxConfig {
     /// root, or where loop devices or `mkfs.ext4` are missing, `/tmp` is a tmpfs,
     /// counted against the function's memory.
     pub scratch_dir: Option<PathBuf>,
+    /// What all instances' `/tmp` images together may be promised, in MB; `None`:
+    /// the free space of `scratch_dir`'s filesystem. More than is free overcommits
+    /// (the images are sparse).
+    pub scratch_capacity_mb: Option<u64>,
 }
 
 impl Default for LinuxSandboxConfig {
@@ -199,6 +203,7 @@ impl Default for LinuxSandboxConfig {
             stale_cgroup_age: std::time::Duration::from_secs(60),
             outbound_subnet: std::net::Ipv4Addr::new(10, 213, 0, 0),
             scratch_dir: None,
+            scratch_capacity_mb: None,
         }
     }
 }
@@ -470,16 +475,18 @@ impl LinuxSandbox {
                 );
                 None
             }
-            (Some(dir), Privilege::Root) => match scratch::ScratchDisk::open(dir) {
-                Ok(disk) => Some(disk),
-                Err(why) => {
-                    tracing::warn!(
-                        "/tmp cannot be put on disk here ({why}): it is a tmpfs, counted \
+            (Some(dir), Privilege::Root) => {
+                match scratch::ScratchDisk::open(dir, config.scratch_capacity_mb) {
+                    Ok(disk) => Some(disk),
+                    Err(why) => {
+                        tracing::warn!(
+                            "/tmp cannot be put on disk here ({why}): it is a tmpfs, counted \
                          against each function's memory"
-                    );
-                    None
+                        );
+                        None
+                    }
                 }
-            },
+            }
         };
         let shared = Shared {
             config,

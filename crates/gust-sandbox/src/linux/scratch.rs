@@ -23,7 +23,9 @@
 //! Images are sparse, so the disk is admitted like memory: an instance gets its
 //! image only if the space still promised to every other instance's image (its size
 //! minus what it has already allocated) plus its own size fits in the free space of
-//! the data directory's filesystem. Otherwise the launch fails with
+//! the data directory's filesystem (or in the capacity the operator set instead,
+//! which may be more: images are sparse, so promising more than is free
+//! overcommits, as `--memory` can). Otherwise the launch fails with
 //! [`SandboxError::Exhausted`], on which the scheduler ends the longest-idle
 //! instance (whose image goes with it) and tries again, as it does for memory;
 //! only when no idle instance is left does the launch fail, saying so. Images
@@ -80,6 +82,9 @@ struct Core {
     /// claimed it (also the admission lock).
     live: Mutex<Live>,
     seq: AtomicU64,
+    /// Bytes all images together may be promised; `None`: the filesystem's free
+    /// space.
+    capacity: Option<u64>,
 }
 
 /// The images handed out, for admission.
@@ -113,8 +118,9 @@ impl std::fmt::Debug for Scratch {
 impl ScratchDisk {
     /// Prepares `dir` (created 0700; whatever an earlier gust left there is removed)
     /// and checks that an image can be made and mounted here. `Err` says why not:
-    /// `/tmp` then stays a tmpfs.
-    pub(crate) fn open(dir: &Path) -> Result<ScratchDisk, String> {
+    /// `/tmp` then stays a tmpfs. `capacity_mb` replaces the filesystem's free
+    /// space as what all images together may be promised.
+    pub(crate) fn open(dir: &Path, capacity_mb: Option<u64>) -> Result<ScratchDisk, String> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -130,6 +136,7 @@ impl ScratchDisk {
             templates: Mutex::new(HashMap::new()),
             live: Mutex::new(Live::default()),
             seq: AtomicU64::new(0),
+            capacity: capacity_mb.map(|mb| mb.saturating_mul(1 << 20)),
         });
         // The real test: one image, made, mounted and thrown away.
         core.make(DEFAULT_MB, false)
@@ -254,9 +261,12 @@ impl Core {
             .map(|f| outstanding(&f))
             .sum::<u64>()
             + live.pending;
-        let free = sys::free_bytes(&self.dir)
-            .map_err(|e| SandboxError::io("reading the data directory's free space", e))?;
-        match admit(bytes, promised, free) {
+        let free = match self.capacity {
+            Some(capacity) => capacity,
+            None => sys::free_bytes(&self.dir)
+                .map_err(|e| SandboxError::io("reading the data directory's free space", e))?,
+        };
+        match admit(bytes, promised, free, self.capacity.is_some()) {
             Some(why) => Err(SandboxError::Exhausted(why)),
             None => Ok(()),
         }
@@ -346,17 +356,29 @@ fn outstanding(image: &File) -> u64 {
 }
 
 /// Why `bytes` more cannot be promised when `promised` bytes are and `free` are
-/// free, or `None` if they can.
-fn admit(bytes: u64, promised: u64, free: u64) -> Option<String> {
+/// free (or, `configured`, may be promised in all), or `None` if they can.
+fn admit(bytes: u64, promised: u64, free: u64, configured: bool) -> Option<String> {
     const MB: u64 = 1 << 20;
     (promised.saturating_add(bytes) > free).then(|| {
+        let (room, fix) = if configured {
+            (
+                format!("gust serve --tmp-disk allows {} MB", free / MB),
+                "Raise --tmp-disk",
+            )
+        } else {
+            (
+                format!(
+                    "the filesystem of gust's data directory has {} MB free",
+                    free / MB
+                ),
+                "Free disk space, overcommit with gust serve --tmp-disk,",
+            )
+        };
         format!(
             "not enough disk for this function's /tmp: its ephemeral storage is {} MB, and \
-             the filesystem of gust's data directory has {} MB free, of which {} MB are \
-             already promised to the /tmp of other instances, none of them idle. Free \
-             disk space or lower the function's EphemeralStorage",
+             {room}, of which {} MB are already promised to the /tmp of other instances, \
+             none of them idle. {fix} or lower the function's EphemeralStorage",
             bytes / MB,
-            free / MB,
             promised.min(free) / MB
         )
     })
@@ -441,12 +463,16 @@ mod tests {
     #[test]
     fn the_disk_is_never_promised_beyond_its_free_space() {
         const MB: u64 = 1 << 20;
-        assert_eq!(admit(512 * MB, 0, 1024 * MB), None);
-        assert_eq!(admit(512 * MB, 512 * MB, 1024 * MB), None);
-        let refused = admit(512 * MB, 600 * MB, 1024 * MB).unwrap();
+        assert_eq!(admit(512 * MB, 0, 1024 * MB, false), None);
+        assert_eq!(admit(512 * MB, 512 * MB, 1024 * MB, false), None);
+        let refused = admit(512 * MB, 600 * MB, 1024 * MB, false).unwrap();
         assert!(refused.contains("ephemeral storage is 512 MB"), "{refused}");
         assert!(refused.contains("1024 MB free"), "{refused}");
         assert!(refused.contains("600 MB are already promised"), "{refused}");
+        assert!(refused.contains("--tmp-disk"), "{refused}");
+        // A capacity the operator set is named as such.
+        let refused = admit(512 * MB, 600 * MB, 1024 * MB, true).unwrap();
+        assert!(refused.contains("--tmp-disk allows 1024 MB"), "{refused}");
     }
 
     #[test]
