@@ -135,15 +135,18 @@ impl Server {
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
         #[cfg(target_os = "linux")]
         match gust_sandbox::linux::raise_open_files_limit() {
-            Ok((before, after)) if after > before => {
-                tracing::debug!(before, after, "raised the open-files limit")
+            Ok((before, after)) => {
+                if after > before {
+                    tracing::debug!(before, after, "raised the open-files limit");
+                }
+                if after < 16_384 {
+                    tracing::warn!(
+                        "gust may open only {after} files (RLIMIT_NOFILE) and holds about ten \
+                         per warm instance; raise the hard limit (ulimit -Hn, LimitNOFILE=) \
+                         for more instances"
+                    );
+                }
             }
-            Ok((limit, _)) if limit < 16_384 => tracing::warn!(
-                limit,
-                "gust may open only {limit} files (RLIMIT_NOFILE) and holds about ten per warm \
-                 instance; raise the hard limit (ulimit -Hn, LimitNOFILE=) for more instances"
-            ),
-            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not read or raise the open-files limit"),
         }
         let data = &config.data_dir;
