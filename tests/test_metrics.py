@@ -208,3 +208,96 @@ def test_async_metrics_count_age_drops_and_records_that_cannot_be_delivered(star
     assert sample(text, "gust_lambda_async_event_age_seconds_count", **labels) == 1
     assert sample(text, "gust_lambda_dead_letter_errors_total", **labels) is None
     assert sample(text, "gust_lambda_errors_total", **labels) == 1
+
+
+GATED = """
+import os, time, urllib.request
+
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    if not event.get("key"):
+        return {"ok": True}
+    # Busy until the test writes the object: a bounded wait, 30 s at most.
+    url = f"{os.environ['AWS_ENDPOINT_URL']}/{event['bucket']}/{event['key']}"
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(url) as r:
+                return {"released": r.read().decode()}
+        except Exception:
+            time.sleep(0.05)
+    return {"released": None}
+"""
+
+
+def test_provisioned_concurrency_instance_states_pools_and_queue_depths(start_server):
+    import threading
+    srv = start_server()
+    lam = srv.new_lambda_client()
+    s3 = boto3.client("s3", endpoint_url=srv.url, region_name=support.REGION,
+                      aws_access_key_id="x", aws_secret_access_key="x",
+                      config=Config(s3={"addressing_style": "path"}))
+    bucket = support.unique_name("gate")
+    s3.create_bucket(Bucket=bucket)
+    name = support.unique_name("provisioned")
+    srv.create_function(name, support.make_zip({"app.py": GATED}), Timeout=60)
+    lam.publish_version(FunctionName=name)
+    lam.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=1)
+    support.wait_until(
+        lambda: lam.get_provisioned_concurrency_config(
+            FunctionName=name, Qualifier="1")["Status"] == "READY", 60,
+        message="the provisioned instance to start")
+    labels = {"function_name": name, "resource": f"{name}:1"}
+    text = scrape(srv)
+    assert sample(text, "gust_lambda_provisioned_concurrency_allocated", **labels) == 1
+    assert sample(text, "gust_lambda_provisioned_concurrent_executions", **labels) == 0
+    assert sample(text, "gust_lambda_provisioned_concurrency_utilization", **labels) == 0
+
+    # A holds the provisioned instance until the object exists...
+    held: dict = {}
+    a = threading.Thread(target=lambda: held.update(
+        out=support.invoke(lam, name, {"bucket": bucket, "key": "go"}, Qualifier="1").ok()))
+    a.start()
+    try:
+        support.wait_until(
+            lambda: sample(scrape(srv), "gust_lambda_provisioned_concurrent_executions",
+                           **labels) == 1, 30,
+            message="the first invocation to run on the provisioned instance")
+        text = scrape(srv)
+        assert sample(text, "gust_lambda_provisioned_concurrency_utilization", **labels) == 1
+        assert sample(text, "gust_instances_by_state", state="busy") == 1
+        # ... so B, while A runs, spills over to an ordinary instance.
+        assert support.invoke(lam, name, {}, Qualifier="1").ok() == {"ok": True}
+        assert sample(scrape(srv), "gust_lambda_provisioned_concurrency_spillover_invocations_total",
+                      **labels) == 1
+    finally:
+        s3.put_object(Bucket=bucket, Key="go", Body=b"now")
+        a.join(60)
+    assert held["out"] == {"released": "now"}
+    text = scrape(srv)
+    assert sample(text, "gust_lambda_provisioned_concurrency_invocations_total", **labels) == 1
+    assert sample(text, "gust_lambda_provisioned_concurrency_spillover_invocations_total",
+                  **labels) == 1
+    # Both instances idle now, warm or already frozen; none busy or starting.
+    states = {s: sample(text, "gust_instances_by_state", state=s)
+              for s in ("busy", "warm", "frozen", "starting")}
+    assert states["busy"] == 0 and states["starting"] == 0, states
+    assert states["warm"] + states["frozen"] == sample(text, "gust_instances") == 2, states
+    for kind in ("sandbox", "sandbox_linked", "prewarmed_runtime"):
+        assert sample(text, "gust_pool_ready", state=kind) is not None, kind
+    assert sample(text, "gust_async_events_queued") == 0
+
+    # A dead letter shows in its queue's depth.
+    dlq = support.unique_name("dlq")
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    lam.update_function_configuration(
+        FunctionName=name,
+        DeadLetterConfig={"TargetArn": f"arn:aws:sqs:{support.REGION}:000000000000:{dlq}"})
+    support.wait_until(
+        lambda: lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"]
+        == "Successful", 30, message="the configuration update")
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"fail": true}')
+    support.wait_until(
+        lambda: sample(scrape(srv), "gust_queue_messages", queue=dlq) == 1, 60,
+        message="the dead letter to be counted in its queue")

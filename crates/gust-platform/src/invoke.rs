@@ -202,6 +202,9 @@ impl Platform {
         // it counted never sees it running.
         drop(in_flight);
         self.metrics.ended(&labels, &end.report, end.function_error);
+        if end.report.provisioned || entry.pool.provisioned_target() > 0 {
+            self.metrics.provisioned(&labels, end.report.provisioned);
+        }
         Ok(Some(InvokeOutcome {
             payload: end.payload,
             function_error: end.function_error.then_some("Unhandled"),

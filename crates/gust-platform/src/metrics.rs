@@ -86,7 +86,21 @@ pub struct Metrics {
     async_dropped: Family<FunctionLabels, Counter>,
     dead_letter_errors: Family<FunctionLabels, Counter>,
     destination_failures: Family<FunctionLabels, Counter>,
+    provisioned_invocations: Family<FunctionLabels, Counter>,
+    provisioned_spillover: Family<FunctionLabels, Counter>,
     usage: Mutex<BTreeMap<String, Usage>>,
+}
+
+/// A label set of one value, e.g. `state="frozen"`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+/// The label of a built-in queue.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabel {
+    queue: String,
 }
 
 impl Default for Metrics {
@@ -105,6 +119,8 @@ impl Default for Metrics {
             async_dropped: Family::default(),
             dead_letter_errors: Family::default(),
             destination_failures: Family::default(),
+            provisioned_invocations: Family::default(),
+            provisioned_spillover: Family::default(),
             usage: Mutex::new(BTreeMap::new()),
         }
     }
@@ -164,6 +180,18 @@ impl Metrics {
         u.gb_seconds += gb_seconds;
     }
 
+    /// Where an invocation of a function with provisioned concurrency ran: on a
+    /// provisioned instance, or spilled over to an ordinary one (Lambda's
+    /// ProvisionedConcurrencyInvocations and ...SpilloverInvocations).
+    pub fn provisioned(&self, labels: &FunctionLabels, on_provisioned: bool) {
+        let family = if on_provisioned {
+            &self.provisioned_invocations
+        } else {
+            &self.provisioned_spillover
+        };
+        family.get_or_create(labels).inc();
+    }
+
     /// An invocation was refused for want of concurrency (429).
     pub fn throttled(&self, labels: &FunctionLabels) {
         self.throttles.get_or_create(labels).inc();
@@ -196,8 +224,9 @@ impl Metrics {
         self.usage.lock().clone()
     }
 
-    /// The metrics in the text format, with the platform's gauges as they are now.
-    pub fn encode(&self, platform: &Platform) -> String {
+    /// The metrics in the text format, with the platform's gauges as they are now
+    /// and the built-in queues' depths as `queues` gives them (name, messages).
+    pub fn encode(&self, platform: &Platform, queues: &[(String, u64)]) -> String {
         let mut registry = Registry::with_prefix("gust");
         let lambda = registry.sub_registry_with_prefix("lambda");
         lambda.register(
@@ -291,10 +320,128 @@ impl Metrics {
         let functions: Gauge = Gauge::default();
         functions.set(platform.registry.read().len() as i64);
         registry.register("functions", "Functions deployed", functions);
+        self.encode_platform(platform, queues, &mut registry);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out
+    }
+
+    /// Provisioned concurrency per function and qualifier, instances by state, the
+    /// sandbox's ready pools and the queues' depths.
+    fn encode_platform(
+        &self,
+        platform: &Platform,
+        queues: &[(String, u64)],
+        registry: &mut Registry,
+    ) {
+        let lambda = registry.sub_registry_with_prefix("lambda");
+        lambda.register(
+            "provisioned_concurrency_invocations",
+            "Invocations that ran on provisioned concurrency (Lambda's ProvisionedConcurrencyInvocations)",
+            self.provisioned_invocations.clone(),
+        );
+        lambda.register(
+            "provisioned_concurrency_spillover_invocations",
+            "Invocations of a function with provisioned concurrency that ran on an ordinary instance, all provisioned ones being busy (Lambda's ProvisionedConcurrencySpilloverInvocations)",
+            self.provisioned_spillover.clone(),
+        );
+        let executions: Family<FunctionLabels, Gauge> = Family::default();
+        let allocated: Family<FunctionLabels, Gauge> = Family::default();
+        let utilization: Family<FunctionLabels, Gauge<f64, AtomicU64>> = Family::default();
+        for f in platform.registry.read().values() {
+            for q in f.provisioned.keys() {
+                let Ok(entry) = f.entry_for_get(Some(q), &platform.config.region) else {
+                    continue;
+                };
+                let status = entry.pool.provisioned_status();
+                let busy = status.allocated.saturating_sub(status.available);
+                let labels = FunctionLabels::of(f.name(), Some(q));
+                executions.get_or_create(&labels).set(busy as i64);
+                allocated
+                    .get_or_create(&labels)
+                    .set(status.allocated as i64);
+                utilization
+                    .get_or_create(&labels)
+                    .set(if status.allocated == 0 {
+                        0.0
+                    } else {
+                        busy as f64 / status.allocated as f64
+                    });
+            }
+        }
+        lambda.register(
+            "provisioned_concurrent_executions",
+            "Provisioned instances running an invocation now (Lambda's ProvisionedConcurrentExecutions)",
+            executions,
+        );
+        lambda.register(
+            "provisioned_concurrency_allocated",
+            "Provisioned instances alive, busy or idle",
+            allocated,
+        );
+        lambda.register(
+            "provisioned_concurrency_utilization",
+            "Busy provisioned instances over allocated ones, 0 to 1 (Lambda's ProvisionedConcurrencyUtilization)",
+            utilization,
+        );
+
+        let stats = platform.scheduler.stats();
+        let by_state: Family<StateLabel, Gauge> = Family::default();
+        let warm = stats.idle.saturating_sub(stats.frozen);
+        let busy = stats
+            .instances
+            .saturating_sub(stats.idle)
+            .saturating_sub(stats.starting);
+        for (state, n) in [
+            ("busy", busy),
+            ("warm", warm),
+            ("frozen", stats.frozen),
+            ("starting", stats.starting),
+        ] {
+            by_state.get_or_create(&StateLabel { state }).set(n as i64);
+        }
+        registry.register(
+            "instances_by_state",
+            "Live instances: busy with an invocation, warm (idle, runnable), frozen (idle, stopped by the freezer), or starting",
+            by_state,
+        );
+        let levels = platform.scheduler.worker().pool_levels();
+        let pool: Family<StateLabel, Gauge> = Family::default();
+        for (state, n) in [
+            ("sandbox", levels.sandboxes),
+            ("sandbox_linked", levels.linked),
+            ("prewarmed_runtime", levels.prewarmed),
+        ] {
+            pool.get_or_create(&StateLabel { state }).set(n as i64);
+        }
+        registry.register(
+            "pool_ready",
+            "What the sandbox keeps ready ahead of demand: pre-forked sandboxes (with an outbound link, for functions with outbound network) and runtimes started in them",
+            pool,
+        );
+        let scheduled: Gauge = Gauge::default();
+        if let Some(events) = platform.events.get() {
+            scheduled.set(events.scheduled() as i64);
+        }
+        registry.register(
+            "async_events_queued",
+            "Event invocations accepted and waiting for their next attempt (not running)",
+            scheduled,
+        );
+        let depth: Family<QueueLabel, Gauge> = Family::default();
+        for (queue, messages) in queues {
+            depth
+                .get_or_create(&QueueLabel {
+                    queue: queue.clone(),
+                })
+                .set(i64::try_from(*messages).unwrap_or(i64::MAX));
+        }
+        registry.register(
+            "queue_messages",
+            "Messages in each built-in queue (dead letters and destination records)",
+            depth,
+        );
     }
 }
 
@@ -316,6 +463,7 @@ mod tests {
             memory_mb: mb,
             max_memory_mb: 30,
             init: init.then(|| Duration::from_millis(40)),
+            provisioned: false,
         }
     }
 

@@ -255,6 +255,21 @@ pub trait Sandbox: Send + Sync {
     fn prewarm(&self, template: PrewarmTemplate) {
         let _ = template;
     }
+    /// What the sandbox keeps ready ahead of demand now. Default: nothing.
+    fn pool_levels(&self) -> PoolLevels {
+        PoolLevels::default()
+    }
+}
+
+/// What a sandbox keeps ready ahead of demand, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolLevels {
+    /// Pre-forked sandboxes waiting for a function.
+    pub sandboxes: usize,
+    /// Of those kept for outbound networking, with their link made.
+    pub linked: usize,
+    /// Runtimes started in pooled sandboxes, waiting for a function.
+    pub prewarmed: usize,
 }
 
 /// Resolves the entrypoint to an argv, given where the sandbox shows the runtime

@@ -26,7 +26,7 @@
 mod capacity;
 mod pool;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -82,6 +82,24 @@ pub struct Scheduler {
     shutting_down: AtomicBool,
     /// Set by [`Scheduler::kill_all`]: running invocations end at once.
     kill: tokio::sync::watch::Sender<bool>,
+    /// Instances being started now (for invocations or provisioned concurrency).
+    starting: Arc<AtomicUsize>,
+}
+
+/// Counts a start in [`Scheduler::starting`] while it lives.
+struct Starting(Arc<AtomicUsize>);
+
+impl Starting {
+    fn new(count: &Arc<AtomicUsize>) -> Starting {
+        count.fetch_add(1, Ordering::AcqRel);
+        Starting(count.clone())
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// What `/gust/v1/health` reports about the scheduler.
@@ -89,6 +107,12 @@ pub struct Scheduler {
 pub struct SchedulerStats {
     /// Live instances, busy or idle.
     pub instances: usize,
+    /// Of those, idle in their warm stacks (frozen ones included).
+    pub idle: usize,
+    /// Of the idle ones, frozen (or being frozen).
+    pub frozen: usize,
+    /// Of the live ones, still starting.
+    pub starting: usize,
     /// Memory reserved by them, in MB.
     pub reserved_mb: u64,
     /// Total capacity, in MB.
@@ -106,6 +130,7 @@ impl Scheduler {
             pools: Mutex::new(Vec::new()),
             shutting_down: AtomicBool::new(false),
             kill: tokio::sync::watch::channel(false).0,
+            starting: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -156,7 +181,10 @@ impl Scheduler {
                 continue;
             }
             if let Some(reservation) = Capacity::try_reserve(&self.capacity, mb) {
-                let instance = match self.worker.start(pool.spec().clone(), Some(&inv)).await {
+                let starting = Starting::new(&self.starting);
+                let started = self.worker.start(pool.spec().clone(), Some(&inv)).await;
+                drop(starting);
+                let instance = match started {
                     Ok(i) => i,
                     Err(StartError::Init { payload, log_tail }) => {
                         return Ok(InvokeEnd {
@@ -216,10 +244,12 @@ impl Scheduler {
         let capacity = self.capacity.clone();
         let mut kill = self.kill.subscribe();
         let task = tokio::spawn(async move {
-            let end = tokio::select! {
+            let provisioned = held.provisioned.is_some();
+            let mut end = tokio::select! {
                 end = held.instance.invoke(inv) => end,
                 _ = kill.wait_for(|k| *k) => return None,
             };
+            end.report.provisioned = provisioned;
             if end.reusable && pool.push(held) {
                 capacity.changed.notify_waiters();
             }
@@ -371,6 +401,7 @@ impl Scheduler {
                     return;
                 }
             };
+            let starting = Starting::new(&self.starting);
             let started = loop {
                 match self.worker.start(pool.spec().clone(), None).await {
                     // Short of disk: end an idle instance, wait for its teardown.
@@ -386,6 +417,7 @@ impl Scheduler {
                     other => break other,
                 }
             };
+            drop(starting);
             match started {
                 Ok(instance) => {
                     let held = Held {
@@ -430,9 +462,13 @@ impl Scheduler {
         self.kill.send_replace(true);
     }
 
-    /// Live instances and reserved memory.
+    /// Live instances by state, and reserved memory.
     pub fn stats(&self) -> SchedulerStats {
+        let pools = self.live_pools();
         SchedulerStats {
+            idle: pools.iter().map(|p| p.idle()).sum(),
+            frozen: pools.iter().map(|p| p.frozen()).sum(),
+            starting: self.starting.load(Ordering::Acquire),
             instances: self.capacity.live(),
             reserved_mb: self.capacity.reserved_mb(),
             capacity_mb: self.capacity.total_mb(),

@@ -178,6 +178,11 @@ impl Pool {
         }
     }
 
+    /// Provisioned instances asked for.
+    pub fn provisioned_target(&self) -> usize {
+        self.provisioned_target.load(Ordering::Acquire)
+    }
+
     /// Provisioned instances still to start.
     pub(crate) fn provisioned_missing(&self) -> usize {
         if self.is_retired() {

@@ -77,6 +77,9 @@ pub struct InvokeEnd {
 pub struct Report {
     /// How long it ran.
     pub duration: Duration,
+    /// Whether it ran on an instance kept for provisioned concurrency (set by the
+    /// scheduler, which knows).
+    pub provisioned: bool,
     /// Billed Duration, ms (the duration rounded up to the millisecond, as Lambda).
     pub billed_ms: u64,
     /// The function's memory size, MB.
@@ -169,7 +172,12 @@ impl Worker {
         &self.released
     }
 
-    /// The sandbox's name (`none`, `linux`).
+    /// What the sandbox keeps ready ahead of demand now.
+    pub fn pool_levels(&self) -> gust_sandbox::PoolLevels {
+        self.sandbox.pool_levels()
+    }
+
+    /// The sandbox's name (`linux`, `linux-rootless`, `none`).
     pub fn isolation(&self) -> &'static str {
         self.sandbox.name()
     }
@@ -663,6 +671,7 @@ impl Instance {
             memory_mb: config.memory_mb,
             max_memory_mb: max_mb,
             init,
+            provisioned: false,
         };
         if let (Some(t), false) = (&status, reusable) {
             report.push_str(&format!("\tStatus: error\tError Type: {t}"));

@@ -825,6 +825,14 @@ impl Sandbox for LinuxSandbox {
         self.launch_timed(spec).map(|(launched, _)| launched)
     }
 
+    fn pool_levels(&self) -> crate::PoolLevels {
+        crate::PoolLevels {
+            sandboxes: self.pool_ready(),
+            linked: self.pool_ready_linked(),
+            prewarmed: self.pool_ready_prewarmed(),
+        }
+    }
+
     fn prewarm(&self, template: PrewarmTemplate) {
         match &self.pool {
             // Attaching the code needs a mount made in gust's own mount namespace.
