@@ -228,6 +228,7 @@ fn proc_hides_kernel_internals_and_is_read_only_where_it_changes_the_host() {
 fn paths<'a>(host_paths: &'a [PathBuf], interpreter: Option<&'a Path>) -> InstancePaths<'a> {
     InstancePaths {
         code_dir: Some(Path::new("/srv/code")),
+        opt_dir: None,
         runtime_dir: Path::new("/srv/runtimes"),
         sdk_dir: None,
         host_paths,
