@@ -6,16 +6,20 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import support
+from conftest import GustServer, isolation
 from support import client_error, make_zip
 
 PY_LAYER = {
@@ -282,6 +286,25 @@ def test_a_layer_with_too_many_entries_is_rejected(lam):
     assert lam.list_layer_versions(LayerName=name)["LayerVersions"] == []
 
 
+def test_content_location_is_presigned_when_requests_must_be_signed(start_server):
+    srv = start_server("--access-key", "AKIAGUSTLAYERS:layers-secret")
+    lam = boto3.client(
+        "lambda", endpoint_url=srv.url, region_name=support.REGION,
+        aws_access_key_id="AKIAGUSTLAYERS", aws_secret_access_key="layers-secret",
+        config=Config(retries={"max_attempts": 0}))
+    zip_bytes = make_zip(PY_LAYER)
+    name = layer_name("signed")
+    lam.publish_layer_version(LayerName=name, Content={"ZipFile": zip_bytes})
+    location = lam.get_layer_version(LayerName=name, VersionNumber=1)["Content"]["Location"]
+    assert "X-Gust-Signature=" in location
+    assert requests.get(location, timeout=30).content == zip_bytes
+    # Without its signature, or for another version, the download is refused.
+    plain = location.split("&X-Gust-Expires=")[0]
+    assert requests.get(plain, timeout=30).status_code == 403
+    other = location.replace(f"/{name}/versions/1/", f"/{name}/versions/2/")
+    assert requests.get(other, timeout=30).status_code == 403
+
+
 # ---------------------------------------------------------------- functions with layers
 
 
@@ -316,6 +339,27 @@ def test_a_function_reports_and_checks_its_layers(lam, layers, make_function):
         lam.update_function_configuration(FunctionName=name, Layers=["nope"])
     assert client_error(e)[:2] == ("ValidationException", 400)
     assert "Layers" not in lam.get_function_configuration(FunctionName=name)
+
+
+def test_code_and_layers_together_must_fit_in_250_mb(lam, layers, make_function):
+    """Each layer fits alone; the function's code with both does not."""
+    big = b"\0" * (130 * 1024 * 1024)
+    a = layers("big-a", {"a.bin": big})
+    b = layers("big-b", {"b.bin": big})
+    name = make_function("fits", make_zip({"app.py": SHARED_APP}),
+                         Layers=[a["LayerVersionArn"]])
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(
+            FunctionName=name, Layers=[a["LayerVersionArn"], b["LayerVersionArn"]])
+    code, status, message = client_error(e)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert "262144000" in message, message
+    with pytest.raises(ClientError) as e:
+        make_function("too-big", make_zip({"app.py": SHARED_APP}),
+                      Layers=[a["LayerVersionArn"], b["LayerVersionArn"]])
+    assert client_error(e)[:2] == ("InvalidParameterValueException", 400)
+    assert lam.get_function_configuration(FunctionName=name)["Layers"][0]["Arn"] == \
+        a["LayerVersionArn"]
 
 
 def test_python_imports_from_layers_and_runs_their_binaries(server, lam, layers, make_function):
@@ -442,6 +486,35 @@ def test_layers_survive_a_restart(start_server):
     assert client_error(e)[:2] == ("ResourceNotFoundException", 404)
     assert publish(lam, name, {"python/x.py": ""})["Version"] == 3
     srv.delete_quietly(fn)
+
+
+def test_layers_work_in_the_rootless_sandbox(gust_bin, tmp_path_factory):
+    if isolation() == "none" or os.geteuid() != 0:
+        pytest.skip("starting gust as another user needs root and the Linux sandbox")
+    srv = GustServer(gust_bin, tmp_path_factory.mktemp("gust-rootless-layers"),
+                     ["--memory", "1024"], run_as=4243)
+    srv.start()
+    try:
+        assert srv.health()["isolation"] == "linux-rootless"
+        lam = srv.lambda_
+        v = publish(lam, layer_name("rootless"), PY_LAYER)
+        app = """
+import errno
+def handler(event, context):
+    import layer_mod, sitepkg
+    try:
+        open("/opt/new.py", "w").close()
+        wrote = "wrote"
+    except OSError as e:
+        wrote = errno.errorcode[e.errno]
+    return [layer_mod.VALUE, sitepkg.VALUE, wrote]
+"""
+        name = support.unique_name("rootless-layers")
+        srv.create_function(name, make_zip({"app.py": app}), Layers=[v["LayerVersionArn"]])
+        assert support.invoke(lam, name).ok() == ["python-dir", "site-packages", "EROFS"]
+        srv.delete_quietly(name)
+    finally:
+        srv.stop()
 
 
 # ---------------------------------------------------------------- the AWS CLI

@@ -255,4 +255,41 @@ mod tests {
             "{out}"
         );
     }
+
+    #[test]
+    fn search_paths_name_the_layers_directory_or_nothing() {
+        let mut spec = LaunchSpec {
+            instance_id: "t2".into(),
+            entrypoint: Entrypoint::TaskBootstrap,
+            env: vec![],
+            code_dir: "/c".into(),
+            opt_dir: Some("/data/opt/k".into()),
+            runtime_dir: "/r".into(),
+            host_paths: vec![],
+            memory_mb: 128,
+            tmp_mb: 512,
+            outbound: false,
+        };
+        let get = |env: &[(String, String)], k: &str| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        };
+        let env = layer_env(&spec);
+        assert_eq!(
+            get(&env, "PATH").as_deref(),
+            Some("/usr/local/bin:/usr/bin:/bin:/data/opt/k/bin")
+        );
+        assert_eq!(get(&env, OPT_VAR).as_deref(), Some("/data/opt/k"));
+        assert_eq!(
+            get(&env, "LD_LIBRARY_PATH").as_deref(),
+            Some("/data/opt/k/lib")
+        );
+        // The function's own LD_LIBRARY_PATH is left as it is.
+        spec.env = vec![("LD_LIBRARY_PATH".into(), "/mine".into())];
+        assert_eq!(get(&layer_env(&spec), "LD_LIBRARY_PATH"), None);
+        // Without layers nothing points at the host's /opt.
+        spec.opt_dir = None;
+        let env = layer_env(&spec);
+        assert_eq!(get(&env, OPT_VAR).as_deref(), Some(""));
+        assert!(!get(&env, "PATH").unwrap().contains("opt"));
+    }
 }
