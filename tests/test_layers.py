@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -174,6 +175,33 @@ def test_publish_get_list_and_delete(lam):
     for v in (1, 3):
         lam.delete_layer_version(LayerName=name, VersionNumber=v)
     assert name not in {x["LayerName"] for x in lam.list_layers()["Layers"]}
+
+
+def test_a_layer_is_published_from_an_object_of_gusts_buckets(server, lam, layers):
+    s3 = boto3.client("s3", endpoint_url=server.url, region_name=support.REGION,
+                      aws_access_key_id="test", aws_secret_access_key="test",
+                      config=Config(s3={"addressing_style": "path"},
+                                    retries={"max_attempts": 0}))
+    bucket = f"layers-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=bucket)
+    zip_bytes = make_zip(PY_LAYER)
+    s3.put_object(Bucket=bucket, Key="dir/my layer.zip", Body=zip_bytes)
+    name = layer_name("from-s3")
+    v = lam.publish_layer_version(
+        LayerName=name, Content={"S3Bucket": bucket, "S3Key": "dir/my layer.zip"})
+    try:
+        assert v["Content"]["CodeSha256"] == support.sha256_b64(zip_bytes)
+        assert requests.get(v["Content"]["Location"], timeout=30).content == zip_bytes
+    finally:
+        lam.delete_layer_version(LayerName=name, VersionNumber=v["Version"])
+    with pytest.raises(ClientError) as e:
+        lam.publish_layer_version(LayerName=name,
+                                  Content={"S3Bucket": bucket, "S3Key": "missing.zip"})
+    code, status, message = client_error(e)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert "NoSuchKey" in message, message
+    s3.delete_object(Bucket=bucket, Key="dir/my layer.zip")
+    s3.delete_bucket(Bucket=bucket)
 
 
 def test_unknown_layers_and_bad_requests_answer_as_aws(lam, layers):
@@ -414,9 +442,14 @@ def test_later_layers_win_over_earlier_ones(lam, layers, make_function):
     name = make_function("order", make_zip({"app.py": SHARED_APP}),
                          Layers=[a["LayerVersionArn"], b["LayerVersionArn"]])
     assert support.invoke(lam, name).ok() == "b"
+    published = lam.publish_version(FunctionName=name)["Version"]
     lam.update_function_configuration(FunctionName=name,
                                       Layers=[b["LayerVersionArn"], a["LayerVersionArn"]])
     assert support.invoke(lam, name).ok() == "a"
+    # A published version keeps the layers it was published with.
+    assert support.invoke(lam, name, Qualifier=published).ok() == "b"
+    frozen = lam.get_function_configuration(FunctionName=name, Qualifier=published)
+    assert [x["Arn"] for x in frozen["Layers"]] == [a["LayerVersionArn"], b["LayerVersionArn"]]
     # The function's own code wins over every layer: the task root comes first.
     lam.update_function_code(FunctionName=name, ZipFile=make_zip(
         {"app.py": SHARED_APP, "shared.py": "VALUE = 'own'\n"}))
