@@ -301,6 +301,12 @@ def test_a_hostile_layer_archive_is_rejected(lam):
             lam.publish_layer_version(LayerName=name,
                                       Content={"ZipFile": symlink_zip(files, links)})
         assert client_error(e)[:2] == ("InvalidParameterValueException", 400), files
+    # A bomb: a few hundred KB that would unzip past 250 MB.
+    with pytest.raises(ClientError) as e:
+        publish(lam, name, {"python/zeros.bin": b"\0" * (251 * 1024 * 1024)})
+    code, status, message = client_error(e)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert "Unzipped size must be smaller than 262144000 bytes" in message, message
     assert lam.list_layer_versions(LayerName=name)["LayerVersions"] == []
 
 
