@@ -433,6 +433,15 @@ def handler(event, context):
     assert "libgustlayerz.so" in support.invoke(lam, plain).error()["errorMessage"]
 
 
+def test_a_layers_package_wins_over_the_runtimes_sdk(lam, layers, make_function):
+    """As on Lambda, /opt/python comes before the runtime's own AWS SDK."""
+    layer = layers("sdk", {"python/boto3/__init__.py": "__version__ = 'from-layer'\n"})
+    app = "import boto3\ndef handler(event, context):\n    return boto3.__version__\n"
+    name = make_function("sdk-layers", make_zip({"app.py": app}),
+                         Layers=[layer["LayerVersionArn"]])
+    assert support.invoke(lam, name).ok() == "from-layer"
+
+
 def test_node_requires_from_a_layer(lam, layers, make_function):
     layer = layers("node", {
         "nodejs/node_modules/layer-pkg/index.js": "module.exports = 'node-layer';\n"})
