@@ -371,7 +371,9 @@ def test_a_function_reports_and_checks_its_layers(lam, layers, make_function):
         assert client_error(e)[:2] == ("InvalidParameterValueException", 400), bad
     with pytest.raises(ClientError) as e:
         lam.update_function_configuration(FunctionName=name, Layers=["nope"])
-    assert client_error(e)[:2] == ("ValidationException", 400)
+    code, status, message = client_error(e)
+    assert (code, status) == ("ValidationException", 400)
+    assert "Value 'nope' at 'layers' failed to satisfy constraint" in message, message
     assert "Layers" not in lam.get_function_configuration(FunctionName=name)
 
 

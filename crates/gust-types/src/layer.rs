@@ -70,9 +70,15 @@ pub fn parse_layer_name(input: &str, region: &Region) -> Result<String, CoreErro
 /// cannot have: that is [`CoreError::ResourceNotFound`]-worthy for the caller, so
 /// it parses and simply finds nothing; a malformed one is a validation error.
 pub fn parse_layer_version_arn(arn: &str) -> Result<(String, LayerVersionRef), CoreError> {
+    parse_version_arn(arn, "arn")
+}
+
+/// [`parse_layer_version_arn`], naming `field` (the request's member) in a
+/// validation error as AWS does.
+fn parse_version_arn(arn: &str, field: &str) -> Result<(String, LayerVersionRef), CoreError> {
     let bad = || {
         CoreError::Validation(format!(
-            "1 validation error detected: Value '{}' at 'arn' failed to satisfy \
+            "1 validation error detected: Value '{}' at '{field}' failed to satisfy \
              constraint: Member must satisfy regular expression pattern: \
              (arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:layer:[a-zA-Z0-9-_]+:[0-9]+)",
             truncate(arn)
@@ -146,7 +152,7 @@ pub fn validate_function_layers(
     let home = layer_prefix(region);
     let mut parsed: Vec<LayerVersionRef> = Vec::with_capacity(arns.len());
     for arn in arns {
-        let (prefix, layer) = parse_layer_version_arn(arn)?;
+        let (prefix, layer) = parse_version_arn(arn, "layers")?;
         if prefix != home {
             return Err(CoreError::InvalidParameterValue(format!(
                 "Layer version {arn} does not exist. This gust serves layers of {home}*"
@@ -269,5 +275,9 @@ mod tests {
             Err(CoreError::InvalidParameterValue(m)) if m.contains("does not exist")
         ));
         assert!(validate_function_layers(&[], &here()).unwrap().is_empty());
+        assert!(matches!(
+            validate_function_layers(&["deps".to_string()], &here()),
+            Err(CoreError::Validation(m)) if m.contains("at 'layers'")
+        ));
     }
 }
