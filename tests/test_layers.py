@@ -204,6 +204,22 @@ def test_a_layer_is_published_from_an_object_of_gusts_buckets(server, lam, layer
     s3.delete_bucket(Bucket=bucket)
 
 
+def test_list_layers_pages_through_every_layer_once_by_name(lam, layers):
+    ours = sorted(layers("page", {"python/p.py": ""})["LayerArn"].rsplit(":", 1)[1]
+                  for _ in range(3))
+    names, marker = [], None
+    for _ in range(1000):
+        page = lam.list_layers(MaxItems=2, **({"Marker": marker} if marker else {}))
+        assert len(page["Layers"]) <= 2
+        names += [x["LayerName"] for x in page["Layers"]]
+        marker = page.get("NextMarker")
+        if not marker:
+            break
+    assert marker is None, "more than 1000 pages"
+    assert names == sorted(set(names)), names
+    assert set(ours) <= set(names)
+
+
 def test_unknown_layers_and_bad_requests_answer_as_aws(lam, layers):
     missing = layer_name("missing")
     with pytest.raises(ClientError) as e:
