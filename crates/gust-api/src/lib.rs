@@ -10,12 +10,14 @@
 //! - `error`: the one mapping from core errors to Lambda error responses.
 //! - `url_routes`, `schedule_routes`: function URL configurations and schedules.
 //! - `tags_routes`: TagResource, UntagResource and ListTags.
+//! - `layers_routes`: layer versions, their permissions and their downloads.
 //! - `url_serve`, `url_event`: serving function URLs as payload format 2.0 events;
 //!   `url_stream`: those in `RESPONSE_STREAM` mode.
 //! - `stream_invoke`, `event_stream`: InvokeWithResponseStream and its framing.
 //! - [`sigv4`]: verifying AWS Signature Version 4; `auth`: requiring it of API
 //!   requests, before their bodies are read.
-//! - [`presign`]: presigned `Code.Location` URLs, fetched without credentials.
+//! - [`presign`]: presigned `Code.Location` and layer `Content.Location` URLs, fetched
+//!   without credentials.
 //! - `listener`: accepting connections, with header, idle and body timeouts and a
 //!   connection cap; `body`: request bodies with a deadline.
 //! - `s3_front`: telling S3 requests apart and handing them to the object store
@@ -37,6 +39,7 @@ mod error;
 mod event_stream;
 mod events_routes;
 mod extract;
+mod layers_routes;
 mod listener;
 mod paths;
 pub mod presign;
@@ -247,6 +250,7 @@ impl Server {
                 store.clone(),
                 store.clone(),
                 Arc::new(archives),
+                store.clone(),
                 scheduler.clone(),
             )
             .map_err(|e| failed("loading functions", e))?,

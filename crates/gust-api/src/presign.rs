@@ -1,9 +1,11 @@
-//! Presigned code URLs: GetFunction's `Code.Location`, downloadable with a plain GET.
+//! Presigned code URLs: GetFunction's `Code.Location` and a layer version's
+//! `Content.Location`, downloadable with a plain GET.
 //!
 //! AWS hands out a presigned S3 URL that works for ten minutes without credentials;
 //! deployment tools fetch it with any HTTP client. When gust requires signed
 //! requests (`--access-key`), the location it hands out carries an expiry and an
-//! HMAC-SHA256 of (function, archive digest, expiry) under a key drawn at start-up,
+//! HMAC-SHA256 of (function or layer version, archive digest, expiry) under a key
+//! drawn at start-up,
 //! and the authentication layer lets exactly that download through
 //! ([`is_presigned_download`]). The key lives only in the process: URLs stop working
 //! when gust restarts, as they would after ten minutes anyway.
@@ -26,6 +28,9 @@ const SIGNATURE: &str = "X-Gust-Signature";
 /// The path of a code download, around the function's name.
 const PREFIX: &str = "/gust/v1/functions/";
 const SUFFIX: &str = "/code";
+/// The path of a layer version's download: `{LAYER_PREFIX}{name}/versions/{n}{LAYER_SUFFIX}`.
+const LAYER_PREFIX: &str = "/gust/v1/layers/";
+const LAYER_SUFFIX: &str = "/content";
 
 /// Signs and checks code locations. Put into the request extensions (outside the
 /// authentication layer) when the server requires signatures.
@@ -68,14 +73,29 @@ impl CodeUrls {
         )
     }
 
+    /// The presigned location of version `version` of layer `name`, whose archive
+    /// is `digest`, valid for [`VALIDITY`] from `now`.
+    pub fn layer_location(
+        &self,
+        base: &str,
+        name: &str,
+        version: u64,
+        digest: &str,
+        now: SystemTime,
+    ) -> String {
+        let expires = unix(now).saturating_add(VALIDITY.as_secs());
+        let subject = layer_subject(name, version);
+        let signature = hex(&self.mac(&subject, digest, expires).finalize().into_bytes());
+        format!(
+            "{}&{EXPIRES}={expires}&{SIGNATURE}={signature}",
+            plain_layer_location(base, name, version, digest)
+        )
+    }
+
     /// Whether `path?query` is a download this signer presigned and that has not
     /// expired at `now`.
     pub fn verify(&self, path: &str, query: &str, now: SystemTime) -> bool {
-        let Some(name) = path
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.strip_suffix(SUFFIX))
-            .filter(|n| gust_types::name::validate_name(n).is_ok())
-        else {
+        let Some(name) = signed_subject(path) else {
             return false;
         };
         let (mut digest, mut expires, mut signature) = (None, None, None);
@@ -104,15 +124,51 @@ impl CodeUrls {
         let Some(signature) = unhex(signature) else {
             return false;
         };
-        self.mac(name, digest, expires)
+        self.mac(&name, digest, expires)
             .verify_slice(&signature)
             .is_ok()
     }
 }
 
+/// What a download path's signature covers: a function's name, or
+/// `layer/<name>/<version>` (function names hold no `/`, so the two never meet).
+fn signed_subject(path: &str) -> Option<String> {
+    if let Some(name) = path
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix(SUFFIX))
+    {
+        return gust_types::name::validate_name(name)
+            .is_ok()
+            .then(|| name.to_string());
+    }
+    let rest = path
+        .strip_prefix(LAYER_PREFIX)?
+        .strip_suffix(LAYER_SUFFIX)?;
+    let (name, version) = rest.split_once("/versions/")?;
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    // Only the canonical spelling of the number: one URL per version.
+    let version = version
+        .parse::<u64>()
+        .ok()
+        .filter(|n| n.to_string() == version)?;
+    name_ok.then(|| layer_subject(name, version))
+}
+
+fn layer_subject(name: &str, version: u64) -> String {
+    format!("layer/{name}/{version}")
+}
+
 /// The location without a signature: what gust hands out when it requires none.
 pub fn plain_location(base: &str, name: &str, digest: &str) -> String {
     format!("{base}{PREFIX}{name}{SUFFIX}?sha256={digest}")
+}
+
+/// A layer version's location without a signature.
+pub fn plain_layer_location(base: &str, name: &str, version: u64, digest: &str) -> String {
+    format!("{base}{LAYER_PREFIX}{name}/versions/{version}{LAYER_SUFFIX}?sha256={digest}")
 }
 
 /// Whether `req` is a GET (or HEAD) of a code download presigned by the server's
@@ -169,6 +225,27 @@ mod tests {
         assert!(urls.verify(&path, &query, now));
         assert!(urls.verify(&path, &query, now + VALIDITY - Duration::from_secs(1)));
         assert!(!urls.verify(&path, &query, now + VALIDITY));
+    }
+
+    #[test]
+    fn layer_locations_verify_for_their_version_only() {
+        let urls = CodeUrls::random();
+        let now = SystemTime::now();
+        let url = urls.layer_location("http://h", "deps", 3, DIGEST, now);
+        assert!(url.starts_with("http://h/gust/v1/layers/deps/versions/3/content?sha256=ab12&"));
+        let (path, query) = split(&url);
+        assert!(urls.verify(&path, &query, now));
+        assert!(!urls.verify(&path, &query, now + VALIDITY));
+        for other in [
+            "/gust/v1/layers/deps/versions/4/content",
+            "/gust/v1/layers/deps2/versions/3/content",
+            "/gust/v1/layers/deps/versions/03/content",
+            "/gust/v1/layers/de.ps/versions/3/content",
+        ] {
+            assert!(!urls.verify(other, &query, now), "{other}");
+        }
+        // A function named like the layer's subject cannot borrow its signature.
+        assert!(!urls.verify("/gust/v1/functions/layer/code", &query, now));
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub fn router(platform: Arc<Platform>) -> Router {
         )
         .route("/gust/v1/functions/{name}/code", get(download_code))
         .merge(crate::versions_routes::routes())
+        .merge(crate::layers_routes::routes())
         .merge(crate::url_routes::routes())
         .merge(crate::events_routes::routes())
         .merge(crate::tags_routes::routes())

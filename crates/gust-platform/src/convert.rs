@@ -56,6 +56,15 @@ pub fn to_wire(c: &FunctionConfig, region: &Region) -> FunctionConfiguration {
             log_format: "Text".into(),
             log_group: format!("/aws/lambda/{}", c.name),
         },
+        layers: (!c.layers.is_empty()).then(|| {
+            c.layers
+                .iter()
+                .map(|l| gust_wire::layers::FunctionLayer {
+                    arn: l.arn.clone(),
+                    code_size: l.code_size,
+                })
+                .collect()
+        }),
     }
 }
 

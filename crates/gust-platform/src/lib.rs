@@ -16,6 +16,7 @@
 //! - `network`: the gust-only outbound network setting.
 //! - `schedules`: rate/cron rules and the runner that fires them.
 //! - `tags`: TagResource, UntagResource, ListTags.
+//! - `layers`: layer versions, their permissions, and a function's `Layers`.
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +25,7 @@ mod concurrency;
 mod convert;
 mod events;
 mod invoke;
+mod layers;
 mod manage;
 pub mod metrics;
 mod network;
@@ -34,13 +36,14 @@ mod tags;
 mod urls;
 mod versions;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gust_scheduler::Scheduler;
+use gust_store::layers::LayerStore;
 use gust_store::settings::{Setting, SettingsStore};
 use gust_store::{ArchiveStore, FunctionStore};
 use gust_types::{CoreError, FunctionConfig, FunctionRef, Region};
@@ -48,6 +51,7 @@ use gust_worker::{FunctionLog, InstanceSpec};
 use parking_lot::RwLock;
 
 pub use invoke::{InvocationType, InvokeRequest};
+pub use layers::{decode_layer_zip, LayerFilter, LayerLocation};
 pub use payload::{check_json as check_payload, MAX_DEPTH as PAYLOAD_MAX_DEPTH};
 use registry::{Entry, Function, Meta, Shared};
 pub use schedules::MISSED_GRACE;
@@ -80,6 +84,8 @@ pub struct Platform {
     pub(crate) store: Arc<dyn FunctionStore>,
     pub(crate) settings: Arc<dyn SettingsStore>,
     pub(crate) archives: Arc<dyn ArchiveStore>,
+    /// Layer versions (see `layers`).
+    pub(crate) layers: Arc<dyn LayerStore>,
     pub(crate) scheduler: Arc<Scheduler>,
     /// Every function, by name. Reads are the invoke path's only lookup.
     pub(crate) registry: RwLock<BTreeMap<String, Arc<Function>>>,
@@ -104,6 +110,7 @@ impl Platform {
         store: Arc<dyn FunctionStore>,
         settings: Arc<dyn SettingsStore>,
         archives: Arc<dyn ArchiveStore>,
+        layers: Arc<dyn LayerStore>,
         scheduler: Arc<Scheduler>,
     ) -> Result<Platform, CoreError> {
         let platform = Platform {
@@ -111,6 +118,7 @@ impl Platform {
             store,
             settings,
             archives,
+            layers,
             scheduler,
             registry: RwLock::new(BTreeMap::new()),
             writes: tokio::sync::Mutex::new(()),
@@ -148,6 +156,9 @@ impl Platform {
             let mut latest = None;
             let mut versions = BTreeMap::new();
             for cfg in configs {
+                if let Err(e) = self.build_opt_blocking(&cfg) {
+                    tracing::warn!(function = %name, version = %cfg.version, error = %e, "could not build the function's /opt from its layers");
+                }
                 let version = cfg.version.clone();
                 let entry = self.new_entry(Arc::new(cfg), &shared.log, network.outbound);
                 match version.parse::<u64>() {
@@ -199,6 +210,8 @@ impl Platform {
         let spec = Arc::new(InstanceSpec {
             config: config.clone(),
             code_dir: self.archives.code_dir(&config.code_digest),
+            opt_dir: (!config.layers.is_empty())
+                .then(|| self.archives.opt_dir(&layer_digests(&config))),
             log: log.clone(),
             outbound,
         });
@@ -323,19 +336,35 @@ impl Platform {
         }
     }
 
-    /// Removes archives no function version uses any more.
+    /// Removes archives no function version or layer version uses any more, and
+    /// merged layer trees no function version uses.
     pub(crate) fn collect_garbage(&self) {
-        let live: HashSet<String> = self
-            .registry
-            .read()
-            .values()
-            .flat_map(|f| std::iter::once(&f.latest).chain(f.versions.values()))
-            .map(|e| e.config.code_digest.clone())
-            .collect();
+        let mut live = match self.live_layer_digests() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list layer versions: no archive removed");
+                return;
+            }
+        };
+        for f in self.registry.read().values() {
+            for e in std::iter::once(&f.latest).chain(f.versions.values()) {
+                live.insert(e.config.code_digest.clone());
+                if !e.config.layers.is_empty() {
+                    let digests = layer_digests(&e.config);
+                    live.insert(gust_store::layer_set_key(&digests));
+                    live.extend(digests);
+                }
+            }
+        }
         if let Err(e) = self.archives.remove_unused(&live) {
             tracing::warn!(error = %e, "could not remove unused archives");
         }
     }
+}
+
+/// The hex digests of a configuration's layers, in order.
+pub(crate) fn layer_digests(config: &FunctionConfig) -> Vec<String> {
+    config.layers.iter().map(|l| l.digest.clone()).collect()
 }
 
 /// Applies one stored setting to a function being loaded.

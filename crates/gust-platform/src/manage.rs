@@ -35,7 +35,6 @@ impl Platform {
             return Err(unsupported("PackageType Image: gust runs zip archives"));
         }
         reject_unsupported(
-            req.layers.as_deref(),
             req.file_system_configs.as_deref(),
             req.vpc_config.as_ref(),
             req.image_config.as_ref(),
@@ -91,7 +90,9 @@ impl Platform {
                 req.function_name
             )));
         }
+        let layers = self.resolve_layers(req.layers.as_deref().unwrap_or_default(), &[])?;
         let stored = self.store_archive(zip).await?;
+        check_total_size(stored.unzipped_size, &layers)?;
         let config = FunctionConfig {
             name: req.function_name,
             version: "$LATEST".into(),
@@ -109,7 +110,9 @@ impl Platform {
             last_modified: last_modified_now(),
             revision_id: new_revision(),
             dead_letter_arn,
+            layers,
         };
+        self.build_opt(&config).await?;
         self.store.insert_function(&config)?;
         if !tags.is_empty() {
             if let Err(e) = self.store.put_tags(&config.name, &tags) {
@@ -237,6 +240,7 @@ impl Platform {
         let current = self.function(fref)?;
         check_revision(&current.latest.config, req.revision_id.as_deref())?;
         let stored = self.store_archive(zip).await?;
+        check_total_size(stored.unzipped_size, &current.latest.config.layers)?;
         let mut config = (*current.latest.config).clone();
         config.code_sha256 = stored.sha256_base64;
         config.code_digest = stored.digest;
@@ -259,7 +263,6 @@ impl Platform {
     ) -> Result<FunctionConfiguration, CoreError> {
         no_qualifier(fref)?;
         reject_unsupported(
-            req.layers.as_deref(),
             req.file_system_configs.as_deref(),
             req.vpc_config.as_ref(),
             req.image_config.as_ref(),
@@ -306,6 +309,12 @@ impl Platform {
         }
         if let Some(dlq) = req.dead_letter_config {
             config.dead_letter_arn = dead_letter(Some(dlq))?;
+        }
+        if let Some(arns) = req.layers {
+            config.layers = self.resolve_layers(&arns, &config.layers)?;
+            let code = self.archives.unzipped_size(&config.code_digest)?;
+            check_total_size(code, &config.layers)?;
+            self.build_opt(&config).await?;
         }
         let updated = self.replace_latest(&current, config)?;
         Ok(to_wire(&updated.latest.config, &self.config.region))
@@ -365,13 +374,57 @@ impl Platform {
         Ok(())
     }
 
-    async fn store_archive(&self, zip: Vec<u8>) -> Result<StoredArchive, CoreError> {
+    /// Builds the merged tree of `config`'s layers (its instances' `/opt`), if it
+    /// has any, before the configuration that needs it is stored.
+    pub(crate) async fn build_opt(&self, config: &FunctionConfig) -> Result<(), CoreError> {
+        if config.layers.is_empty() {
+            return Ok(());
+        }
+        let archives = self.archives.clone();
+        let digests = crate::layer_digests(config);
+        tokio::task::spawn_blocking(move || archives.build_opt(&digests))
+            .await
+            .map_err(|e| CoreError::Internal(format!("layer task failed: {e}")))?
+            .map(drop)
+            .map_err(CoreError::from)
+    }
+
+    /// [`Platform::build_opt`] on the calling thread (at start-up).
+    pub(crate) fn build_opt_blocking(&self, config: &FunctionConfig) -> Result<(), CoreError> {
+        if config.layers.is_empty() {
+            return Ok(());
+        }
+        self.archives
+            .build_opt(&crate::layer_digests(config))
+            .map(drop)
+            .map_err(CoreError::from)
+    }
+
+    pub(crate) async fn store_archive(&self, zip: Vec<u8>) -> Result<StoredArchive, CoreError> {
         let archives = self.archives.clone();
         tokio::task::spawn_blocking(move || archives.put(&zip))
             .await
             .map_err(|e| CoreError::Internal(format!("archive task failed: {e}")))?
             .map_err(CoreError::from)
     }
+}
+
+/// Lambda's limit on a function's code and layers together, unzipped.
+fn check_total_size(
+    code: u64,
+    layers: &[gust_types::layer::FunctionLayer],
+) -> Result<(), CoreError> {
+    let total = layers
+        .iter()
+        .fold(code, |sum, l| sum.saturating_add(l.unzipped_size));
+    if total > limits::UNZIPPED_CODE_MAX {
+        return Err(CoreError::InvalidParameterValue(format!(
+            "Function code combined with layers exceeds the maximum allowed size of {} bytes. \
+             The actual size is {total} bytes.",
+            limits::UNZIPPED_CODE_MAX
+        )));
+    }
+    Ok(())
 }
 
 /// `MaxItems`: 1–10000, default 50.
@@ -440,14 +493,10 @@ fn unsupported(what: &str) -> CoreError {
 }
 
 fn reject_unsupported(
-    layers: Option<&[String]>,
     fs: Option<&[serde_json::Value]>,
     vpc: Option<&serde_json::Value>,
     image: Option<&serde_json::Value>,
 ) -> Result<(), CoreError> {
-    if layers.is_some_and(|l| !l.is_empty()) {
-        return Err(unsupported("Layers: put dependencies in the archive"));
-    }
     if fs.is_some_and(|f| !f.is_empty()) {
         return Err(unsupported("FileSystemConfigs"));
     }
@@ -519,6 +568,25 @@ mod tests {
 
     fn b64(len: usize) -> String {
         base64::engine::general_purpose::STANDARD.encode(vec![0u8; len])
+    }
+
+    #[test]
+    fn code_and_layers_share_the_unzipped_limit() {
+        let layer = |size: u64| gust_types::layer::FunctionLayer {
+            arn: "arn".into(),
+            code_size: 1,
+            unzipped_size: size,
+            digest: "d".into(),
+        };
+        let max = limits::UNZIPPED_CODE_MAX;
+        assert!(check_total_size(max - 10, &[layer(5), layer(5)]).is_ok());
+        let e = check_total_size(max - 10, &[layer(5), layer(6)]).unwrap_err();
+        assert!(
+            matches!(&e, CoreError::InvalidParameterValue(m) if m.contains("262144001")),
+            "{e}"
+        );
+        assert!(check_total_size(max + 1, &[]).is_err());
+        assert!(check_total_size(1, &[layer(u64::MAX)]).is_err());
     }
 
     #[test]

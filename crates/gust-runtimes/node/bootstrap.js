@@ -1057,22 +1057,31 @@ function fatal(error, code) {
 }
 
 /**
- * The AWS SDK for JavaScript v3 that gust provides (`gust sdk install`), as
- * Lambda's Node.js runtimes do: found by `require` after the function's own
- * node_modules (the function's copy wins), through NODE_PATH.
+ * NODE_PATH as Lambda's Node.js runtimes set it: the layers' node_modules
+ * (`/opt/nodejs/node20/node_modules`, then `/opt/nodejs/node_modules`; the layers
+ * are where _GUST_OPT says, empty for none, for a sandbox that cannot mount them
+ * at /opt), then the AWS SDK for JavaScript v3 that gust provides (`gust sdk
+ * install`). `require` looks there after the function's own node_modules, so the
+ * function's copy of a package wins.
  */
-function addSdkToNodePath() {
+function setNodePath() {
+  const opt = env._GUST_OPT === undefined ? '/opt' : env._GUST_OPT;
+  const major = process.versions.node.split('.')[0];
+  const extra = opt
+    ? [path.join(opt, 'nodejs', `node${major}`, 'node_modules'), path.join(opt, 'nodejs', 'node_modules')]
+    : [];
   const sdk = path.join(__dirname, '..', 'sdk', 'node', 'node_modules');
-  if (!fs.existsSync(sdk)) return;
+  if (fs.existsSync(sdk)) extra.push(sdk);
   const paths = (env.NODE_PATH || '').split(path.delimiter).filter(Boolean);
-  if (paths.includes(sdk)) return;
-  env.NODE_PATH = paths.concat([sdk]).join(path.delimiter);
+  const added = extra.filter((p) => !paths.includes(p));
+  if (added.length === 0) return;
+  env.NODE_PATH = paths.concat(added).join(path.delimiter);
   require('module')._initPaths();
 }
 
 async function main() {
   patchConsole();
-  addSdkToNodePath();
+  setNodePath();
   process.on('uncaughtException', (error) => {
     logError('Uncaught Exception', error);
     fatal(error, 129);

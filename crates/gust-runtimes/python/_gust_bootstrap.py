@@ -864,13 +864,16 @@ def _syntax_error_location(e, modname):
 
 
 def _prepare_sys_path(task_root):
-    """The task root first, as on AWS; not this script's own directory; the AWS
-    SDK (boto3) last, after the standard library, as Lambda's /var/runtime."""
+    """The task root first, as on AWS; then the layers' site-packages and python
+    directories; not this script's own directory; the AWS SDK (boto3) last, after
+    the standard library, as Lambda's /var/runtime. The layers are at /opt, or
+    where _GUST_OPT says (empty: none), for a sandbox that cannot mount them."""
     here = os.path.dirname(os.path.abspath(__file__))
     paths = [p for p in sys.path if p and os.path.abspath(p) != here]
     layers = []
-    opt = "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]
-    for extra in (opt, "/opt/python"):
+    opt = _environ.get("_GUST_OPT", "/opt")
+    site = os.path.join(opt, "python/lib/python%d.%d/site-packages" % sys.version_info[:2])
+    for extra in (site, os.path.join(opt, "python")) if opt else ():
         if os.path.isdir(extra) and extra not in paths:
             layers.append(extra)
     sdk = os.path.join(os.path.dirname(here), "sdk", "python")

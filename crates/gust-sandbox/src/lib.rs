@@ -85,6 +85,10 @@ pub struct LaunchSpec {
     pub env: Vec<(String, String)>,
     /// Host path of the extracted code (read-only at the task root).
     pub code_dir: PathBuf,
+    /// Host path of the function's merged layers, read-only at `/opt` (an isolated
+    /// instance without layers sees an empty `/opt`). `none` cannot mount: it
+    /// points the runtime's search paths at this directory instead.
+    pub opt_dir: Option<PathBuf>,
     /// Host path of gust's runtime bootstraps (read-only at the runtime dir).
     pub runtime_dir: PathBuf,
     /// Host directories the runtime needs beyond the system ones (e.g. the Python
@@ -308,6 +312,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             code_dir: "/code".into(),
+            opt_dir: None,
             runtime_dir: "/runtimes".into(),
             host_paths: vec![],
             memory_mb: 128,

@@ -12,6 +12,32 @@ use crate::{
     SandboxError,
 };
 
+/// Where the runtime finds the function's layers. `none` cannot mount them at
+/// `/opt`: `PATH`, `LD_LIBRARY_PATH` and `_GUST_OPT` (which gust's bootstraps read
+/// for Python's and Node's search paths) name the merged layers' directory on the
+/// host instead, and are empty of layers for a function without any (the host's
+/// own `/opt` is never searched).
+fn layer_env(spec: &LaunchSpec) -> Vec<(String, String)> {
+    const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+    let Some(opt) = spec.opt_dir.as_ref().and_then(|o| o.to_str()) else {
+        return vec![
+            ("PATH".into(), PATH.into()),
+            (OPT_VAR.into(), String::new()),
+        ];
+    };
+    let mut env = vec![
+        ("PATH".into(), format!("{PATH}:{opt}/bin")),
+        (OPT_VAR.into(), opt.to_string()),
+    ];
+    if !spec.env.iter().any(|(k, _)| k == "LD_LIBRARY_PATH") {
+        env.push(("LD_LIBRARY_PATH".into(), format!("{opt}/lib")));
+    }
+    env
+}
+
+/// The variable naming the layers' root for gust's bootstraps (default `/opt`).
+pub const OPT_VAR: &str = "_GUST_OPT";
+
 /// Runs instances as plain host processes.
 #[derive(Debug, Default)]
 pub struct NoIsolation;
@@ -42,7 +68,7 @@ impl Sandbox for NoIsolation {
         cmd.args(&argv[1..])
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .envs(layer_env(spec))
             .env("AWS_LAMBDA_RUNTIME_API", api_addr.to_string())
             .env("LAMBDA_TASK_ROOT", &spec.code_dir)
             .env("LAMBDA_RUNTIME_DIR", &spec.runtime_dir)
@@ -199,6 +225,7 @@ mod tests {
             entrypoint: Entrypoint::TaskBootstrap,
             env: vec![],
             code_dir: dir.path().to_path_buf(),
+            opt_dir: None,
             runtime_dir: dir.path().to_path_buf(),
             host_paths: vec![],
             memory_mb: 128,
@@ -227,5 +254,42 @@ mod tests {
             out.contains(&format!("root={}", dir.path().display())),
             "{out}"
         );
+    }
+
+    #[test]
+    fn search_paths_name_the_layers_directory_or_nothing() {
+        let mut spec = LaunchSpec {
+            instance_id: "t2".into(),
+            entrypoint: Entrypoint::TaskBootstrap,
+            env: vec![],
+            code_dir: "/c".into(),
+            opt_dir: Some("/data/opt/k".into()),
+            runtime_dir: "/r".into(),
+            host_paths: vec![],
+            memory_mb: 128,
+            tmp_mb: 512,
+            outbound: false,
+        };
+        let get = |env: &[(String, String)], k: &str| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        };
+        let env = layer_env(&spec);
+        assert_eq!(
+            get(&env, "PATH").as_deref(),
+            Some("/usr/local/bin:/usr/bin:/bin:/data/opt/k/bin")
+        );
+        assert_eq!(get(&env, OPT_VAR).as_deref(), Some("/data/opt/k"));
+        assert_eq!(
+            get(&env, "LD_LIBRARY_PATH").as_deref(),
+            Some("/data/opt/k/lib")
+        );
+        // The function's own LD_LIBRARY_PATH is left as it is.
+        spec.env = vec![("LD_LIBRARY_PATH".into(), "/mine".into())];
+        assert_eq!(get(&layer_env(&spec), "LD_LIBRARY_PATH"), None);
+        // Without layers nothing points at the host's /opt.
+        spec.opt_dir = None;
+        let env = layer_env(&spec);
+        assert_eq!(get(&env, OPT_VAR).as_deref(), Some(""));
+        assert!(!get(&env, "PATH").unwrap().contains("opt"));
     }
 }

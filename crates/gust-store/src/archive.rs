@@ -4,6 +4,7 @@
 //! ```text
 //! <root>/zips/<hex digest>.zip   the uploaded zip, byte for byte (GetFunction's Code.Location)
 //! <root>/code/<hex digest>/      the extracted tree, mounted read-only at /var/task
+//! <root>/opt/<set key>/          the merged tree of a list of layers, mounted at /opt
 //! <root>/tmp/put-XXXXXX/         one put in flight: its tree and a copy of its zip
 //! ```
 //! A put extracts into its own directory under `tmp/`, flushes it to disk, then renames
@@ -19,6 +20,7 @@
 //! - `links`: resolves symlink targets inside the archive, as the kernel would.
 //! - `extract`: writes a plan into a fresh directory, counting the bytes it
 //!   actually decompresses, and never writing through a symlink.
+//! - `merge`: builds the merged tree of a list of layer archives (`opt/`).
 
 use std::collections::HashSet;
 use std::fs;
@@ -33,8 +35,11 @@ use crate::{ArchiveStore, StoreError, StoredArchive};
 
 mod extract;
 mod links;
+mod merge;
 mod plan;
 mod tidy;
+
+pub use merge::set_key as layer_set_key;
 
 #[cfg(test)]
 mod testkit;
@@ -47,6 +52,8 @@ mod tests_hostile;
 const ZIPS: &str = "zips";
 /// Subdirectory holding the extracted trees.
 const CODE: &str = "code";
+/// Subdirectory holding the merged trees of layer sets.
+const OPT: &str = "opt";
 /// Subdirectory holding puts in flight.
 const TMP: &str = "tmp";
 /// Name prefix of a put's staging directory under `tmp/`.
@@ -111,7 +118,7 @@ impl DirArchiveStore {
     /// Opens the archive directory at `root` with the given limits. Staging
     /// directories left by a crash (older than a minute) are removed.
     pub fn with_limits(root: &Path, limits: Limits) -> Result<Self, StoreError> {
-        for dir in [ZIPS, CODE, TMP] {
+        for dir in [ZIPS, CODE, OPT, TMP] {
             let path = root.join(dir);
             fs::create_dir_all(&path)
                 .map_err(|e| io_error(format!("creating {}", path.display()), e))?;
@@ -287,7 +294,55 @@ impl ArchiveStore for DirArchiveStore {
         self.root.join(CODE).join(digest)
     }
 
-    /// Removes every archive not in `live` and older than the grace period (see
+    fn unzipped_size(&self, digest: &str) -> Result<u64, StoreError> {
+        tidy::tree_size(&self.code_dir(digest))
+    }
+
+    fn opt_dir(&self, layers: &[String]) -> PathBuf {
+        self.root.join(OPT).join(merge::set_key(layers))
+    }
+
+    fn build_opt(&self, layers: &[String]) -> Result<PathBuf, StoreError> {
+        let dest = self.opt_dir(layers);
+        {
+            let _guard = self.lock_publish();
+            if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+                tidy::touch(&dest)?;
+                return Ok(dest);
+            }
+        }
+        let trees: Vec<PathBuf> = layers.iter().map(|d| self.code_dir(d)).collect();
+        if let Some(missing) = trees.iter().find(|t| !t.is_dir()) {
+            return Err(io_error(
+                format!("reading the layer tree {}", missing.display()),
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        let staging = self.staging_dir()?;
+        self.in_flight().insert(staging.path().to_path_buf());
+        let tree = staging.path().join("tree");
+        let result = merge::merge(&trees, &tree).and_then(|()| {
+            let _guard = self.lock_publish();
+            if let Err(e) = fs::rename(&tree, &dest) {
+                if !fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+                    return Err(io_error(
+                        format!("moving the merged tree to {}", dest.display()),
+                        e,
+                    ));
+                }
+            }
+            tidy::touch(&dest)?;
+            tidy::sync_dir(&self.root.join(OPT))
+        });
+        self.in_flight().remove(staging.path());
+        if let Err(e) = staging.close() {
+            tracing::warn!(error = %e, "could not remove a staging directory");
+        }
+        result.map(|()| dest)
+    }
+
+    /// Removes every archive and merged layer tree (by its [`crate::layer_set_key`]) not in
+    /// `live` and older than the grace period (see
     /// [`DirArchiveStore::with_grace`]), and staging directories left by crashes.
     /// Names that are not digests are left alone. Keeps going past a failure and
     /// returns the first one.
@@ -310,6 +365,14 @@ impl ArchiveStore for DirArchiveStore {
             let digest = name.and_then(|n| n.strip_suffix(".zip"));
             let tree_kept = digest.is_some_and(|d| self.code_dir(d).exists());
             if dead(digest) && !tree_kept && tidy::older_than(&path, now, self.grace) {
+                if let Err(e) = tidy::remove_any(&path) {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        for path in tidy::list(&self.root.join(OPT))? {
+            let name = path.file_name().and_then(|n| n.to_str());
+            if dead(name) && tidy::older_than(&path, now, self.grace) {
                 if let Err(e) = tidy::remove_any(&path) {
                     first_error.get_or_insert(e);
                 }

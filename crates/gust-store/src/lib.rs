@@ -9,6 +9,8 @@
 //! - [`archive`]: the directory [`ArchiveStore`], with safe zip extraction.
 //! - [`buckets`]: buckets and the metadata of their objects and multipart uploads
 //!   ([`buckets::BucketStore`], SQLite), written with their events in one commit.
+//! - [`layers`]: layer versions and their policies ([`layers::LayerStore`], SQLite);
+//!   their archives are kept by the [`ArchiveStore`] like function code.
 //! - [`data_dir`]: the data directory's permissions (0700; the database 0600).
 //! - [`events`]: the asynchronous-invocation queue, event-invoke configs and the
 //!   built-in message queues ([`events::EventStore`], SQLite).
@@ -32,12 +34,13 @@ pub mod archive;
 pub mod buckets;
 pub mod data_dir;
 pub mod events;
+pub mod layers;
 pub mod settings;
 pub mod sqlite;
 pub mod tags;
 pub mod workflows;
 
-pub use archive::{DirArchiveStore, Limits};
+pub use archive::{layer_set_key, DirArchiveStore, Limits};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
@@ -161,7 +164,17 @@ pub trait ArchiveStore: Send + Sync {
     fn zip_path(&self, digest: &str) -> PathBuf;
     /// The extracted tree, mounted read-only at `/var/task`.
     fn code_dir(&self, digest: &str) -> PathBuf;
-    /// Removes every archive whose digest is not in `live`.
+    /// Total unzipped size of a stored archive, in bytes.
+    fn unzipped_size(&self, digest: &str) -> Result<u64, StoreError>;
+    /// Where the merged tree of the layer archives `layers` (hex digests, in order)
+    /// is, once [`ArchiveStore::build_opt`] has built it: the instance's `/opt`.
+    fn opt_dir(&self, layers: &[String]) -> PathBuf;
+    /// Builds (or finds, and marks fresh) the merged tree of `layers`: their
+    /// contents in order, a later layer's file replacing an earlier one's at the
+    /// same path. Every archive must be stored.
+    fn build_opt(&self, layers: &[String]) -> Result<PathBuf, StoreError>;
+    /// Removes every archive whose digest, and every merged tree whose
+    /// [`layer_set_key`], is not in `live`.
     fn remove_unused(&self, live: &std::collections::HashSet<String>) -> Result<(), StoreError>;
 }
 

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     crate::buckets::MIGRATION,
     crate::events::TRACE_MIGRATION,
     crate::workflows::MIGRATION,
+    crate::layers::MIGRATION,
 ];
 
 /// How long a statement waits for another connection's lock before failing.

@@ -45,6 +45,11 @@ pub struct FunctionConfig {
     /// attempt (when no on-failure destination is configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_arn: Option<String>,
+    /// The layer versions whose contents the instances see under `/opt`, in order
+    /// (later ones over earlier ones). Each is a copy of what the layer version was
+    /// when the function took it, so deleting the version breaks nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<crate::layer::FunctionLayer>,
 }
 
 /// Checks MemorySize.

@@ -5,6 +5,7 @@
 //! - [`name`]: function names, qualifiers and ARNs, parsed from what callers send.
 //! - [`runtime`]: the runtimes gust can run.
 //! - [`function`]: the resolved configuration of a function version.
+//! - [`layer`]: layer names, version ARNs and the layers a function uses.
 //! - [`error`]: [`CoreError`], the one error type the core returns to the gateway.
 //! - [`invoke`]: what an invocation asks for and what it produced.
 
@@ -13,6 +14,7 @@
 pub mod error;
 pub mod function;
 pub mod invoke;
+pub mod layer;
 pub mod limits;
 pub mod lineage;
 pub mod name;

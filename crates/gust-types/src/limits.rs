@@ -28,6 +28,16 @@ pub const ENV_VARS_MAX_BYTES: usize = 4 * 1024;
 pub const ZIPPED_CODE_MAX: usize = 50 * 1024 * 1024;
 /// Largest total unzipped size of an archive.
 pub const UNZIPPED_CODE_MAX: u64 = 250 * 1024 * 1024;
+/// Most layers a function may use.
+pub const LAYERS_MAX: usize = 5;
+/// Longest LayerName (a name or a layer ARN).
+pub const LAYER_NAME_MAX: usize = 140;
+/// Longest layer version ARN.
+pub const LAYER_VERSION_ARN_MAX: usize = 2048;
+/// Longest LicenseInfo of a layer version.
+pub const LICENSE_INFO_MAX: usize = 512;
+/// Most CompatibleRuntimes of a layer version.
+pub const COMPATIBLE_RUNTIMES_MAX: usize = 15;
 /// Most entries an archive may hold.
 pub const ARCHIVE_ENTRIES_MAX: usize = 20_000;
 /// Bytes of log returned with `X-Amz-Log-Type: Tail`.

@@ -2,8 +2,8 @@
 //!
 //! Requests a user sends use `deny_unknown_fields`, listing every field AWS defines:
 //! fields gust does not act on are accepted when harmless (TracingConfig) and
-//! refused by the core with a clear message when they would change behaviour (Layers,
-//! S3 code locations, container images).
+//! refused by the core with a clear message when they would change behaviour (S3
+//! code locations, container images).
 
 use std::collections::BTreeMap;
 
@@ -87,7 +87,7 @@ pub struct CreateFunctionRequest {
     /// Accepted and ignored.
     #[serde(rename = "KMSKeyArn")]
     pub kms_key_arn: Option<String>,
-    /// Not supported when non-empty.
+    /// Layer version ARNs, at most five, whose contents the instances see at `/opt`.
     pub layers: Option<Vec<String>>,
     /// Not supported when non-empty.
     pub file_system_configs: Option<Vec<Value>>,
@@ -157,7 +157,7 @@ pub struct UpdateFunctionConfigurationRequest {
     pub tracing_config: Option<Value>,
     /// Only update if the current revision matches.
     pub revision_id: Option<String>,
-    /// Not supported when non-empty.
+    /// Layer version ARNs, at most five, whose contents the instances see at `/opt`.
     pub layers: Option<Vec<String>>,
     /// Not supported when non-empty.
     pub file_system_configs: Option<Vec<Value>>,
@@ -248,6 +248,9 @@ pub struct FunctionConfiguration {
     pub ephemeral_storage: EphemeralStorage,
     /// Log group.
     pub logging_config: LoggingConfig,
+    /// The layers the function uses, in order; absent when it uses none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub layers: Option<Vec<crate::layers::FunctionLayer>>,
 }
 
 /// `GET /2015-03-31/functions/` response.

@@ -7,6 +7,7 @@
 //! - [`events`]: asynchronous invocation: event-invoke configs, invocation records,
 //!   gust's async listing and built-in queues.
 //! - [`gust`]: gust-only endpoints (logs, health).
+//! - [`layers`]: layer versions, their listings and permissions.
 //! - [`paths`]: URL paths and header names.
 //! - [`urls`]: function URL configurations.
 //! - [`schedules`]: gust's schedules (rate and cron rules).
@@ -17,6 +18,7 @@ pub mod buckets;
 pub mod events;
 pub mod gust;
 pub mod lambda;
+pub mod layers;
 pub mod paths;
 pub mod schedules;
 pub mod urls;

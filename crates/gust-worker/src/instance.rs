@@ -29,6 +29,8 @@ pub struct InstanceSpec {
     pub config: Arc<FunctionConfig>,
     /// Host path of the extracted code.
     pub code_dir: PathBuf,
+    /// Host path of the function's merged layers (its `/opt`), if it has any.
+    pub opt_dir: Option<PathBuf>,
     /// Where the instance's output goes.
     pub log: Arc<FunctionLog>,
     /// Whether the function may send traffic beyond its Runtime API (a gust-only
@@ -289,6 +291,7 @@ impl Worker {
                 &self.keys.issue(&config.name),
             ),
             code_dir: spec.code_dir.clone(),
+            opt_dir: spec.opt_dir.clone(),
             runtime_dir: self.host.runtime_dir.clone(),
             host_paths,
             memory_mb: config.memory_mb,

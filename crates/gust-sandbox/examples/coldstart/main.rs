@@ -185,6 +185,7 @@ impl Dirs {
             },
             env: vec![],
             code_dir: self.code.path().to_path_buf(),
+            opt_dir: None,
             runtime_dir: self.runtime.path().to_path_buf(),
             host_paths: vec![prefix.to_path_buf()],
             memory_mb: 1769,

@@ -223,7 +223,8 @@ fn attach(
             });
         }
     }
-    let Some(code) = fds.into_iter().next() else {
+    let mut fds = fds.into_iter();
+    let (Some(code), opt) = (fds.next(), fds.next()) else {
         return Err(FromInit::Failed {
             step: "attaching the function".into(),
             errno: None,
@@ -233,6 +234,18 @@ fn attach(
     let task_root = Path::new(plan::TASK_ROOT);
     sys::move_mount_onto(code.as_fd(), task_root)
         .map_err(|e| FromInit::failed("mounting the code at /var/task", &e))?;
+    match (attach.opt, opt) {
+        (true, Some(opt)) => sys::move_mount_onto(opt.as_fd(), Path::new(plan::OPT_DIR))
+            .map_err(|e| FromInit::failed("mounting the layers at /opt", &e))?,
+        (false, None) => {}
+        _ => {
+            return Err(FromInit::Failed {
+                step: "attaching the function".into(),
+                errno: None,
+                message: "the layers' mount does not match the function".into(),
+            })
+        }
+    }
     const NOSUID_NODEV: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV;
     let tmp = (!attach.scratch).then_some(("/tmp", attach.tmp_mb, 0));
     let shm = ("/dev/shm", attach.shm_mb, libc::MS_NOEXEC);

@@ -121,8 +121,22 @@ use plan::{InstancePaths, MountOp, RealHost};
 use process::LinuxProcess;
 use proto::{Launch, ToInit};
 
-/// `PATH` of a runtime whose function sets none.
-const DEFAULT_PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin";
+/// `PATH` of a runtime whose function sets none: Lambda's, with the layers' `bin`.
+const DEFAULT_PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin";
+/// `LD_LIBRARY_PATH` of a runtime whose function sets none: the layers' `lib`, as
+/// Lambda's ends.
+const DEFAULT_LIBRARY_PATH: &str = "LD_LIBRARY_PATH=/opt/lib";
+
+/// Whether the function's layers hold a `lib` directory. The dynamic loader reads
+/// `LD_LIBRARY_PATH` once, when a process starts, and forgets a directory that did
+/// not exist then: a runtime prewarmed before it had layers would never find
+/// their libraries (a Python extension's shared objects), so such a function
+/// gets a runtime started with its layers already at `/opt`.
+fn layers_have_libraries(spec: &LaunchSpec) -> bool {
+    spec.opt_dir
+        .as_ref()
+        .is_some_and(|opt| opt.join("lib").is_dir())
+}
 
 /// The variable that tells a prewarmed runtime where its function will come from
 /// (see [`crate::PrewarmTemplate`]).
@@ -298,6 +312,7 @@ impl Shared {
         };
         let paths = InstancePaths {
             code_dir: None,
+            opt_dir: None,
             runtime_dir: &template.runtime_dir,
             sdk_dir: self.config.sdk_dir.as_deref(),
             host_paths: &template.host_paths,
@@ -583,7 +598,8 @@ impl LinuxSandbox {
                 "this function asks for outbound network: {why}"
             )));
         }
-        let prewarmed_fits = shared.scratch.is_none() || spec.tmp_mb == scratch::DEFAULT_MB;
+        let prewarmed_fits = (shared.scratch.is_none() || spec.tmp_mb == scratch::DEFAULT_MB)
+            && !layers_have_libraries(spec);
         let prewarmed = prewarmed_fits
             .then(|| self.pool.as_ref().and_then(|p| p.take_prewarmed(spec)))
             .flatten();
@@ -602,6 +618,7 @@ impl LinuxSandbox {
         };
         let paths = InstancePaths {
             code_dir: Some(&spec.code_dir),
+            opt_dir: spec.opt_dir.as_deref(),
             runtime_dir: &spec.runtime_dir,
             sdk_dir: shared.config.sdk_dir.as_deref(),
             host_paths: &spec.host_paths,
@@ -713,6 +730,16 @@ impl LinuxSandbox {
         let code = syscall::open_tree_read_only(&code_dir).map_err(|e| {
             SandboxError::io(format!("making a mount of {}", code_dir.display()), e)
         })?;
+        let opt = match &spec.opt_dir {
+            Some(dir) => {
+                let dir = std::fs::canonicalize(dir)
+                    .map_err(|e| SandboxError::io(format!("resolving {}", dir.display()), e))?;
+                Some(syscall::open_tree_read_only(&dir).map_err(|e| {
+                    SandboxError::io(format!("making a mount of {}", dir.display()), e)
+                })?)
+            }
+            None => None,
+        };
         timings.push((
             "cgroup limits and code mount".into(),
             lap.elapsed().as_micros() as u64,
@@ -732,11 +759,16 @@ impl LinuxSandbox {
             shm_mb: spec.memory_mb,
             config,
             scratch: prepared.scratch.is_some(),
+            opt: opt.is_some(),
         });
         let ch = prepared.instance.channel.as_fd();
-        proto::send(ch, &attach, &[code.as_fd()])
+        let mut fds = vec![code.as_fd()];
+        fds.extend(opt.as_ref().map(|o| o.as_fd()));
+        proto::send(ch, &attach, &fds)
             .map_err(|e| SandboxError::io("sending the function to the sandbox init", e))?;
+        drop(fds);
         drop(code);
+        drop(opt);
         let steps = spawn::expect_started(ch)?;
         timings.push((
             "attach (code mount, sizes, configuration)".into(),
@@ -910,6 +942,9 @@ fn runtime_env(spec: &LaunchSpec, api_port: u16) -> Vec<String> {
     if !spec.env.iter().any(|(k, _)| k == "PATH") {
         env.push(DEFAULT_PATH.into());
     }
+    if !spec.env.iter().any(|(k, _)| k == "LD_LIBRARY_PATH") {
+        env.push(DEFAULT_LIBRARY_PATH.into());
+    }
     env.push(format!("AWS_LAMBDA_RUNTIME_API=127.0.0.1:{api_port}"));
     env.push(format!("LAMBDA_TASK_ROOT={}", plan::TASK_ROOT));
     env.push(format!("LAMBDA_RUNTIME_DIR={}", plan::RUNTIME_DIR));
@@ -939,6 +974,7 @@ mod tests {
                 ("FOO".into(), "bar".into()),
             ],
             code_dir: "/c".into(),
+            opt_dir: None,
             runtime_dir: "/r".into(),
             host_paths: vec![],
             memory_mb: 128,
@@ -950,7 +986,8 @@ mod tests {
             env,
             vec![
                 "FOO=bar",
-                "PATH=/usr/local/bin:/usr/bin:/bin",
+                "PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
+                "LD_LIBRARY_PATH=/opt/lib",
                 "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001",
                 "LAMBDA_TASK_ROOT=/var/task",
                 "LAMBDA_RUNTIME_DIR=/var/runtime",

@@ -70,6 +70,8 @@ const MASKED_FILE: libc::c_ulong = DEVICE | libc::MS_RDONLY;
 
 /// Where an instance finds its code, its runtime, and its scratch space.
 pub(crate) const TASK_ROOT: &str = "/var/task";
+/// Where the function's layers are, merged (an empty directory without layers).
+pub(crate) const OPT_DIR: &str = "/opt";
 pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
 
 /// The host's system directories shown to every instance, as they exist.
@@ -319,6 +321,9 @@ pub(crate) struct InstancePaths<'a> {
     /// `None` for a prewarmed runtime: the code is attached later (its mount point,
     /// `/var/task`, exists from the system half).
     pub code_dir: Option<&'a Path>,
+    /// The function's merged layers, for `/opt`; `None`: no layers (or a
+    /// prewarmed runtime, whose layers are attached with its code).
+    pub opt_dir: Option<&'a Path>,
     pub runtime_dir: &'a Path,
     /// The AWS SDKs, shown read-only at `/var/runtime/sdk` (a directory of the
     /// runtime directory).
@@ -352,7 +357,12 @@ pub(crate) fn instance_plan(
         flags: NOSUID_NODEV | libc::MS_NOEXEC,
     });
     let code = paths.code_dir.map(|c| (c, TASK_ROOT));
-    for (source, target) in code.into_iter().chain([(paths.runtime_dir, RUNTIME_DIR)]) {
+    let opt = paths.opt_dir.map(|o| (o, OPT_DIR));
+    let dirs = code
+        .into_iter()
+        .chain(opt)
+        .chain([(paths.runtime_dir, RUNTIME_DIR)]);
+    for (source, target) in dirs {
         let source = resolve_dir(host, source)?;
         ops.push(bind(&source, Path::new(target), false, RO));
     }

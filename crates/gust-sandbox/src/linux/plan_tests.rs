@@ -64,6 +64,7 @@ impl FakeHost {
         m.insert("/opt/node/bin/node".into(), HostEntry::File);
         m.insert("/srv/code".into(), HostEntry::Dir);
         m.insert("/srv/runtimes".into(), HostEntry::Dir);
+        m.insert("/srv/opt".into(), HostEntry::Dir);
         FakeHost(m)
     }
 }
@@ -228,6 +229,7 @@ fn proc_hides_kernel_internals_and_is_read_only_where_it_changes_the_host() {
 fn paths<'a>(host_paths: &'a [PathBuf], interpreter: Option<&'a Path>) -> InstancePaths<'a> {
     InstancePaths {
         code_dir: Some(Path::new("/srv/code")),
+        opt_dir: None,
         runtime_dir: Path::new("/srv/runtimes"),
         sdk_dir: None,
         host_paths,
@@ -519,4 +521,38 @@ fn a_prewarmed_instance_half_leaves_the_task_root_for_later() {
         .iter()
         .any(|(_, target, _)| target == "/var/runtime"));
     assert_eq!(ops.last(), Some(&MountOp::PivotRoot));
+}
+
+#[test]
+fn layers_are_shown_read_only_at_opt_and_the_host_opt_never() {
+    let host = FakeHost::debian();
+    let (system, visible) = system_plan(&host, ID);
+    // The system half makes an empty /opt (the mount point) and shows nothing of
+    // the host's own /opt.
+    assert!(system.contains(&MountOp::Dir {
+        path: "/opt".into(),
+        mode: 0o755
+    }));
+    assert!(!binds(&system).iter().any(|(s, _, _)| s.starts_with("/opt")));
+    let with_layers = InstancePaths {
+        opt_dir: Some(Path::new("/srv/opt")),
+        ..paths(&[], None)
+    };
+    let ops = instance_plan(&host, &with_layers, &visible).unwrap();
+    assert_eq!(
+        binds(&ops),
+        [
+            ("/srv/code".into(), "/var/task".into(), RO),
+            ("/srv/opt".into(), "/opt".into(), RO),
+            ("/srv/runtimes".into(), "/var/runtime".into(), RO),
+        ]
+    );
+    let without = instance_plan(&host, &paths(&[], None), &visible).unwrap();
+    assert!(!binds(&without).iter().any(|(_, t, _)| t == "/opt"));
+    let missing = InstancePaths {
+        opt_dir: Some(Path::new("/srv/gone")),
+        ..paths(&[], None)
+    };
+    let err = instance_plan(&host, &missing, &visible).unwrap_err();
+    assert!(err.contains("/srv/gone"), "{err}");
 }

@@ -63,6 +63,9 @@ pub(crate) struct Attach {
     /// Whether `/tmp` is the instance's own filesystem, attached when the runtime
     /// was prewarmed (see `scratch`); without it the `/tmp` tmpfs is resized.
     pub scratch: bool,
+    /// Whether the function has layers: a second detached mount, of its merged
+    /// layers, follows the code's, for `/opt`.
+    pub opt: bool,
 }
 
 /// The function-independent setup.

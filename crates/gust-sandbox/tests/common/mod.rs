@@ -92,6 +92,7 @@ impl Fixture {
             entrypoint: Entrypoint::TaskBootstrap,
             env: vec![],
             code_dir: self.code.path().to_path_buf(),
+            opt_dir: None,
             runtime_dir: self.runtime.path().to_path_buf(),
             host_paths: vec![],
             memory_mb: 128,

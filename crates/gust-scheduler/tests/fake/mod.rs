@@ -249,10 +249,12 @@ impl Fixture {
             last_modified: String::new(),
             revision_id: String::new(),
             dead_letter_arn: None,
+            layers: Vec::new(),
         };
         let spec = Arc::new(InstanceSpec {
             config: Arc::new(config),
             code_dir: code.path().to_path_buf(),
+            opt_dir: None,
             log: Arc::new(FunctionLog::new(1 << 16)),
             outbound: false,
         });

@@ -22,6 +22,7 @@ fn config(name: &str, version: &str, revision: &str) -> FunctionConfig {
         last_modified: "2024-01-01T00:00:00.000+0000".into(),
         revision_id: revision.into(),
         dead_letter_arn: None,
+        layers: Vec::new(),
     }
 }
 
