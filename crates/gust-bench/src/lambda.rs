@@ -111,7 +111,8 @@ impl Manager {
         self
     }
 
-    fn call(&mut self, method: &str, path: &str, body: &[u8]) -> Result<(u16, String)> {
+    /// One request of the management API: its status and body.
+    pub fn call(&mut self, method: &str, path: &str, body: &[u8]) -> Result<(u16, String)> {
         let req = Request::new(method, self.addr, path, body);
         let reply = self
             .conn

@@ -9,7 +9,7 @@
 //!
 //! # Layout
 //! - One module per protocol: [`overhead`], [`concurrency`], [`backoff`],
-//!   [`coldstart`], [`utilization`], [`freeze`], [`density`], [`storage`], [`workflow`].
+//!   [`coldstart`], [`utilization`], [`freeze`], [`density`], [`events`], [`storage`], [`workflow`].
 //! - [`session`]: a run's servers, functions, output directory and teardown;
 //!   [`servers`] starts gust and the direct baselines, [`peer`] the peers,
 //!   [`child`] owns their processes.
@@ -29,6 +29,7 @@ pub mod child;
 pub mod coldstart;
 pub mod concurrency;
 pub mod density;
+pub mod events;
 pub mod freeze;
 pub mod http;
 pub mod lambda;
@@ -85,6 +86,8 @@ pub enum Protocol {
     Utilization(utilization::UtilizationArgs),
     /// Freezing idle instances: warm-path cost, idle CPU saved, freezer cost (§6).
     Freeze(freeze::FreezeArgs),
+    /// Event invocations accepted durably per second, and run (§7).
+    Events(events::EventsArgs),
     /// 1,000 distinct functions held warm on one host: PSS per function, a
     /// round-robin sweep's latency, cold starts while full.
     Density(density::DensityArgs),
@@ -112,6 +115,7 @@ impl BenchArgs {
             Protocol::Utilization(a) => &mut a.common,
             Protocol::Freeze(a) => &mut a.common,
             Protocol::Density(a) => &mut a.common,
+            Protocol::Events(a) => &mut a.common,
             Protocol::Storage(a) => &mut a.common,
             Protocol::Workflow(a) => &mut a.common,
         }
@@ -131,6 +135,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<()> {
         Protocol::Utilization(a) => utilization::run(a),
         Protocol::Freeze(a) => freeze::run(a),
         Protocol::Density(a) => density::run(a),
+        Protocol::Events(a) => events::run(a),
         Protocol::Storage(a) => storage::run(a),
         Protocol::Workflow(a) => workflow::run(a),
     }
