@@ -9,7 +9,8 @@
 //!
 //! # Layout
 //! - One module per protocol: [`overhead`], [`concurrency`], [`backoff`],
-//!   [`coldstart`], [`utilization`], [`freeze`], [`density`], [`events`], [`storage`], [`workflow`].
+//!   [`coldstart`], [`utilization`], [`freeze`], [`density`], [`events`],
+//!   [`storage`], [`workflow`].
 //! - [`session`]: a run's servers, functions, output directory and teardown;
 //!   [`servers`] starts gust and the direct baselines, [`peer`] the peers,
 //!   [`child`] owns their processes.
