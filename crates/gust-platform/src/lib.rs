@@ -16,6 +16,9 @@
 //! - `network`: the gust-only outbound network setting.
 //! - `schedules`: rate/cron rules and the runner that fires them.
 //! - `tags`: TagResource, UntagResource, ListTags.
+//! - [`metrics`]: what `/metrics` counts; [`series`]: the last minutes of each
+//!   function's invocations, for the dashboard's charts.
+//! - `overview`: every function with its versions, aliases and URLs in one answer.
 
 #![forbid(unsafe_code)]
 
@@ -26,6 +29,8 @@ mod events;
 mod invoke;
 mod manage;
 pub mod metrics;
+mod overview;
+pub mod series;
 mod network;
 mod payload;
 mod registry;

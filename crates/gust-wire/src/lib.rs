@@ -7,6 +7,7 @@
 //! - [`events`]: asynchronous invocation: event-invoke configs, invocation records,
 //!   gust's async listing and built-in queues.
 //! - [`gust`]: gust-only endpoints (logs, health).
+//! - [`dashboard`]: what the web dashboard reads (series, overview, workflows).
 //! - [`paths`]: URL paths and header names.
 //! - [`urls`]: function URL configurations.
 //! - [`schedules`]: gust's schedules (rate and cron rules).
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod buckets;
+pub mod dashboard;
 pub mod events;
 pub mod gust;
 pub mod lambda;
