@@ -104,7 +104,7 @@ async fn list_workflows(w: &Arc<Workflows>) -> Result<WorkflowsResponse, CoreErr
                     stop_ms: epoch_ms(&e["stopDate"]),
                 })
                 .collect();
-            executions.sort_by(|a, b| b.start_ms.cmp(&a.start_ms));
+            executions.sort_by_key(|e| std::cmp::Reverse(e.start_ms));
             machines.push(WorkflowSummary {
                 arn,
                 name: text(&m["name"]),

@@ -307,12 +307,28 @@ mod tests {
     #[test]
     fn bins_cover_durations_in_order_and_bounds_match() {
         let mut last = 0;
-        for us in [0, 63, 64, 79, 80, 96, 112, 128, 1_000, 65_000, 1 << 29, 1 << 31] {
+        for us in [
+            0,
+            63,
+            64,
+            79,
+            80,
+            96,
+            112,
+            128,
+            1_000,
+            65_000,
+            1 << 29,
+            1 << 31,
+        ] {
             let b = bin(us);
             assert!(b >= last, "{us} µs went to bin {b} after {last}");
             assert!(b < BINS);
             if b < BINS - 1 {
-                assert!(lower_bound(b) <= us && us < lower_bound(b + 1), "{us} in {b}");
+                assert!(
+                    lower_bound(b) <= us && us < lower_bound(b + 1),
+                    "{us} in {b}"
+                );
             }
             last = b;
         }
@@ -332,7 +348,10 @@ mod tests {
         assert_eq!(p.invocations, 100);
         for (got, want) in [(p.p50_ms, 50.0), (p.p90_ms, 90.0), (p.p99_ms, 99.0)] {
             let got = got.unwrap();
-            assert!((got - want).abs() / want < 0.2, "got {got}, want about {want}");
+            assert!(
+                (got - want).abs() / want < 0.2,
+                "got {got}, want about {want}"
+            );
         }
     }
 
@@ -379,7 +398,10 @@ mod tests {
         assert!(p50 < 10.0, "half the samples are 5 ms: {p50}");
         assert!(r.points[0].p90_ms.unwrap() > 400.0);
         assert_eq!(s.read(Some("a"), T0 + 29, 30, 15).points[1].invocations, 15);
-        assert_eq!(s.read(Some("nope"), T0 + 29, 30, 15).points[1].invocations, 0);
+        assert_eq!(
+            s.read(Some("nope"), T0 + 29, 30, 15).points[1].invocations,
+            0
+        );
     }
 
     #[test]
@@ -390,12 +412,19 @@ mod tests {
         s.record("f", T0 + WINDOW_SECS, ran(10));
         let r = s.read(Some("f"), T0 + WINDOW_SECS, WINDOW_SECS, 5);
         assert_eq!(r.points.len(), SLOTS);
-        assert_eq!(r.points.last().unwrap().invocations, 2, "not 3: the old bucket is gone");
+        assert_eq!(
+            r.points.last().unwrap().invocations,
+            2,
+            "not 3: the old bucket is gone"
+        );
         let total: u64 = r.points.iter().map(|p| p.invocations).sum();
         assert_eq!(total, 2);
         let before = s.read(Some("f"), T0 + WINDOW_SECS - 1, WINDOW_SECS, 5);
         assert_eq!(before.points[0].start_ms, T0 * 1000);
-        assert_eq!(before.points[0].invocations, 0, "its slot holds a newer bucket");
+        assert_eq!(
+            before.points[0].invocations, 0,
+            "its slot holds a newer bucket"
+        );
     }
 
     #[test]
