@@ -13,7 +13,7 @@ impl Platform {
     pub fn overview(&self) -> Result<OverviewResponse, CoreError> {
         let usage = self.metrics.usage();
         let registry = self.registry.read();
-        let functions = registry
+        let mut functions: Vec<FunctionOverview> = registry
             .values()
             .map(|f| FunctionOverview {
                 configuration: to_wire(&f.latest.config, &self.config.region),
@@ -34,8 +34,20 @@ impl Platform {
                     .collect(),
                 reserved_concurrency: f.reserved,
                 invocations: usage.get(f.name()).map_or(0, |u| u.invocations),
+                event_invoke_configs: Vec::new(),
             })
             .collect();
+        drop(registry);
+        // Retry policies and destinations live with the async queue, not in the
+        // registry; a server without one has none to show.
+        if let Ok(events) = self.events() {
+            for f in &mut functions {
+                let name = &f.configuration.function_name;
+                if let Ok(page) = events.list_configs(name, None, Some(50)) {
+                    f.event_invoke_configs = page.function_event_invoke_configs;
+                }
+            }
+        }
         Ok(OverviewResponse { functions })
     }
 }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::events::FunctionEventInvokeConfig;
 use crate::lambda::FunctionConfiguration;
 use crate::urls::FunctionUrlConfig;
 use crate::versions::AliasConfiguration;
@@ -78,6 +79,10 @@ pub struct FunctionOverview {
     pub reserved_concurrency: Option<u32>,
     /// Invocations since gust started.
     pub invocations: u64,
+    /// Its asynchronous-invocation settings (retries, maximum event age,
+    /// destinations), one per qualifier that has them.
+    #[serde(default)]
+    pub event_invoke_configs: Vec<FunctionEventInvokeConfig>,
 }
 
 /// `GET /gust/v1/workflows`: state machines, by name, each with its latest

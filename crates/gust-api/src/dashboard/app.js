@@ -12,7 +12,9 @@ const CHART_STEP = 5;
 // comes from this page, so that when it needs credentials the answer is a
 // challenge the browser answers with the ones it holds.
 async function api(path) {
-  const resp = await fetch(path, { headers: { "x-gust-dashboard": "1" }, credentials: "same-origin" });
+  const resp = await fetch(path, {
+    headers: { "x-gust-dashboard": "1" }, credentials: "same-origin", signal: viewSignal.signal,
+  });
   const text = await resp.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch (_) { body = null; }
@@ -85,6 +87,8 @@ function setStatus(ok, why) {
 // ------------------------------------------------------------------ live refresh
 
 let timers = [];
+// Aborted when the view changes, so that a long poll of the old view ends with it.
+let viewSignal = new AbortController();
 
 // Runs `fn` now and then every `ms` while the view lasts; a run waits for the
 // previous one, so a slow server is never asked twice at once.
@@ -93,13 +97,20 @@ function every(ms, fn) {
   const run = async () => {
     if (busy) return;
     busy = true;
-    try { await fn(); } catch (e) { setStatus(false, e.message); } finally { busy = false; }
+    try { await fn(); } catch (e) {
+      if (e.name !== "AbortError") setStatus(false, e.message);
+    } finally { busy = false; }
   };
   timers.push(setInterval(run, ms));
   return run();
 }
 
-function stopTimers() { timers.forEach(clearInterval); timers = []; }
+function stopTimers() {
+  timers.forEach(clearInterval);
+  timers = [];
+  viewSignal.abort();
+  viewSignal = new AbortController();
+}
 
 // ------------------------------------------------------------------ charts
 
@@ -230,21 +241,24 @@ async function functionView(root, name) {
             el("td", {}, el("a", { href: u.FunctionUrl, target: "_blank", rel: "noreferrer" }, u.FunctionUrl)),
             el("td", {}, u.AuthType), el("td", {}, shortArn(u.FunctionArn)))), "No URL.")))));
   });
-  every(5000, async () => {
-    const r = await api(`/gust/v1/functions/${encodeURIComponent(name)}/async?limit=20`);
-    asyncList.replaceChildren(asyncTable(r.invocations));
+  every(3000, async () => {
+    const [r, overview] = await Promise.all([
+      api(`/gust/v1/functions/${encodeURIComponent(name)}/async?limit=20`), api("/gust/v1/overview")]);
+    const f = overview.functions.find((x) => x.configuration.FunctionName === name);
+    asyncList.replaceChildren(f ? asyncSettings(f) : "", asyncTable(r.invocations));
   });
   followLogs(name, logs);
 }
 
-// Follows a function's log: reads on from where it left off every second,
-// keeping the last lines.
+// Follows a function's log: reads on from where it left off, each read a long
+// poll that gust answers as soon as there are new lines, keeping the last lines.
 function followLogs(name, box) {
   const KEEP = 500;
   let after = 0;
-  every(1000, async () => {
+  every(250, async () => {
     for (;;) {
-      const r = await api(`/gust/v1/functions/${encodeURIComponent(name)}/logs?after=${after}&limit=1000`);
+      const wait = after ? 20 : 0;
+      const r = await api(`/gust/v1/functions/${encodeURIComponent(name)}/logs?after=${after}&limit=1000&wait=${wait}`);
       const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
       for (const e of r.events) {
         const system = /^(START|END|REPORT|INIT_START) /.test(e.message);
@@ -261,6 +275,23 @@ function followLogs(name, box) {
   });
 }
 
+// A function's retry policy and where failed events go, per qualifier.
+function asyncSettings(f) {
+  const dlq = f.configuration.DeadLetterConfig && f.configuration.DeadLetterConfig.TargetArn;
+  const rows = f.eventInvokeConfigs.map((c) => {
+    const d = c.DestinationConfig || {};
+    const to = (x) => (x && x.Destination ? shortArn(x.Destination) : "–");
+    return el("tr", {}, el("td", {}, c.FunctionArn.split(":").length > 7 ? c.FunctionArn.split(":").pop() : "$LATEST"),
+      el("td", { class: "num" }, c.MaximumRetryAttempts ?? 2),
+      el("td", { class: "num" }, `${c.MaximumEventAgeInSeconds ?? 21600} s`),
+      el("td", {}, to(d.OnSuccess)), el("td", {}, to(d.OnFailure)));
+  });
+  return el("div", { class: "async-settings" },
+    rows.length ? table(["Qualifier", "#Retries", "#Maximum event age", "On success", "On failure"], rows)
+      : el("p", { class: "muted" }, "Default retry policy: 2 retries, events kept up to 6 hours."),
+    el("p", {}, "Dead-letter queue: ", dlq ? el("code", {}, shortArn(dlq)) : "none"));
+}
+
 function asyncTable(invocations) {
   return table(["Request id", "Status", "#Attempts", "Accepted", "Finished", "Last error", "Record went to"],
     invocations.map((i) => el("tr", { "data-request-id": i.requestId },
@@ -270,24 +301,49 @@ function asyncTable(invocations) {
     "No asynchronous invocations.");
 }
 
+// One message of a built-in queue: an invocation record (a destination's) or a
+// dead letter (the original event, with the request id and error as attributes).
+function queueRow(msg) {
+  const a = msg.messageAttributes || {};
+  let record = null;
+  try { record = JSON.parse(msg.body); } catch (_) { record = null; }
+  const ctx = record && record.requestContext;
+  const attr = (k) => (a[k] ? a[k].stringValue : "");
+  const requestId = attr("RequestID") || (ctx && ctx.requestId) || msg.messageId;
+  const kind = ctx ? `${ctx.condition}, ${ctx.approximateInvokeCount} attempt${ctx.approximateInvokeCount === 1 ? "" : "s"}`
+    : attr("RequestID") ? "dead letter" : "message";
+  const payload = record && record.responsePayload;
+  const error = attr("ErrorMessage") || (payload && payload.errorMessage) || "";
+  const body = msg.body.length > 300 ? `${msg.body.slice(0, 300)}…` : msg.body;
+  return el("tr", { "data-request-id": requestId }, el("td", {}, msg.sentAt),
+    el("td", {}, el("code", {}, requestId)),
+    el("td", {}, tag(kind, ctx ? (ctx.condition === "Success" ? "ok" : "bad") : attr("RequestID") ? "bad" : null)),
+    el("td", {}, error), el("td", {}, el("code", {}, body)));
+}
+
 async function asyncView(root) {
   const queues = el("div");
   const recent = el("div");
   root.replaceChildren(el("h1", {}, "Async queues, retries and dead letters"),
     panel("Queues (destinations and dead-letter queues)", queues), panel("Recent asynchronous invocations", recent));
+  // Each queue is read on from where the last read ended; the newest messages stay.
+  const KEEP = 50;
+  const seen = new Map(); // queue name -> { after, messages }
   every(3000, async () => {
     const q = await api("/gust/v1/queues");
     const sections = await Promise.all(q.queues.map(async (queue) => {
-      const m = await api(`/gust/v1/queues/${encodeURIComponent(queue.name)}/messages?limit=50`);
-      return el("div", { "data-queue": queue.name },
+      const state = seen.get(queue.name) || { after: 0, messages: [] };
+      seen.set(queue.name, state);
+      for (;;) {
+        const m = await api(`/gust/v1/queues/${encodeURIComponent(queue.name)}/messages?after=${state.after}&limit=1000`);
+        state.messages.push(...m.messages);
+        state.after = m.nextSeq;
+        if (m.messages.length < 1000) break;
+      }
+      state.messages.splice(0, Math.max(0, state.messages.length - KEEP));
+      return el("div", { class: "queue", "data-queue": queue.name },
         el("h2", {}, `${queue.name} `, tag(`${queue.messages} messages`)),
-        table(["Sent", "Request id", "Error", "Body"], m.messages.slice().reverse().map((msg) => {
-          const a = msg.messageAttributes || {};
-          const err = a.ErrorMessage ? a.ErrorMessage.stringValue : "";
-          return el("tr", {}, el("td", {}, msg.sentAt),
-            el("td", {}, el("code", {}, (a.RequestID && a.RequestID.stringValue) || msg.messageId)),
-            el("td", {}, err), el("td", {}, el("code", {}, msg.body.length > 400 ? msg.body.slice(0, 400) + "…" : msg.body)));
-        })));
+        table(["Sent", "Request id", "Record", "Error", "Body"], state.messages.slice().reverse().map(queueRow)));
     }));
     queues.replaceChildren(...(sections.length ? sections : [el("p", { class: "muted" }, "No queue holds messages.")]));
   });
@@ -321,18 +377,19 @@ async function bucketsView(root, bucket) {
     every(5000, async () => {
       const r = await api(`/gust/v1/buckets/${encodeURIComponent(bucket)}/objects?limit=200`);
       list.replaceChildren(table(["Key", "#Size", "Last modified", "ETag"],
-        r.objects.map((o) => el("tr", {}, el("td", {}, el("code", {}, o.key)), el("td", { class: "num" }, o.size),
-          el("td", {}, o.lastModified), el("td", {}, el("code", {}, o.eTag)))), "The bucket is empty."),
-      r.nextAfter ? el("p", { class: "muted" }, "First 200 objects shown.") : null);
+        r.Objects.map((o) => el("tr", { "data-key": o.Key }, el("td", {}, el("code", {}, o.Key)),
+          el("td", { class: "num" }, o.Size), el("td", {}, o.LastModified), el("td", {}, el("code", {}, o.ETag)))),
+        "The bucket is empty."),
+      r.NextAfter ? el("p", { class: "muted" }, "First 200 objects shown.") : "");
     });
     return;
   }
   every(5000, async () => {
     const r = await api("/gust/v1/buckets");
     list.replaceChildren(table(["Name", "Created", "Triggers"],
-      r.buckets.map((b) => el("tr", { "data-bucket": b.name },
-        el("td", {}, el("a", { href: `#/buckets/${encodeURIComponent(b.name)}` }, b.name)), el("td", {}, b.created),
-        el("td", {}, b.triggers.map((t) => tag(`${shortArn(t.functionArn)} ← ${t.events.join(" ")}`))))), "No buckets."));
+      r.Buckets.map((b) => el("tr", { "data-bucket": b.Name },
+        el("td", {}, el("a", { href: `#/buckets/${encodeURIComponent(b.Name)}` }, b.Name)), el("td", {}, b.Created),
+        el("td", {}, b.Triggers.map((t) => tag(`${shortArn(t.FunctionArn)} ← ${t.Events.join(" ")}`))))), "No buckets."));
   });
 }
 
