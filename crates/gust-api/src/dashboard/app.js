@@ -43,10 +43,10 @@ function el(tag, attrs, ...children) {
 
 function table(headers, rows, empty) {
   if (!rows.length) return el("p", { class: "muted" }, empty || "None.");
-  return el("table", {},
+  return el("div", { class: "table" }, el("table", {},
     el("thead", {}, el("tr", {}, headers.map((h) =>
       el("th", { class: h.startsWith("#") ? "num" : null }, h.replace(/^#/, ""))))),
-    el("tbody", {}, rows));
+    el("tbody", {}, rows)));
 }
 
 function panel(title, ...content) {
@@ -68,6 +68,14 @@ function when(ms) {
   const d = new Date(ms);
   return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
+
+// "2026-12-04T18:33:55.616+0000" (Lambda's LastModified) as "2026-12-04 18:33:55".
+function shortTime(text) { return String(text || "").slice(0, 19).replace("T", " "); }
+
+// A long URL with its middle (the URL id, mostly) elided.
+function abbreviated(text) { return text.length > 44 ? `${text.slice(0, 30)}…${text.slice(-10)}` : text; }
+
+function gb(mb) { return (mb / 1024).toFixed(mb && mb < 1024 ? 2 : 1); }
 
 function functionLink(name) { return el("a", { href: `#/functions/${encodeURIComponent(name)}` }, name); }
 
@@ -178,7 +186,7 @@ async function overviewView(root) {
       stat("Functions", overview.functions.length),
       stat("Invocations since start", total),
       stat("Instances", health.instances),
-      stat("Memory reserved", `${health.reservedMemoryMb} / ${health.capacityMemoryMb} MB`),
+      stat("Memory reserved, GB", `${gb(health.reservedMemoryMb)} / ${gb(health.capacityMemoryMb)}`),
       stat("Isolation", health.isolation),
       stat("gust", health.version));
     list.replaceChildren(table(
@@ -186,15 +194,16 @@ async function overviewView(root) {
       overview.functions.map((f) => {
         const c = f.configuration;
         return el("tr", { "data-function": c.FunctionName, "data-invocations": f.invocations },
-          el("td", {}, functionLink(c.FunctionName)),
+          el("td", { class: "nowrap" }, functionLink(c.FunctionName)),
           el("td", {}, c.Runtime || c.PackageType || ""),
           el("td", { class: "num" }, `${c.MemorySize} MB`),
           el("td", { class: "num" }, `${c.Timeout} s`),
           el("td", { class: "num" }, f.versions.length),
           el("td", {}, f.aliases.map((a) => tag(`${a.Name} → ${a.FunctionVersion}`))),
-          el("td", {}, f.urls.map((u) => el("a", { href: u.FunctionUrl, target: "_blank", rel: "noreferrer" }, u.FunctionUrl))),
+          el("td", {}, f.urls.map((u) => el("a", { href: u.FunctionUrl, target: "_blank", rel: "noreferrer", title: u.FunctionUrl },
+            abbreviated(u.FunctionUrl)))),
           el("td", { class: "num invocations" }, f.invocations),
-          el("td", {}, c.LastModified));
+          el("td", { class: "nowrap" }, shortTime(c.LastModified)));
       }),
       "No functions yet: deploy one with `gust deploy` or an AWS SDK."));
   });

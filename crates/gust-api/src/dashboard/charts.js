@@ -6,7 +6,7 @@
 // data-total (spec.total, else the sum of the first series).
 const Charts = (() => {
   const NS = "http://www.w3.org/2000/svg";
-  const W = 600, H = 130, LEFT = 44, RIGHT = 8, TOP = 8, BOTTOM = 18;
+  const W = 320, H = 130, LEFT = 34, RIGHT = 6, TOP = 8, BOTTOM = 16;
 
   function svg(tag, attrs, text) {
     const e = document.createElementNS(NS, tag);
