@@ -239,7 +239,6 @@ def test_async_page_shows_retries_and_dead_letter_records(start_server, open_pag
 
 
 def test_schedules_buckets_and_workflows_pages(server, open_page):
-    lam = server.lambda_
     name = make_app(server, "dash-views")
     schedule = support.unique_name("dash-rule")
     bucket = support.unique_name("dash-bucket").lower()
