@@ -69,7 +69,8 @@ function when(ms) {
   return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
-// "2026-12-04T18:33:55.616+0000" (Lambda's LastModified) as "2026-12-04 18:33:55".
+// "2026-12-04T18:33:55.616+0000" (Lambda's LastModified) or "...616Z" (gust's
+// own timestamps, UTC both) as "2026-12-04 18:33:55".
 function shortTime(text) { return String(text || "").slice(0, 19).replace("T", " "); }
 
 // A long URL with its middle (the URL id, mostly) elided.
@@ -79,7 +80,12 @@ function gb(mb) { return (mb / 1024).toFixed(mb && mb < 1024 ? 2 : 1); }
 
 function functionLink(name) { return el("a", { href: `#/functions/${encodeURIComponent(name)}` }, name); }
 
-function shortArn(arn) { return String(arn || "").split(":").slice(-2).join(":"); }
+// A queue's ARN as its name, a function's as "function:NAME[:QUALIFIER]".
+function shortArn(arn) {
+  const parts = String(arn || "").split(":");
+  if (parts[2] === "sqs") return parts.slice(5).join(":");
+  return parts.length > 6 ? parts.slice(6).join(":") : parts.slice(-2).join(":");
+}
 
 function failure(root, err) {
   root.replaceChildren(el("p", { class: "error" }, `Could not load: ${err.message}`));
@@ -304,8 +310,9 @@ function asyncSettings(f) {
 function asyncTable(invocations) {
   return table(["Request id", "Status", "#Attempts", "Accepted", "Finished", "Last error", "Record went to"],
     invocations.map((i) => el("tr", { "data-request-id": i.requestId },
-      el("td", {}, el("code", {}, i.requestId)), el("td", {}, statusTag(i.status)),
-      el("td", { class: "num" }, i.attempts), el("td", {}, i.acceptedAt), el("td", {}, i.finishedAt || "–"),
+      el("td", { class: "nowrap" }, el("code", {}, i.requestId)), el("td", {}, statusTag(i.status)),
+      el("td", { class: "num" }, i.attempts), el("td", { class: "nowrap" }, shortTime(i.acceptedAt)),
+      el("td", { class: "nowrap" }, i.finishedAt ? shortTime(i.finishedAt) : "–"),
       el("td", {}, i.lastError || ""), el("td", {}, i.destination ? shortArn(i.destination) : ""))),
     "No asynchronous invocations.");
 }
@@ -323,11 +330,11 @@ function queueRow(msg) {
     : attr("RequestID") ? "dead letter" : "message";
   const payload = record && record.responsePayload;
   const error = attr("ErrorMessage") || (payload && payload.errorMessage) || "";
-  const body = msg.body.length > 300 ? `${msg.body.slice(0, 300)}…` : msg.body;
-  return el("tr", { "data-request-id": requestId }, el("td", {}, msg.sentAt),
-    el("td", {}, el("code", {}, requestId)),
+  const body = msg.body.length > 200 ? `${msg.body.slice(0, 200)}…` : msg.body;
+  return el("tr", { "data-request-id": requestId }, el("td", { class: "nowrap" }, shortTime(msg.sentAt)),
+    el("td", { class: "nowrap" }, el("code", {}, requestId)),
     el("td", {}, tag(kind, ctx ? (ctx.condition === "Success" ? "ok" : "bad") : attr("RequestID") ? "bad" : null)),
-    el("td", {}, error), el("td", {}, el("code", {}, body)));
+    el("td", {}, error), el("td", { class: "body" }, el("code", {}, body)));
 }
 
 async function asyncView(root) {
