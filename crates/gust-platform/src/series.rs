@@ -446,4 +446,27 @@ mod tests {
         assert_eq!(r.points.len(), SLOTS);
         assert_eq!(r.step_seconds, BUCKET_SECS);
     }
+
+    #[test]
+    fn throttles_alone_count_without_a_latency_and_the_filling_point_says_how_far_it_is() {
+        let s = TimeSeries::default();
+        s.record("f", T0, Outcome::Throttled);
+        s.record("f", T0 + 1, Outcome::Throttled);
+        let r = s.read(Some("f"), T0, 5, 5);
+        let p = &r.points[0];
+        assert_eq!(
+            (p.invocations, p.throttles),
+            (0, 2),
+            "a throttle is not an invocation"
+        );
+        assert_eq!(
+            (p.p50_ms, p.p99_ms),
+            (None, None),
+            "nothing ran: no duration"
+        );
+        assert_eq!(r.last_point_seconds, 1, "the bucket's first second");
+        assert_eq!(s.read(Some("f"), T0 + 4, 5, 5).last_point_seconds, 5);
+        // A 15 s step whose newest bucket has just begun: two whole buckets plus one second.
+        assert_eq!(s.read(Some("f"), T0 + 10, 15, 15).last_point_seconds, 11);
+    }
 }
