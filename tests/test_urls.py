@@ -21,11 +21,9 @@ import http.client
 import json
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -136,50 +134,6 @@ def vendor_files(target: Path) -> dict[str, support.FileSpec]:
             continue
         files[rel.as_posix()] = (path.read_bytes(), path.stat().st_mode & 0o777 | 0o644)
     return files
-
-
-def png_info(data: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and the unfiltered rows of an 8-bit RGB/RGBA, non-interlaced PNG."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, width = 8, b"", 0
-    height = bpp = 0
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            assert depth == 8 and color in (2, 6) and interlace == 0, (depth, color, interlace)
-            bpp = 3 if color == 2 else 4
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    raw = zlib.decompress(idat)
-    stride = width * bpp
-    rows: list[bytes] = []
-    prev = bytearray(stride)
-    for y in range(height):
-        f = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b = prev[i]
-            c = prev[i - bpp] if i >= bpp else 0
-            if f == 1:
-                line[i] = (line[i] + a) & 0xFF
-            elif f == 2:
-                line[i] = (line[i] + b) & 0xFF
-            elif f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 0xFF
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                line[i] = (line[i] + pred) & 0xFF
-        rows.append(bytes(line) if bpp == 3 else bytes(
-            v for j in range(0, stride, 4) for v in line[j:j + 3]))
-        prev = line
-    return width, height, rows
 
 
 # ---------------------------------------------------------------- app archives
@@ -672,7 +626,7 @@ def test_chromium_renders_a_page_from_a_function_url(make_function, lam, starlet
     run = run_chromium(f"--screenshot={shot}", "--window-size=800,600", "--hide-scrollbars",
                        "--virtual-time-budget=5000", url, profile=tmp_path / "p2")
     assert run.returncode == 0 and shot.is_file(), run.stderr[-3000:]
-    width, height, rows = png_info(shot.read_bytes())
+    width, height, rows = support.png_info(shot.read_bytes())
     assert (width, height) == (800, 600)
     colors = {row[i:i + 3] for row in rows[::7] for i in range(0, len(row), 21)}
     assert len(colors) > 5, "the screenshot is blank"

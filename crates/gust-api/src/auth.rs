@@ -3,6 +3,10 @@
 //! with one of them — what boto3, the aws CLI and the gust CLI send. Function URLs
 //! are served in front of this layer and check their own AuthType.
 //!
+//! Two kinds of caller that cannot sign are let in with an operator key's secret
+//! instead, for reading only: Prometheus at `/metrics`, and a browser showing the
+//! dashboard (see `dashboard`).
+//!
 //! The headers are checked before the body is read: a request without a signature,
 //! with a malformed one, an unknown key, a stale date or a wrong credential scope is
 //! refused at once, whatever body it announces.
@@ -74,6 +78,11 @@ pub async fn require_signature(
     if req.uri().path() == METRICS_PATH && scraper_credentials(req.headers(), &auth.keys) {
         return next.run(req).await;
     }
+    match crate::dashboard::gate(req.method(), req.uri().path(), req.headers(), &auth.keys) {
+        crate::dashboard::Gate::Open => return next.run(req).await,
+        crate::dashboard::Gate::Challenge => return crate::dashboard::challenge(),
+        crate::dashboard::Gate::Signature => {}
+    }
     let (parts, body) = req.into_parts();
     let rp = RequestParts {
         method: parts.method.as_str(),
@@ -114,26 +123,26 @@ pub const METRICS_PATH: &str = "/metrics";
 /// sends it: `Authorization: Bearer SECRET` (its `authorization` setting) or
 /// `Basic base64(AKID:SECRET)` (its `basic_auth`). A SigV4 signature works too.
 fn scraper_credentials(headers: &http::HeaderMap, keys: &AccessKeys) -> bool {
-    use base64::Engine as _;
-    let Some(value) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return false;
     };
-    if let Some(token) = value.strip_prefix("Bearer ") {
+    if let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
         return keys.is_operator_secret(None, token.trim());
     }
-    if let Some(encoded) = value.strip_prefix("Basic ") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok());
-        if let Some((id, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
-            return keys.is_operator_secret(Some(id), secret);
-        }
-    }
-    false
+    basic_credentials(value).is_some_and(|(id, secret)| keys.is_operator_secret(Some(&id), &secret))
+}
+
+/// The `AKID` and `SECRET` of an `Authorization: Basic base64(AKID:SECRET)` value,
+/// if it is one and well formed. Whether they are a key's is the caller's check.
+pub(crate) fn basic_credentials(value: &http::HeaderValue) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let encoded = value.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
 }
 
 /// AWS's 403 for a signature that does not verify. The message names at most the

@@ -26,6 +26,9 @@
 //! - `states_routes`: the Step Functions API (`POST /`, `X-Amz-Target`), answered by
 //!   `gust-workflows`; `workflow_tasks` and `workflow_s3`: what its engine asks of the
 //!   platform and the object store.
+//! - `dashboard`: the web dashboard's page and files, and who may read them;
+//!   `dashboard_data`: the read-only endpoints it draws from (series, overview,
+//!   workflows).
 //! - [`ServeConfig`]: the validated server configuration.
 
 #![forbid(unsafe_code)]
@@ -35,6 +38,8 @@ mod body;
 mod bucket_events;
 mod bucket_routes;
 mod config;
+mod dashboard;
+mod dashboard_data;
 mod error;
 mod event_stream;
 mod events_routes;
@@ -97,7 +102,7 @@ fn failed(context: &str, e: impl std::fmt::Display) -> ServeError {
 /// Runs the platform until `shutdown` resolves, then stops gracefully: no new
 /// connections, in-flight invocations get [`SHUTDOWN_GRACE`] to finish, then every
 /// instance is stopped. Prints `gust listening on http://ADDR` on stdout once it
-/// accepts requests.
+/// accepts requests, and the dashboard's address on the next line.
 pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -107,6 +112,12 @@ pub async fn serve(
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "gust listening on http://{}", server.local_addr());
+    let _ = writeln!(
+        out,
+        "gust dashboard at http://{}{}",
+        reachable(server.local_addr()),
+        dashboard::PAGE_PATH
+    );
     let _ = out.flush();
     drop(out);
     server.run(shutdown).await

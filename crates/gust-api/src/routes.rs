@@ -80,6 +80,8 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .merge(crate::tags_routes::routes())
         .merge(crate::bucket_routes::routes())
         .merge(crate::states_routes::routes())
+        .merge(crate::dashboard::routes())
+        .merge(crate::dashboard_data::routes())
         .fallback(unknown_operation)
         .layer(DefaultBodyLimit::max(MANAGEMENT_BODY_MAX))
         .layer(axum::middleware::from_fn(|req, next| {

@@ -163,7 +163,12 @@ impl Platform {
         Ok(wire)
     }
 
-    fn alias_wire(&self, f: &Function, alias_name: &str, a: &Alias) -> AliasConfiguration {
+    pub(crate) fn alias_wire(
+        &self,
+        f: &Function,
+        alias_name: &str,
+        a: &Alias,
+    ) -> AliasConfiguration {
         AliasConfiguration {
             alias_arn: name::qualified_arn(&self.config.region, f.name(), alias_name),
             name: alias_name.to_string(),

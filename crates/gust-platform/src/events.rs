@@ -32,7 +32,7 @@ impl Platform {
             .map_err(|_| CoreError::Internal("the async event queue is already open".into()))
     }
 
-    fn events(&self) -> Result<&AsyncEvents, CoreError> {
+    pub(crate) fn events(&self) -> Result<&AsyncEvents, CoreError> {
         self.events.get().ok_or_else(|| {
             CoreError::Unsupported(
                 "this gust server was started without asynchronous invocations".into(),

@@ -17,6 +17,9 @@
 //! - `schedules`: rate/cron rules and the runner that fires them.
 //! - `tags`: TagResource, UntagResource, ListTags.
 //! - `layers`: layer versions, their permissions, and a function's `Layers`.
+//! - [`metrics`]: what `/metrics` counts; [`series`]: the last minutes of each
+//!   function's invocations, for the dashboard's charts.
+//! - `overview`: every function with its versions, aliases and URLs in one answer.
 
 #![forbid(unsafe_code)]
 
@@ -29,9 +32,11 @@ mod layers;
 mod manage;
 pub mod metrics;
 mod network;
+mod overview;
 mod payload;
 mod registry;
 mod schedules;
+pub mod series;
 mod tags;
 mod urls;
 mod versions;

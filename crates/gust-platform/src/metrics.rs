@@ -6,6 +6,8 @@
 //!
 //! Every invocation, synchronous or asynchronous, passes [`Platform::invoke`], which
 //! records it here once it ends; nothing here is on the path before the instance runs.
+//! The same figures also go to a short in-memory history per function
+//! ([`crate::series`]), from which the dashboard draws rates and percentiles.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -19,6 +21,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use serde::Serialize;
 
+use crate::series::{Outcome, TimeSeries};
 use crate::Platform;
 
 /// The dimensions CloudWatch gives Lambda's metrics: the function, and the
@@ -89,6 +92,8 @@ pub struct Metrics {
     provisioned_invocations: Family<FunctionLabels, Counter>,
     provisioned_spillover: Family<FunctionLabels, Counter>,
     usage: Mutex<BTreeMap<String, Usage>>,
+    /// The last minutes, for the dashboard's charts.
+    series: TimeSeries,
 }
 
 /// A label set of one value, e.g. `state="frozen"`.
@@ -122,6 +127,7 @@ impl Default for Metrics {
             provisioned_invocations: Family::default(),
             provisioned_spillover: Family::default(),
             usage: Mutex::new(BTreeMap::new()),
+            series: TimeSeries::default(),
         }
     }
 }
@@ -163,6 +169,15 @@ impl Metrics {
                 .get_or_create(labels)
                 .observe(init.as_secs_f64());
         }
+        self.series.record(
+            &labels.function_name,
+            unix_now(),
+            Outcome::Ran {
+                duration_us: u64::try_from(report.duration.as_micros()).unwrap_or(u64::MAX),
+                error,
+                cold: report.init.is_some(),
+            },
+        );
         let gb_seconds = gb_seconds(report.billed_ms, report.memory_mb);
         self.billed_gb_seconds
             .get_or_create(labels)
@@ -195,6 +210,8 @@ impl Metrics {
     /// An invocation was refused for want of concurrency (429).
     pub fn throttled(&self, labels: &FunctionLabels) {
         self.throttles.get_or_create(labels).inc();
+        self.series
+            .record(&labels.function_name, unix_now(), Outcome::Throttled);
     }
 
     /// An `Event` invocation was accepted into the queue.
@@ -217,6 +234,11 @@ impl Metrics {
             Observed::DestinationFailure => &self.destination_failures,
         };
         counter.get_or_create(labels).inc();
+    }
+
+    /// Each function's recent history (see [`crate::series`]).
+    pub fn series(&self) -> &TimeSeries {
+        &self.series
     }
 
     /// Each function's usage since gust started, by name.
@@ -443,6 +465,13 @@ impl Metrics {
             depth,
         );
     }
+}
+
+/// Now, in seconds since the Unix epoch: the series' buckets are wall-clock time.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Billed ms × MB as Lambda bills it: GB-seconds.

@@ -307,7 +307,7 @@ impl Platform {
         }
     }
 
-    fn url_wire(&self, function: &str, key: &str, u: &StoredUrl) -> FunctionUrlConfig {
+    pub(crate) fn url_wire(&self, function: &str, key: &str, u: &StoredUrl) -> FunctionUrlConfig {
         FunctionUrlConfig {
             function_url: self.function_url(&u.url_id),
             function_arn: self.url_arn(function, key),

@@ -8,6 +8,7 @@
 //!   gust's async listing and built-in queues.
 //! - [`gust`]: gust-only endpoints (logs, health).
 //! - [`layers`]: layer versions, their listings and permissions.
+//! - [`dashboard`]: what the web dashboard reads (series, overview, workflows).
 //! - [`paths`]: URL paths and header names.
 //! - [`urls`]: function URL configurations.
 //! - [`schedules`]: gust's schedules (rate and cron rules).
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod buckets;
+pub mod dashboard;
 pub mod events;
 pub mod gust;
 pub mod lambda;
