@@ -607,3 +607,28 @@ def test_the_aws_cli_publishes_and_lists_layer_versions(server, tmp_path):
             "--version-number", "1")
     listed = aws_cli(server, home, "lambda", "list-layer-versions", "--layer-name", name)
     assert listed["LayerVersions"] == []
+
+
+def test_gust_deploy_attaches_layers(server, lam, layers, tmp_path):
+    first = layers("cli-a", {"python/shared.py": "VALUE = 'a'\n"})
+    second = layers("cli-b", {"python/shared.py": "VALUE = 'b'\n"})
+    stem = f"clilayer_{uuid.uuid4().hex[:8]}"
+    source = tmp_path / f"{stem}.py"
+    source.write_text(SHARED_APP)
+    try:
+        out = server.cli("deploy", str(source), "--layer", first["LayerVersionArn"])
+        assert out.returncode == 0, out.stderr
+        assert support.invoke(lam, stem, {}).ok() == "a"
+        conf = lam.get_function_configuration(FunctionName=stem)
+        assert [l["Arn"] for l in conf["Layers"]] == [first["LayerVersionArn"]]
+        # On update, --layer replaces the layers; the later one wins.
+        out = server.cli("deploy", str(source), "--layer", first["LayerVersionArn"],
+                         "--layer", second["LayerVersionArn"])
+        assert out.returncode == 0, out.stderr
+        assert support.invoke(lam, stem, {}).ok() == "b"
+        # An unknown layer is the server's error, named.
+        out = server.cli("deploy", str(source), "--layer", first["LayerVersionArn"] + "0")
+        assert out.returncode != 0
+        assert "does not exist" in out.stderr, out.stderr
+    finally:
+        server.delete_quietly(stem)

@@ -42,11 +42,12 @@ Examples:
   gust deploy ./my-service --name api --memory 256 --timeout 30
   gust deploy target/lambda/bootstrap.zip --name resize
   gust deploy app.py --env STAGE=dev --env LOG_LEVEL=debug
+  gust deploy app.py --layer arn:aws:lambda:us-east-1:000000000000:layer:deps:1
   gust deploy fetcher.py --outbound on    # its instances may reach the network
   gust deploy resize.py --bucket photos --bucket-suffix .jpg   # invoked by its uploads
 
 Runs again with the same name update the code; configuration flags given on an update
-change the configuration too (--env replaces all variables).")]
+change the configuration too (--env replaces all variables, --layer all layers).")]
 pub struct DeployArgs {
     /// A .zip archive (sent as is), one source file, or a directory (zipped
     /// recursively, skipping __pycache__, .git and node_modules/.cache).
@@ -81,6 +82,11 @@ pub struct DeployArgs {
     #[arg(long)]
     description: Option<String>,
 
+    /// A layer version ARN whose files the function sees under /opt; repeat for
+    /// more (up to 5, later ones over earlier ones). Replaces all layers on update.
+    #[arg(long = "layer", value_name = "ARN")]
+    layers: Vec<String>,
+
     /// Give the function a public URL (auth NONE) if it has none yet.
     #[arg(long)]
     url: bool,
@@ -110,6 +116,11 @@ impl DeployArgs {
             || self.timeout.is_some()
             || !self.env.is_empty()
             || self.description.is_some()
+            || !self.layers.is_empty()
+    }
+
+    fn layers(&self) -> Option<Vec<String>> {
+        (!self.layers.is_empty()).then(|| self.layers.clone())
     }
 
     fn environment(&self) -> Option<Environment> {
@@ -318,6 +329,7 @@ fn create(
         timeout: args.timeout,
         memory_size: args.memory,
         environment: args.environment(),
+        layers: args.layers(),
         package_type: Some("Zip".to_string()),
         ..Default::default()
     };
@@ -345,6 +357,7 @@ fn update(client: &Client, args: &DeployArgs, name: &str, code: &Code) -> Result
             memory_size: args.memory,
             environment: args.environment(),
             runtime: args.runtime.clone(),
+            layers: args.layers(),
             ..Default::default()
         };
         let builder = client
