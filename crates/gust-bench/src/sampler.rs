@@ -178,7 +178,22 @@ mod tests {
         let sampler = Sampler::start(Duration::from_millis(10), 2);
         sampler.watch("me", std::process::id());
         sampler.set_phase("testing");
-        std::thread::sleep(Duration::from_millis(80));
+        // Until two samples, one with the watched tree's PSS, are taken: on a busy
+        // machine the sampler thread may run late, so no fixed sleep is enough.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let done = {
+                let taken = sampler.shared.samples.lock().unwrap();
+                taken.len() >= 2
+                    && taken
+                        .iter()
+                        .any(|s| s.servers.iter().any(|w| w.tree_pss_mb.is_some()))
+            };
+            if done {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let samples = sampler.finish();
         assert!(samples.len() >= 2, "{samples:?}");
         let last = samples.last().unwrap();
