@@ -188,6 +188,8 @@ fn run(channel: &OwnedFd) -> i32 {
     if proto::send(ch, &started, &[]).is_err() {
         return 1;
     }
+    // From here on the init only waits: what setting up allocated is not needed.
+    sys::trim_heap();
     supervise(ch, runtime, signals.as_fd())
 }
 

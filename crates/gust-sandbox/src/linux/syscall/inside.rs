@@ -126,6 +126,17 @@ pub(crate) fn setrlimit(resource: libc::__rlimit_resource_t, value: u64) -> io::
     cvt(unsafe { libc::setrlimit(resource, &lim) }).map(drop)
 }
 
+/// Gives the heap's free pages back to the kernel (`malloc_trim(0)`): the init
+/// allocates while it sets the sandbox up, then only waits, for as long as the
+/// instance lives.
+pub(crate) fn trim_heap() {
+    // SAFETY: malloc_trim takes a size and only touches the allocator's own state;
+    // the init is single-threaded.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Raises the soft `RLIMIT_NOFILE` of this process to its hard limit (at most
 /// `cap`); returns the soft limit before and after.
 pub(crate) fn raise_nofile(cap: u64) -> io::Result<(u64, u64)> {
