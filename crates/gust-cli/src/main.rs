@@ -57,6 +57,7 @@ const SANDBOX_INIT: &str = "__sandbox-init";
 Get started:
   gust serve &                 # start the platform on http://127.0.0.1:9000
   gust deploy app.py           # app.py defines handler(event, context)
+  gust dev app.py              # or: redeploy it on every save, its logs streaming
   gust invoke app '{\"name\": \"world\"}'
   gust logs app
 
