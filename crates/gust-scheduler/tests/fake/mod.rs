@@ -28,12 +28,45 @@ pub struct Record {
     /// How many more times `frozen` answers "not yet", as the kernel does for a v1
     /// freeze that met a task between states.
     pub unconfirmed: AtomicUsize,
+    /// The payloads of the events it received, in order.
+    pub payloads: Mutex<Vec<String>>,
+}
+
+/// Holds back answers: an event whose payload is `hold:KEY` is answered only once
+/// the test has called [`Gate::release`] with `KEY`.
+#[derive(Debug, Default)]
+pub struct Gate {
+    released: Mutex<std::collections::HashSet<String>>,
+    changed: std::sync::Condvar,
+}
+
+impl Gate {
+    /// Lets the events held on `key` be answered.
+    pub fn release(&self, key: &str) {
+        self.released.lock().unwrap().insert(key.to_string());
+        self.changed.notify_all();
+    }
+
+    fn wait(&self, payload: &[u8]) {
+        let Some(key) = std::str::from_utf8(payload)
+            .ok()
+            .and_then(|p| p.strip_prefix("hold:"))
+        else {
+            return;
+        };
+        let mut released = self.released.lock().unwrap();
+        while !released.contains(key) {
+            released = self.changed.wait(released).unwrap();
+        }
+    }
 }
 
 /// Launches fake instances and keeps each one's record, in launch order.
 #[derive(Default)]
 pub struct FakeSandbox {
     pub instances: Mutex<Vec<Arc<Record>>>,
+    /// What held events wait for.
+    pub gate: Arc<Gate>,
 }
 
 impl FakeSandbox {
@@ -59,9 +92,9 @@ impl Sandbox for FakeSandbox {
         self.instances.lock().unwrap().push(record.clone());
         let conn = Arc::new(Mutex::new(None::<TcpStream>));
         let runtime = {
-            let (record, conn) = (record.clone(), conn.clone());
+            let (record, conn, gate) = (record.clone(), conn.clone(), self.gate.clone());
             move || {
-                let _ = run_runtime(addr, &record, &conn);
+                let _ = run_runtime(addr, &record, &conn, &gate);
             }
         };
         std::thread::spawn(runtime);
@@ -79,11 +112,13 @@ impl Sandbox for FakeSandbox {
     }
 }
 
-/// A runtime that answers every event with its payload.
+/// A runtime that answers every event with its payload (a held one once its gate
+/// is released).
 fn run_runtime(
     addr: std::net::SocketAddr,
     record: &Record,
     conn: &Mutex<Option<TcpStream>>,
+    gate: &Gate,
 ) -> std::io::Result<()> {
     let stream = TcpStream::connect(addr)?;
     *conn.lock().unwrap() = Some(stream.try_clone()?);
@@ -96,7 +131,13 @@ fn run_runtime(
         if record.frozen.load(Ordering::SeqCst) {
             record.events_while_frozen.fetch_add(1, Ordering::SeqCst);
         }
+        record
+            .payloads
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&body).into_owned());
         record.events.fetch_add(1, Ordering::SeqCst);
+        gate.wait(&body);
         let rid = headers
             .iter()
             .find(|(k, _)| k == "lambda-runtime-aws-request-id")
