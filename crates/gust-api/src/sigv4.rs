@@ -39,7 +39,7 @@ pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 #[derive(Clone, Default)]
 pub struct AccessKeys(
     HashMap<String, String>,
-    Option<std::sync::Arc<gust_worker::credentials::FunctionKeys>>,
+    Option<std::sync::Arc<gust_platform::FunctionKeys>>,
 );
 
 impl PartialEq for AccessKeys {
@@ -89,7 +89,7 @@ impl AccessKeys {
     /// Also accepts the credentials `keys` issues to functions.
     pub fn with_function_keys(
         mut self,
-        keys: std::sync::Arc<gust_worker::credentials::FunctionKeys>,
+        keys: std::sync::Arc<gust_platform::FunctionKeys>,
     ) -> AccessKeys {
         self.1 = Some(keys);
         self

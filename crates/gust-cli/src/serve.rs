@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
-use gust_api::{Isolation, ServeConfig};
+use gust_server::{Isolation, ServeConfig};
 
 use crate::env;
 use crate::units::{parse_duration, parse_optional_duration, parse_size};
@@ -215,7 +215,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let shutdown = shutdown_signal().context("installing the SIGINT/SIGTERM handlers")?;
-        gust_api::serve(config, shutdown)
+        gust_server::serve(config, shutdown)
             .await
             .map_err(|e| anyhow!("gust serve failed: {e}"))
     })?;
@@ -254,14 +254,14 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
         access_keys: gust_api::sigv4::AccessKeys::parse(&args.access_keys.join(","))
             .map_err(|e| anyhow!("--access-key: {e}"))?,
         allow_second_rates: args.allow_second_rates,
-        events: gust_api::EventsConfig {
+        events: gust_server::EventsConfig {
             workers: match args.async_workers {
                 Some(0) => bail!("--async-workers must be at least 1"),
                 Some(n) => n,
-                None => gust_api::EventsConfig::default().workers,
+                None => gust_server::EventsConfig::default().workers,
             },
             retry_base: args.async_retry_base,
-            ..gust_api::EventsConfig::default()
+            ..gust_server::EventsConfig::default()
         },
         connections: connection_limits(args)?,
         url_style: args.url_style.into(),
@@ -277,14 +277,14 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
     })
 }
 
-fn cpu_share(args: &ServeArgs) -> Result<gust_api::CpuShare> {
+fn cpu_share(args: &ServeArgs) -> Result<gust_server::CpuShare> {
     if args.cpu_period < Duration::from_millis(1) || args.cpu_period > Duration::from_secs(1) {
         bail!(
             "--cpu-period {:?} is outside what the kernel accepts (1ms to 1s)",
             args.cpu_period
         );
     }
-    Ok(gust_api::CpuShare {
+    Ok(gust_server::CpuShare {
         min_period: args.cpu_period,
         burst: args.cpu_burst == crate::network::Switch::On,
     })

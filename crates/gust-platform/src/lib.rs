@@ -55,6 +55,9 @@ use gust_types::{CoreError, FunctionConfig, FunctionRef, Region};
 use gust_worker::{FunctionLog, InstanceSpec};
 use parking_lot::RwLock;
 
+/// What the gateway needs of the worker's types, so that it depends on the platform
+/// alone: a streamed response's pieces, and the functions' own credentials.
+pub use gust_worker::{credentials::FunctionKeys, streaming};
 pub use invoke::{InvocationType, InvokeRequest};
 pub use layers::{decode_layer_zip, LayerFilter, LayerLocation};
 pub use payload::{check_json as check_payload, MAX_DEPTH as PAYLOAD_MAX_DEPTH};

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use base64::Engine;
-use gust_api::{Isolation, ServeConfig, Server};
+use gust_server::{Isolation, ServeConfig, Server};
 
 /// A custom runtime that probes the Runtime API and reports what it saw.
 const BOOTSTRAP: &str = r#"#!/usr/bin/python3
@@ -59,7 +59,7 @@ async fn start_server() -> TestServer {
         account_concurrency: 1000,
         access_keys: Default::default(),
         allow_second_rates: false,
-        events: gust_api::EventsConfig::default(),
+        events: gust_server::EventsConfig::default(),
         connections: gust_api::ConnectionLimits::default(),
         url_style: gust_api::UrlStyleChoice::Auto,
         sdk_dir: None,
