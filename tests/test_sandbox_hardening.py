@@ -88,7 +88,12 @@ def test_frozen_instances_of_a_killed_gust_are_ended_by_the_next_one(start_serve
     if first.health()["isolation"] != "linux" or _freezer_state_file(os.getpid()) is None:
         pytest.skip("freezing needs the Linux sandbox and a cgroup freezer")
     name = support.unique_name("left-frozen")
-    first.create_function(name, support.make_zip({"app.py": OOM_SCORE}))
+    # The instance's processes are found by the marker in their environment as
+    # /proc shows it, the one they were started with: a prewarmed runtime, started
+    # before it had a function, gets the function's variables only later. A
+    # variable that changes how Python starts makes gust start a fresh one.
+    first.create_function(name, support.make_zip({"app.py": OOM_SCORE}),
+                          Environment={"Variables": {"PYTHONNOUSERSITE": "1"}})
     invoke(first.lambda_, name, {"value": 1000}).ok()
     runtime = marked_processes(first.marker)
     assert runtime, "no process of the instance found"
