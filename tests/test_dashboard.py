@@ -138,6 +138,11 @@ def test_overview_lists_a_function_and_follows_its_invocations(server, open_page
                        "the overview's invocation chart to count the invocations")
         assert int(page.get_attribute("[data-chart=invocations]", "data-points")) > 0
         assert "Invocations / s" in page.inner_text("[data-chart=invocations]")
+        # The instance just used is idle now, warm or already frozen, and the
+        # Instances card says which.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.stat')].some((s) =>"
+            " s.textContent.startsWith('Instances') && /\\d+ (warm|frozen)/.test(s.textContent))")
         assert page.inner_text("#status").startswith("live")
         checked_screenshot(page, tmp_path / "overview.png")
     finally:

@@ -301,3 +301,19 @@ def test_provisioned_concurrency_instance_states_pools_and_queue_depths(start_se
     support.wait_until(
         lambda: sample(scrape(srv), "gust_queue_messages", queue=dlq) == 1, 60,
         message="the dead letter to be counted in its queue")
+
+
+def test_health_reports_instances_by_state(start_server):
+    srv = start_server("--freeze-idle-after", "off")
+    name = support.unique_name("states")
+    srv.create_function(name, support.make_zip({"app.py": APP}))
+    assert support.invoke(srv.lambda_, name, {}).ok() == {"ok": True}
+    health = requests.get(srv.url + "/gust/v1/health", timeout=30).json()
+    states = health["instanceStates"]
+    assert states == {"busy": 0, "warm": 1, "frozen": 0, "starting": 0}, health
+    assert sum(states.values()) == health["instances"] == 1
+    text = scrape(srv)
+    assert sample(text, "gust_instances_by_state", state="warm") == 1
+    out = srv.cli("health")
+    assert out.returncode == 0, out.stderr
+    assert "1 (1 warm)" in out.stdout, out.stdout

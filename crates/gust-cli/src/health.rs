@@ -20,13 +20,14 @@ pub fn run(ctx: &Ctx) -> Result<ExitCode> {
         Output::Json => output::print_raw(&response.body)?,
         Output::Table => {
             let health: Health = response.json()?;
+            let instances = instances(&health);
             print!(
                 "{}",
                 output::key_values(&[
                     ("Status", health.status),
                     ("Version", health.version),
                     ("Isolation", health.isolation),
-                    ("Instances", health.instances.to_string()),
+                    ("Instances", instances),
                     (
                         "Memory",
                         format!(
@@ -39,4 +40,24 @@ pub fn run(ctx: &Ctx) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `5 (1 busy, 1 warm, 3 frozen)`: the states that have instances.
+fn instances(health: &Health) -> String {
+    let s = health.instance_states;
+    let parts: Vec<String> = [
+        ("busy", s.busy),
+        ("warm", s.warm),
+        ("frozen", s.frozen),
+        ("starting", s.starting),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(state, n)| format!("{n} {state}"))
+    .collect();
+    if parts.is_empty() {
+        health.instances.to_string()
+    } else {
+        format!("{} ({})", health.instances, parts.join(", "))
+    }
 }

@@ -339,6 +339,7 @@ impl Platform {
             version: env!("CARGO_PKG_VERSION").into(),
             isolation: self.scheduler.worker().isolation().into(),
             instances: stats.instances,
+            instance_states: instance_states(&stats),
             reserved_memory_mb: stats.reserved_mb,
             capacity_memory_mb: stats.capacity_mb,
         }
@@ -405,4 +406,19 @@ fn apply_setting(f: &mut Function, s: &Setting) -> Result<(), String> {
         other => return Err(format!("unknown setting kind {other}")),
     }
     Ok(())
+}
+
+/// The live instances by state: busy, warm (idle, runnable), frozen, starting.
+pub(crate) fn instance_states(
+    stats: &gust_scheduler::SchedulerStats,
+) -> gust_wire::gust::InstanceStates {
+    gust_wire::gust::InstanceStates {
+        busy: stats
+            .instances
+            .saturating_sub(stats.idle)
+            .saturating_sub(stats.starting),
+        warm: stats.idle.saturating_sub(stats.frozen),
+        frozen: stats.frozen,
+        starting: stats.starting,
+    }
 }

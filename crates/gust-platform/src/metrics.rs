@@ -408,18 +408,13 @@ impl Metrics {
             utilization,
         );
 
-        let stats = platform.scheduler.stats();
+        let states = crate::instance_states(&platform.scheduler.stats());
         let by_state: Family<StateLabel, Gauge> = Family::default();
-        let warm = stats.idle.saturating_sub(stats.frozen);
-        let busy = stats
-            .instances
-            .saturating_sub(stats.idle)
-            .saturating_sub(stats.starting);
         for (state, n) in [
-            ("busy", busy),
-            ("warm", warm),
-            ("frozen", stats.frozen),
-            ("starting", stats.starting),
+            ("busy", states.busy),
+            ("warm", states.warm),
+            ("frozen", states.frozen),
+            ("starting", states.starting),
         ] {
             by_state.get_or_create(&StateLabel { state }).set(n as i64);
         }

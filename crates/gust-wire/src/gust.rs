@@ -14,10 +14,27 @@ pub struct Health {
     pub isolation: String,
     /// Live instances across all functions.
     pub instances: usize,
+    /// The same, by state.
+    #[serde(default)]
+    pub instance_states: InstanceStates,
     /// Memory reserved by instances, in MB.
     pub reserved_memory_mb: u64,
     /// Memory instances may reserve in total, in MB.
     pub capacity_memory_mb: u64,
+}
+
+/// Live instances by state (they add up to [`Health::instances`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceStates {
+    /// Running an invocation.
+    pub busy: usize,
+    /// Idle and runnable.
+    pub warm: usize,
+    /// Idle and stopped by the freezer until their next invocation.
+    pub frozen: usize,
+    /// Still starting.
+    pub starting: usize,
 }
 
 /// `GET /gust/v1/usage`: what each function used since gust started.

@@ -177,6 +177,15 @@ function seriesCharts(fn) {
 
 // ------------------------------------------------------------------ views
 
+// "2 busy · 1 warm · 3 frozen": the states that have instances.
+function instanceStates(states) {
+  if (!states) return null;
+  const parts = ["busy", "warm", "frozen", "starting"]
+    .filter((k) => states[k] > 0)
+    .map((k) => `${states[k]} ${k}`);
+  return parts.length ? parts.join(" · ") : null;
+}
+
 async function overviewView(root) {
   const stats = el("div", { class: "stats" });
   const charts = seriesCharts(null);
@@ -185,13 +194,14 @@ async function overviewView(root) {
   every(2000, charts.update);
   every(5000, async () => {
     const [health, overview] = await Promise.all([api("/gust/v1/health"), api("/gust/v1/overview")]);
-    const stat = (label, value) => el("div", { class: "stat" },
-      el("div", { class: "label" }, label), el("div", { class: "value" }, value));
+    const stat = (label, value, detail) => el("div", { class: "stat" },
+      el("div", { class: "label" }, label), el("div", { class: "value" }, value),
+      detail ? el("div", { class: "detail" }, detail) : null);
     const total = overview.functions.reduce((a, f) => a + f.invocations, 0);
     stats.replaceChildren(
       stat("Functions", overview.functions.length),
       stat("Invocations since start", total),
-      stat("Instances", health.instances),
+      stat("Instances", health.instances, instanceStates(health.instanceStates)),
       stat("Memory reserved, GB", `${gb(health.reservedMemoryMb)} / ${gb(health.capacityMemoryMb)}`),
       stat("Isolation", health.isolation),
       stat("gust", health.version));
