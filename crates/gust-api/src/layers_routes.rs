@@ -5,18 +5,17 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use gust_platform::{LayerFilter, Platform};
 use gust_types::CoreError;
 use gust_wire::layers::{AddLayerVersionPermissionRequest, PublishLayerVersionRequest};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt as _;
 use serde::Deserialize;
 
-use crate::error::error_response;
 use crate::extract::JsonBody;
 use crate::presign::CodeUrls;
 use crate::routes::{base_url, no_content, reply, request_id, App};
@@ -380,13 +379,5 @@ async fn download(
             .map_err(|e| CoreError::Internal(format!("could not read the archive: {e}")))
     }
     .await;
-    match result {
-        Ok(bytes) => {
-            let mut resp = (StatusCode::OK, bytes).into_response();
-            resp.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/zip"));
-            resp
-        }
-        Err(e) => error_response(&e, &request_id()),
-    }
+    crate::routes::zip_response(result, &request_id())
 }

@@ -391,15 +391,7 @@ async fn download_code(
             .map_err(|e| CoreError::Internal(format!("could not read the archive: {e}")))
     }
     .await;
-    match result {
-        Ok(bytes) => {
-            let mut resp = (StatusCode::OK, bytes).into_response();
-            resp.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/zip"));
-            resp
-        }
-        Err(e) => error_response(&e, &rid),
-    }
+    zip_response(result, &rid)
 }
 
 async fn unknown_operation(uri: http::Uri) -> Response {
@@ -407,6 +399,19 @@ async fn unknown_operation(uri: http::Uri) -> Response {
         &CoreError::ResourceNotFound(format!("Unknown operation: {}", uri.path())),
         &request_id(),
     )
+}
+
+/// An archive download: the zip, or the error that kept it from being read.
+pub(crate) fn zip_response(result: Result<Vec<u8>, CoreError>, rid: &str) -> Response {
+    match result {
+        Ok(bytes) => {
+            let mut resp = (StatusCode::OK, bytes).into_response();
+            resp.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/zip"));
+            resp
+        }
+        Err(e) => error_response(&e, rid),
+    }
 }
 
 #[cfg(test)]

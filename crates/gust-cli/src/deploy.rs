@@ -220,7 +220,7 @@ pub(crate) fn function_name(args: &DeployArgs) -> Result<String> {
     infer::default_name(&absolute, kind).map_err(|e| anyhow!(e))
 }
 
-/// What PATH is, as `load_code` tells it.
+/// What PATH is: a .zip archive, a directory, or one source file.
 fn source_kind(path: &Path) -> Result<SourceKind> {
     let meta = fs::metadata(path).with_context(|| {
         format!(
@@ -241,16 +241,8 @@ fn source_kind(path: &Path) -> Result<SourceKind> {
 }
 
 fn load_code(path: &Path) -> Result<Code> {
-    let meta = fs::metadata(path).with_context(|| {
-        format!(
-            "cannot read {}; pass a .zip archive, a source file or a directory",
-            path.display()
-        )
-    })?;
-    let is_zip = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-    if meta.is_file() && is_zip {
+    let kind = source_kind(path)?;
+    if kind == SourceKind::Zip {
         let zip = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let top_level = archive::zip_top_level(&zip, path)?;
         return Ok(Code {
@@ -259,7 +251,7 @@ fn load_code(path: &Path) -> Result<Code> {
             top_level,
         });
     }
-    let (kind, entries) = if meta.is_dir() {
+    let entries = if kind == SourceKind::Dir {
         let entries = archive::collect_dir(path)?;
         if !entries.iter().any(|e| !e.is_dir) {
             bail!(
@@ -267,9 +259,9 @@ fn load_code(path: &Path) -> Result<Code> {
                 path.display()
             );
         }
-        (SourceKind::Dir, entries)
+        entries
     } else {
-        (SourceKind::File, vec![archive::single_file_entry(path)?])
+        vec![archive::single_file_entry(path)?]
     };
     let total: u64 = entries.iter().map(|e| e.size).sum();
     let bar = progress_bar(total, "zipping");
