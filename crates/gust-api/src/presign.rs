@@ -145,10 +145,7 @@ fn signed_subject(path: &str) -> Option<String> {
         .strip_prefix(LAYER_PREFIX)?
         .strip_suffix(LAYER_SUFFIX)?;
     let (name, version) = rest.split_once("/versions/")?;
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let name_ok = gust_types::layer::is_layer_name(name);
     // Only the canonical spelling of the number: one URL per version.
     let version = version
         .parse::<u64>()

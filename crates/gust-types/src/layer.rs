@@ -36,6 +36,14 @@ pub struct LayerVersionRef {
     pub version: u64,
 }
 
+/// Whether `name` is a plain layer name's characters: `[a-zA-Z0-9-_]+`.
+pub fn is_layer_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Checks a LayerName: a plain name (1–140 of `[a-zA-Z0-9-_]`) or a layer ARN of
 /// this account and region; returns the plain name.
 pub fn parse_layer_name(input: &str, region: &Region) -> Result<String, CoreError> {
@@ -48,11 +56,7 @@ pub fn parse_layer_name(input: &str, region: &Region) -> Result<String, CoreErro
         }
         None => input,
     };
-    let ok = !name.is_empty()
-        && input.len() <= limits::LAYER_NAME_MAX
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = input.len() <= limits::LAYER_NAME_MAX && is_layer_name(name);
     if ok {
         Ok(name.to_string())
     } else {
@@ -89,10 +93,7 @@ fn parse_version_arn(arn: &str, field: &str) -> Result<(String, LayerVersionRef)
         return Err(bad());
     };
     let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let name_ok = is_layer_name(name);
     let version = version
         .parse::<u64>()
         .ok()
